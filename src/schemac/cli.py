@@ -1,0 +1,187 @@
+"""Command line: a thin shell over :mod:`schemac.commands`.
+
+Only typer is imported at start-up; each command imports what it needs, so ``--help`` is fast.
+Exit codes: 0 clean, 1 findings or drift, 2 usage or bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+import typer
+
+if TYPE_CHECKING:
+    from .errors import Diagnostic
+
+app = typer.Typer(
+    name="schemac",
+    help="Compile YAML table specs into immutable, numbered, checksummed SQL migrations, and apply them.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    add_completion=True,
+)
+
+
+class Format(StrEnum):
+    text = "text"
+    json = "json"
+    github = "github"
+
+
+ProjectOption = Annotated[
+    Path, typer.Option("--project", "-p", help="Project directory (holds specs/).", file_okay=False)
+]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="How to print findings.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only.")]
+
+
+def _print_diagnostics(diagnostics: list[Diagnostic], fmt: Format) -> None:
+    if fmt is Format.json:
+        print(json.dumps([d.as_dict() for d in diagnostics], indent=2))
+        return
+    for d in diagnostics:
+        if fmt is Format.github:
+            level = "error" if d.severity == "error" else "warning"
+            message = f"{d.code} {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+            print(f"::{level} file={d.file},line={d.line},col={d.column},title={d.code}::{message}")
+        else:
+            print(str(d), file=sys.stderr)
+
+
+def _fail(exc: Exception, fmt: Format) -> NoReturn:
+    from .errors import SchemacError
+
+    assert isinstance(exc, SchemacError)
+    _print_diagnostics(exc.diagnostics, fmt)
+    raise typer.Exit(exc.exit_code)
+
+
+def _say(quiet: bool, fmt: Format, message: str) -> None:
+    if not quiet and fmt is Format.text:
+        print(message)
+
+
+@app.command()
+def init(project: ProjectOption = Path(".")) -> None:
+    """Create specs/, migrations/, settings and a copy of the spec JSON Schema."""
+    from . import commands
+    from .errors import SchemacError
+
+    try:
+        created = commands.init(project)
+    except SchemacError as exc:
+        _fail(exc, Format.text)
+    print(f"initialised {project}: " + (", ".join(created) if created else "nothing to create"))
+
+
+@app.command()
+def new(
+    slug: Annotated[str, typer.Argument(help="Short name: a-z, 0-9 and _.")],
+    project: ProjectOption = Path("."),
+    description: Annotated[str, typer.Option(help="The spec's description.")] = "Describe what this version changes.",
+) -> None:
+    """Create the next spec with the next free version."""
+    from . import commands
+    from .errors import SchemacError
+
+    try:
+        path = commands.new(project, slug, description)
+    except SchemacError as exc:
+        _fail(exc, Format.text)
+    print(path)
+
+
+@app.command()
+def validate(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
+    """Check every spec and print every finding; writes nothing."""
+    from . import commands
+    from .errors import SchemacError
+
+    try:
+        result = commands.validate(project)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    if fmt is Format.json:
+        print("[]")
+    _say(quiet, fmt, f"{result.specs} specs, {result.tables} tables: valid")
+
+
+@app.command()
+def build(
+    project: ProjectOption = Path("."),
+    amend: Annotated[bool, typer.Option(help="Allow rewriting the newest published version.")] = False,
+    fmt: FormatOption = Format.text,
+    quiet: QuietOption = False,
+) -> None:
+    """Compile specs into migrations/*.sql and migrations/manifest.json."""
+    from . import commands
+    from .errors import SchemacError
+
+    try:
+        result = commands.build(project, amend=amend)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    if fmt is Format.json:
+        print(json.dumps({"written": list(result.written), "unchanged": len(result.unchanged)}, indent=2))
+    for path in result.written:
+        _say(quiet, fmt, f"wrote {path}")
+    _say(quiet, fmt, f"{len(result.written)} written, {len(result.unchanged)} unchanged")
+
+
+@app.command()
+def check(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
+    """Rebuild in memory and fail (exit 1) on any difference from the files on disk."""
+    from . import commands
+    from .errors import EXIT_FINDINGS, SchemacError
+
+    try:
+        result = commands.check(project)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    _print_diagnostics([d.diagnostic for d in result.drift], fmt)
+    if fmt is Format.text:
+        for drift in result.drift:
+            if drift.diff:
+                print(drift.diff, end="" if drift.diff.endswith("\n") else "\n")
+    if result.drift:
+        raise typer.Exit(EXIT_FINDINGS)
+    _say(quiet, fmt, f"{result.files} files match the specs")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"schemac {version('schemac')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Compile YAML table specs into immutable, numbered, checksummed SQL migrations, and apply them."""
+
+
+def main() -> None:
+    """Console entry point: findings never show a traceback; internal errors only with SCHEMAC_DEBUG=1."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # an internal error, not bad input
+        if os.environ.get("SCHEMAC_DEBUG"):
+            raise
+        print(
+            f"schemac: internal error: {type(exc).__name__}: {exc} (set SCHEMAC_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        sys.exit(2)

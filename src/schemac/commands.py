@@ -1,0 +1,369 @@
+"""The verbs as library functions: ``init``, ``new``, ``validate``, ``build``, ``check``.
+
+Each returns a result object or raises :class:`~schemac.errors.SchemacError`; the CLI only formats.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .compiler import Compiled, Output, compile_project, discover
+from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
+from .files import project_lock, publish, recover
+from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
+from .settings import Settings, load_settings
+from .source import SPEC_NAME, read_bytes
+from .validate import schema_text
+
+SCHEMA_COMMENT = "# yaml-language-server: $schema=../schema/spec.schema.json\n"
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    specs: int
+    tables: int
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    written: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    compiled: Compiled = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One difference between what the specs give and what is on disk."""
+
+    diagnostic: Diagnostic
+    kind: str  # added | edited | removed | stale
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    drift: tuple[Drift, ...]
+    files: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.drift
+
+
+def _settings(project: str | Path) -> Settings:
+    return load_settings(Path(project))
+
+
+def validate(project: str | Path = ".") -> ValidateResult:
+    """Compile everything in memory; raise with every finding, or return counts."""
+    compiled = compile_project(_settings(project))
+    return ValidateResult(len(compiled.specs), len(compiled.plans[-1].schema) if compiled.plans else 0)
+
+
+def _read_manifest(directory: Path, settings: Settings) -> Manifest | None:
+    path = directory / MANIFEST_NAME
+    if not path.exists():
+        return None
+    display = settings.relative(path)
+    return parse_manifest(read_bytes(path, display, limit=256 * 1024 * 1024), display)
+
+
+def _published_problems(output: Output, manifest: Manifest, settings: Settings, amend: bool) -> list[Diagnostic]:
+    """Why writing ``output`` would rewrite or contradict what ``manifest`` already published."""
+    found: list[Diagnostic] = []
+    shown = settings.relative
+    generated = {e.file: e for e in output.manifest.entries}
+    newest = manifest.entries[-1].file if manifest.entries else None
+    for entry in manifest.entries:
+        path = output.directory / entry.file
+        if not path.exists():
+            found.append(
+                Diagnostic(
+                    shown(path), 1, 1, "SC502", "published migration was deleted", "restore it from version control"
+                )
+            )
+            continue
+        on_disk = path.read_bytes()
+        if sha256_hex(on_disk) != entry.sha256:
+            found.append(
+                Diagnostic(
+                    shown(path),
+                    1,
+                    1,
+                    "SC501",
+                    "published migration was edited after it was "
+                    "published (its SHA-256 no longer matches the manifest)",
+                    "restore it from version control; change the schema with a follow-up spec",
+                )
+            )
+            continue
+        new = generated.get(entry.file)
+        if new is None:
+            found.append(
+                Diagnostic(
+                    entry.spec,
+                    1,
+                    1,
+                    "SC502",
+                    f"spec of published migration {shown(path)} was removed",
+                    "restore the spec; drop tables in a follow-up spec instead",
+                )
+            )
+        elif new.sha256 != entry.sha256 and not (amend and entry.file == newest):
+            if new.spec_sha256 != entry.spec_sha256:
+                found.append(
+                    Diagnostic(
+                        entry.spec,
+                        1,
+                        1,
+                        "SC510",
+                        f"spec changed after it was published as "
+                        f"{shown(path)} (manifest entry for version {entry.version})",
+                        "revert the spec and write a follow-up spec (schemac new <slug>); "
+                        "only the newest version may change, with build --amend",
+                    )
+                )
+            else:
+                found.append(
+                    Diagnostic(
+                        shown(path),
+                        1,
+                        1,
+                        "SC511",
+                        "generated SQL for this published version "
+                        "differs from the file (a template or schemac itself changed)",
+                        "keep the published file; only the newest may change, with --amend",
+                    )
+                )
+    newest_version = max((e.version for e in manifest.entries), default=-1)
+    listed = {e.file for e in manifest.entries}
+    for entry in output.manifest.entries:
+        if entry.file not in listed and entry.version <= newest_version:
+            found.append(
+                Diagnostic(
+                    entry.spec,
+                    1,
+                    1,
+                    "SC114",
+                    f"version {entry.version} is at or below the newest published version {newest_version}",
+                    f"renumber it above {newest_version} (schemac new picks the next free one)",
+                )
+            )
+    for path in sorted(output.directory.glob("*.sql")):
+        if path.name not in listed and path.name not in generated:
+            found.append(
+                Diagnostic(
+                    shown(path),
+                    1,
+                    1,
+                    "SC503",
+                    "migration file is not produced by any spec",
+                    "remove it, or add the spec that produces it",
+                )
+            )
+    return found
+
+
+def build(project: str | Path = ".", *, amend: bool = False) -> BuildResult:
+    """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``)."""
+    settings = _settings(project)
+    with project_lock(settings.root):
+        compiled = compile_project(settings)
+        written: list[str] = []
+        unchanged: list[str] = []
+        plans = []
+        for output in compiled.outputs:
+            recover(output.directory)
+            manifest = _read_manifest(output.directory, settings)
+            problems = _published_problems(output, manifest, settings, amend) if manifest else []
+            if problems:
+                raise SchemacError(problems)
+            changes = {}
+            for name, data in output.files.items():
+                path = output.directory / name
+                if path.exists() and path.read_bytes() == data:
+                    unchanged.append(settings.relative(path))
+                else:
+                    changes[name] = data
+            plans.append((output.directory, changes))
+        for directory, changes in plans:
+            if changes:
+                publish(directory, changes)
+                written.extend(settings.relative(directory / n) for n in sorted(changes))
+    return BuildResult(tuple(written), tuple(unchanged), compiled)
+
+
+def _first_difference(old: str, new: str) -> int:
+    for number, (a, b) in enumerate(zip(old.splitlines(), new.splitlines(), strict=False), 1):
+        if a != b:
+            return number
+    return min(len(old.splitlines()), len(new.splitlines())) + 1
+
+
+def check(project: str | Path = ".") -> CheckResult:
+    """Regenerate in memory and list every difference from the files on disk (CI's guard)."""
+    settings = _settings(project)
+    compiled = compile_project(settings)
+    drift: list[Drift] = []
+    for output in compiled.outputs:
+        manifest = _read_manifest(output.directory, settings)
+        recorded = manifest.by_file() if manifest else {}
+        on_disk = {p.name for p in output.directory.glob("*.sql")} if output.directory.is_dir() else set()
+        if (output.directory / MANIFEST_NAME).exists():
+            on_disk.add(MANIFEST_NAME)
+        for name in sorted(on_disk | set(output.files)):
+            path = output.directory / name
+            shown = settings.relative(path)
+            if name not in output.files:
+                drift.append(
+                    Drift(
+                        Diagnostic(
+                            shown,
+                            1,
+                            1,
+                            "SC503",
+                            "added: migration file is not produced by any spec",
+                            "remove it, or add the spec that produces it",
+                        ),
+                        "added",
+                    )
+                )
+                continue
+            if name not in on_disk:
+                kind, code = ("removed", "SC502") if name in recorded else ("stale", "SC507")
+                message = (
+                    "removed: published migration is missing"
+                    if kind == "removed"
+                    else "missing: the specs produce this file but it was not built"
+                )
+                drift.append(
+                    Drift(
+                        Diagnostic(
+                            shown,
+                            1,
+                            1,
+                            code,
+                            message,
+                            "run 'schemac build'" if kind == "stale" else "restore it from version control",
+                        ),
+                        kind,
+                    )
+                )
+                continue
+            data = path.read_bytes()
+            if data == output.files[name]:
+                continue
+            old, new = data.decode("utf-8", "replace"), output.files[name].decode("utf-8")
+            diff = "".join(
+                difflib.unified_diff(
+                    old.splitlines(True), new.splitlines(True), f"{shown} (on disk)", f"{shown} (from specs)"
+                )
+            )
+            line = _first_difference(old, new)
+            entry = recorded.get(name)
+            if entry is not None and sha256_hex(data) != entry.sha256:
+                diag = Diagnostic(
+                    shown,
+                    line,
+                    1,
+                    "SC501",
+                    "edited: file differs from its SHA-256 in the manifest",
+                    "restore it from version control; change the schema with a follow-up spec",
+                )
+                drift.append(Drift(diag, "edited", diff))
+            else:
+                diag = Diagnostic(
+                    shown,
+                    line,
+                    1,
+                    "SC507",
+                    "out of date: the specs give different content",
+                    "run 'schemac build' (a published spec must not change: write a follow-up)",
+                )
+                drift.append(Drift(diag, "stale", diff))
+    return CheckResult(tuple(drift), sum(len(o.files) for o in compiled.outputs))
+
+
+def raise_on_drift(result: CheckResult) -> None:
+    if result.drift:
+        raise SchemacError([d.diagnostic for d in result.drift], EXIT_FINDINGS)
+
+
+STARTER = """{schema_comment}description: {description}
+# tables:
+#   example_items:
+#     description: What one row is.
+#     audit: full              # full (default) | none | [created, updated, deleted]
+#     columns:
+#       id:     {{type: uuid, primary_key: true}}
+#       name:   {{type: text}}
+#       status: {{type: text, enum: [draft, active], default: draft}}
+#     indexes:
+#       - columns: [status]
+"""
+
+DEFAULT_SETTINGS = """[tool.schemac]
+specs = "specs"
+migrations = "migrations"
+dialects = ["sqlite"]
+
+[tool.schemac.audit]
+default = "full"
+"""
+
+
+def init(project: str | Path = ".") -> list[str]:
+    """Create ``specs/``, ``migrations/`` and settings (in ``schemac.toml`` unless pyproject has them)."""
+    root = Path(project)
+    root.mkdir(parents=True, exist_ok=True)
+    created = []
+    for name in ("specs", "migrations"):
+        if not (root / name).exists():
+            (root / name).mkdir()
+            created.append(f"{name}/")
+    pyproject = root / "pyproject.toml"
+    has_settings = (root / "schemac.toml").exists() or (
+        pyproject.exists() and "[tool.schemac" in pyproject.read_text(encoding="utf-8", errors="replace")
+    )
+    if not has_settings:
+        (root / "schemac.toml").write_text(
+            DEFAULT_SETTINGS.replace("[tool.schemac]\n", "").replace("[tool.schemac.audit]", "[audit]"),
+            encoding="utf-8",
+        )
+        created.append("schemac.toml")
+    schema = root / "schema" / "spec.schema.json"
+    if not schema.exists():
+        schema.parent.mkdir(exist_ok=True)
+        schema.write_text(schema_text(), encoding="utf-8")
+        created.append("schema/spec.schema.json")
+    load_settings(root)
+    return created
+
+
+def schema_comment(settings: Settings) -> str:
+    """The editor hint line, when the project keeps a copy of the JSON Schema beside specs/."""
+    return SCHEMA_COMMENT if (settings.specs_dir.parent / "schema" / "spec.schema.json").exists() else ""
+
+
+def new(project: str | Path, slug: str, description: str = "Describe what this version changes.") -> Path:
+    """Create the next spec with the next free version, keeping the width of existing versions."""
+    settings = _settings(project)
+    if SPEC_NAME.fullmatch(f"0_{slug}.yaml") is None:
+        raise SchemacError([Diagnostic("<slug>", 1, 1, "SC112", f"slug '{slug}' must match [a-z0-9_]+")])
+    settings.specs_dir.mkdir(parents=True, exist_ok=True)
+    files, _ = discover(settings)
+    versions = [f.version for f in files]
+    published = 0
+    for name in settings.dialects:
+        manifest = _read_manifest(settings.output_dir(name), settings)
+        if manifest and manifest.entries:
+            published = max(published, max(e.version for e in manifest.entries))
+    version = max([*versions, published]) + 1 if versions or published else 1
+    width = len(files[-1].prefix) if files else 4
+    path = settings.specs_dir / f"{version:0{width}d}_{slug}.yaml"
+    text = STARTER.format(schema_comment=schema_comment(settings), description=description)
+    with open(path, "x", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+    return path

@@ -1,0 +1,142 @@
+"""Writing output safely: a project lock, and publishing a whole directory in one atomic step.
+
+A build stages the complete new directory beside the old one (existing files hard-linked, so
+published files are never rewritten), then swaps the two with ``renameat2(RENAME_EXCHANGE)``.
+A reader sees the old set or the new set, never a mix; a crash leaves leftovers that the next
+run clears (an unfinished stage) or finishes (a complete one).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import errno
+import fcntl
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+from .errors import Diagnostic, SchemacError
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@contextmanager
+def project_lock(root: Path, timeout: float = 60.0) -> Iterator[None]:
+    """Hold an exclusive lock on the project directory.
+
+    The lock is ``flock`` on the directory itself: the kernel drops it when the holder exits or
+    dies, so a lock left by a killed process never needs clearing by hand.
+    """
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise SchemacError(
+                        [
+                            Diagnostic(
+                                str(root),
+                                1,
+                                1,
+                                "SC801",
+                                f"another schemac process has held the project lock for {timeout:.0f} s",
+                                "wait for it to finish",
+                            )
+                        ]
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+_MARKER = ".schemac-stage"
+
+
+def _stage_paths(directory: Path) -> tuple[Path, Path, Path]:
+    """(unfinished stage, complete stage, previous set) beside ``directory``."""
+    parent, name = directory.parent, directory.name
+    return parent / f".{name}.schemac-new", parent / f".{name}.schemac-ready", parent / f".{name}.schemac-old"
+
+
+def recover(directory: Path) -> None:
+    """Clear or finish what an interrupted publish left beside ``directory``.
+
+    A complete stage carries a marker file; the previous set, once swapped out, does not.
+    """
+    unfinished, ready, old = _stage_paths(directory)
+    if unfinished.exists():
+        shutil.rmtree(unfinished)
+    if ready.exists():
+        if not (ready / _MARKER).exists():
+            shutil.rmtree(ready)  # the previous set, swapped out before the crash
+        elif directory.exists():
+            _swap(ready, directory)
+            shutil.rmtree(ready)
+        else:
+            os.rename(ready, directory)
+    if old.exists():
+        shutil.rmtree(old)
+    (directory / _MARKER).unlink(missing_ok=True)
+
+
+@cache
+def _renameat2() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    return getattr(libc, "renameat2", None)
+
+
+def _swap(a: Path, b: Path) -> None:
+    """Exchange two directories atomically, or as two renames where the kernel cannot."""
+    func = _renameat2()
+    if func is not None:
+        if func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+            return
+        if ctypes.get_errno() not in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+            raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(a))
+    _, _, old = _stage_paths(b)
+    os.rename(b, old)
+    os.rename(a, b)
+    os.rename(old, a)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def publish(directory: Path, files: dict[str, bytes]) -> None:
+    """Make ``directory`` hold its current entries plus ``files`` (new or replaced), atomically."""
+    recover(directory)
+    unfinished, ready, _ = _stage_paths(directory)
+    unfinished.mkdir(parents=True)
+    if directory.exists():
+        for entry in directory.iterdir():
+            if entry.name in files:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.copytree(entry, unfinished / entry.name, symlinks=True, copy_function=os.link)
+            else:
+                os.link(entry, unfinished / entry.name, follow_symlinks=False)
+    for name, data in [*sorted(files.items()), (_MARKER, b"")]:
+        with open(unfinished / name, "xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    _fsync_dir(unfinished)
+    os.rename(unfinished, ready)
+    recover(directory)  # swaps the complete stage in and clears the marker
+    _fsync_dir(directory.parent)

@@ -1,0 +1,152 @@
+"""Manifest stage: per-file SHA-256, the chain over them, and reading a manifest back strictly.
+
+``migrations/manifest.json`` is pretty-printed with sorted keys so that diffs read well and two
+branches that both add a version conflict in git.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import Diagnostic, SchemacError
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    version: int
+    name: str
+    file: str
+    sha256: str
+    spec: str
+    spec_sha256: str
+    schema_fingerprint: str
+    non_idempotent: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    dialect: str
+    entries: tuple[ManifestEntry, ...]
+
+    @property
+    def chain(self) -> str:
+        return chain_of(self.entries)
+
+    def by_file(self) -> dict[str, ManifestEntry]:
+        return {e.file: e for e in self.entries}
+
+    def to_text(self) -> str:
+        data = {
+            "algorithm": "sha256",
+            "chain": self.chain,
+            "dialect": self.dialect,
+            "files": [
+                {
+                    "file": e.file,
+                    "name": e.name,
+                    "non_idempotent": list(e.non_idempotent),
+                    "schema_fingerprint": e.schema_fingerprint,
+                    "sha256": e.sha256,
+                    "spec": e.spec,
+                    "spec_sha256": e.spec_sha256,
+                    "version": e.version,
+                }
+                for e in self.entries
+            ],
+            "format": FORMAT,
+        }
+        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def chain_of(entries: tuple[ManifestEntry, ...]) -> str:
+    """SHA-256 over ``<sha256>  <file>`` lines in version order (the ``sha256sum`` format)."""
+    lines = "".join(f"{e.sha256}  {e.file}\n" for e in entries)
+    return sha256_hex(lines.encode("utf-8"))
+
+
+_ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "version": int,
+    "name": str,
+    "file": str,
+    "sha256": str,
+    "spec": str,
+    "spec_sha256": str,
+    "schema_fingerprint": str,
+    "non_idempotent": list,
+}
+
+
+def parse_manifest(raw: bytes, display: str) -> Manifest:
+    """Read a manifest, refusing bad JSON, missing or mistyped keys, and a chain that does not match."""
+
+    def bad(message: str, line: int = 1, column: int = 1, code: str = "SC505") -> SchemacError:
+        return SchemacError(
+            [Diagnostic(display, line, column, code, message, "restore manifest.json from version control, or rebuild")]
+        )
+
+    try:
+        text = raw.decode("utf-8")
+        data: Any = json.loads(text)
+    except UnicodeDecodeError:
+        raise bad("manifest is not valid UTF-8", code="SC504") from None
+    except json.JSONDecodeError as exc:
+        raise bad(f"manifest is not valid JSON: {exc.msg}", exc.lineno, exc.colno, "SC504") from None
+
+    def line_of(needle: str) -> int:
+        at = text.find(needle)
+        return text.count("\n", 0, at) + 1 if at >= 0 else 1
+
+    if not isinstance(data, dict):
+        raise bad("manifest must be a JSON object")
+    top: dict[str, type] = {"algorithm": str, "format": int, "dialect": str, "files": list, "chain": str}
+    for key, kind in top.items():
+        if key not in data:
+            raise bad(f"manifest is missing the key '{key}'")
+        if not isinstance(data[key], kind):
+            raise bad(f"manifest key '{key}' must be a {kind.__name__}", line_of(f'"{key}"'))
+    if data["algorithm"] != "sha256" or data["format"] != FORMAT:
+        raise bad(
+            f"manifest has algorithm {data['algorithm']!r} and format {data['format']!r}; "
+            f"this schemac reads sha256 and format {FORMAT}",
+            line_of('"algorithm"'),
+        )
+    entries = []
+    for i, item in enumerate(data["files"]):
+        if not isinstance(item, dict):
+            raise bad(f"manifest files[{i}] must be an object")
+        for key, entry_kind in _ENTRY_TYPES.items():
+            if key not in item:
+                raise bad(f"manifest files[{i}] is missing the key '{key}'", line_of(f'"{item.get("file", "")}"'))
+            if not isinstance(item[key], entry_kind) or isinstance(item[key], bool):
+                raise bad(
+                    f"manifest files[{i}].{key} must be a {getattr(entry_kind, '__name__', entry_kind)}",
+                    line_of(f'"{item.get("file", "")}"'),
+                )
+        entries.append(
+            ManifestEntry(
+                item["version"],
+                item["name"],
+                item["file"],
+                item["sha256"],
+                item["spec"],
+                item["spec_sha256"],
+                item["schema_fingerprint"],
+                tuple(str(s) for s in item["non_idempotent"]),
+            )
+        )
+    manifest = Manifest(data["dialect"], tuple(entries))
+    if manifest.chain != data["chain"]:
+        raise bad(
+            "manifest chain does not match its files: the manifest was edited by hand", line_of('"chain"'), code="SC506"
+        )
+    return manifest

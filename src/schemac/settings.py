@@ -1,0 +1,124 @@
+"""Project settings: ``[tool.schemac]`` in ``pyproject.toml``, or the top level of ``schemac.toml``."""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import Diagnostic, SchemacError
+from .model import AUDIT_GROUPS
+
+KNOWN_DIALECTS = ("sqlite", "postgresql", "mariadb")
+_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit"}
+_AUDIT_KEYS = {"default"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a project keeps its files and how it compiles them."""
+
+    root: Path
+    specs_dir: Path
+    migrations_dir: Path
+    templates_dir: Path
+    dialects: tuple[str, ...] = ("sqlite",)
+    audit_default: tuple[str, ...] = AUDIT_GROUPS
+    source: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def output_dir(self, dialect: str) -> Path:
+        """``migrations/`` for a single dialect; ``migrations/<dialect>/`` when there are several."""
+        return self.migrations_dir if len(self.dialects) == 1 else self.migrations_dir / dialect
+
+    def relative(self, path: Path) -> str:
+        """A path as shown in diagnostics and manifests: relative to the project, with ``/``."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+
+def _line_of(text: str, key: str) -> int:
+    match = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def load_settings(root: Path) -> Settings:
+    """Read a project's settings; every key is optional."""
+    root = root.resolve()
+    table: dict[str, Any] = {}
+    source, text = "", ""
+    for name, path_in_file in (("schemac.toml", ()), ("pyproject.toml", ("tool", "schemac"))):
+        path = root / name
+        if not path.is_file():
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 1
+            raise SchemacError([Diagnostic(name, line, 1, "SC701", f"invalid TOML: {exc}")]) from None
+        for part in path_in_file:
+            data = data.get(part, {}) if isinstance(data, dict) else {}
+        if data or name == "schemac.toml":
+            table, source = data, name
+            break
+    found: list[Diagnostic] = []
+
+    def error(key: str, message: str, hint: str = "") -> None:
+        found.append(Diagnostic(source, _line_of(text, key), 1, "SC702", message, hint))
+
+    for key in sorted(set(table) - _KEYS):
+        close = difflib.get_close_matches(key, sorted(_KEYS), n=1)
+        error(key, f"unknown setting '{key}'", f"did you mean '{close[0]}'?" if close else "")
+    dialects = table.get("dialects", [table.get("dialect", "sqlite")])
+    if not isinstance(dialects, list) or not dialects or any(d not in KNOWN_DIALECTS for d in dialects):
+        error(
+            "dialects" if "dialects" in table else "dialect",
+            f"dialects must be a non-empty list of {', '.join(KNOWN_DIALECTS)}, not {dialects!r}",
+        )
+        dialects = ["sqlite"]
+    audit = table.get("audit", {})
+    default: Any = audit.get("default", "full") if isinstance(audit, dict) else None
+    if not isinstance(audit, dict):
+        error("audit", "audit must be a table: [tool.schemac.audit]")
+    else:
+        for key in sorted(set(audit) - _AUDIT_KEYS):
+            error(key, f"unknown audit setting '{key}'", "the audit table takes: default")
+    groups = _audit_groups(default)
+    if groups is None:
+        error("default", f"audit default must be full, none, or a list of created/updated/deleted, not {default!r}")
+        groups = AUDIT_GROUPS
+    paths = {}
+    for key, fallback in (("specs", "specs"), ("migrations", "migrations"), ("templates", "templates")):
+        value = table.get(key, fallback)
+        if not isinstance(value, str) or not value:
+            error(key, f"{key} must be a directory path")
+            value = fallback
+        paths[key] = root / value
+    if found:
+        raise SchemacError(found)
+    return Settings(
+        root,
+        paths["specs"],
+        paths["migrations"],
+        paths["templates"],
+        tuple(dict.fromkeys(dialects)),
+        groups,
+        source,
+        table,
+    )
+
+
+def _audit_groups(value: Any) -> tuple[str, ...] | None:
+    if value == "full":
+        return AUDIT_GROUPS
+    if value == "none":
+        return ()
+    if isinstance(value, list) and value and all(v in AUDIT_GROUPS for v in value):
+        return tuple(g for g in AUDIT_GROUPS if g in value)
+    return None

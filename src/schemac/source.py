@@ -1,0 +1,326 @@
+"""Source stage: read spec files into plain data, keeping the line:column of every key and value.
+
+YAML is read with libyaml's parser where available and resolved with the YAML 1.2 core
+schema (so ``yes``, ``no``, ``on`` and ``off`` stay strings and dates stay text). Duplicate
+keys, anchors, aliases, tags other than the core ones, non-UTF-8 bytes, a byte-order mark and
+files over the size limit are refused with a located diagnostic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.resolver import BaseResolver
+
+from .errors import Diagnostic, SchemacError
+
+try:  # libyaml is an optional part of PyYAML; the pure-Python parser is the fallback.
+    from yaml import CParser as _Parser  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml.composer import Composer
+    from yaml.parser import Parser
+    from yaml.reader import Reader
+    from yaml.scanner import Scanner
+
+    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
+        def __init__(self, stream: str) -> None:
+            Reader.__init__(self, stream)
+            Scanner.__init__(self)
+            Parser.__init__(self)
+            Composer.__init__(self)
+
+
+MAX_SPEC_BYTES = 5 * 1024 * 1024
+SPEC_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[a-z0-9_]+)\.yaml")
+
+Path_ = tuple[str | int, ...]
+
+_CORE = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = (f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null"))
+_SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL}
+
+
+class _CoreResolver(BaseResolver):
+    """YAML 1.2 core schema: only true/false, null, integers and floats are implicit."""
+
+
+for _tag, _pattern, _first in (
+    (_BOOL, r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    (_NULL, r"~|null|Null|NULL|", ["~", "n", "N", ""]),
+    (_INT, r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        _FLOAT,
+        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?",
+        "-+0123456789.",
+    ),
+):
+    _CoreResolver.add_implicit_resolver(_tag, re.compile(rf"^(?:{_pattern})$"), list(_first))
+
+
+class _Loader(_Parser, _CoreResolver):  # type: ignore[misc]
+    def __init__(self, stream: str) -> None:
+        _Parser.__init__(self, stream)
+        _CoreResolver.__init__(self)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed spec file: its data, and where each value and key stands in the file."""
+
+    file: str
+    data: Any
+    sha256: str
+    positions: dict[Path_, tuple[int, int]] = field(compare=False, repr=False)
+    key_positions: dict[Path_, tuple[int, int]] = field(compare=False, repr=False)
+
+    def at(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """The line:column of the value at ``path`` (or of its key), falling back to the nearest parent."""
+        table = self.key_positions if key else self.positions
+        while path:
+            if path in table:
+                return table[path]
+            if path in self.positions:
+                return self.positions[path]
+            path = path[:-1]
+        return self.positions.get((), (1, 1))
+
+    def diagnostic(self, path: Path_, code: str, message: str, hint: str = "", *, key: bool = False) -> Diagnostic:
+        line, column = self.at(path, key=key)
+        return Diagnostic(self.file, line, column, code, message, hint)
+
+
+def _position_of(text: str, offset: int) -> tuple[int, int]:
+    line = text.count("\n", 0, offset) + 1
+    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+def decode(raw: bytes, display: str) -> str:
+    """Decode UTF-8 strictly; refuse a byte-order mark and name the first undecodable byte."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise SchemacError(
+            [
+                Diagnostic(
+                    display,
+                    1,
+                    1,
+                    "SC103",
+                    "file starts with a UTF-8 byte-order mark",
+                    "save the file as UTF-8 without a BOM",
+                )
+            ]
+        )
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = raw[: exc.start].decode("utf-8")
+        line, column = _position_of(good, len(good))
+        raise SchemacError(
+            [
+                Diagnostic(
+                    display,
+                    line,
+                    column,
+                    "SC102",
+                    f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+                    "save the file as UTF-8",
+                )
+            ]
+        ) from None
+
+
+def read_bytes(path: Path, display: str, limit: int = MAX_SPEC_BYTES) -> bytes:
+    """Read a file, refusing it before reading when it is larger than ``limit`` bytes."""
+    try:
+        size = os.stat(path).st_size
+        if size > limit:
+            raise SchemacError(
+                [
+                    Diagnostic(
+                        display,
+                        1,
+                        1,
+                        "SC101",
+                        f"file is {size} bytes, over the limit of {limit} bytes",
+                        "split the spec into several smaller specs",
+                    )
+                ]
+            )
+        return path.read_bytes()
+    except OSError as exc:
+        raise SchemacError([Diagnostic(display, 1, 1, "SC100", f"cannot read file: {exc.strerror}")]) from None
+
+
+def load_document(raw: bytes, display: str) -> Document:
+    """Parse one spec file's bytes into a :class:`Document`."""
+    text = decode(raw, display)
+    loader = _Loader(text)
+    try:
+        if "&" in text or "*" in text:
+            _refuse_anchors(loader, display)
+            loader = _Loader(text)
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        raise SchemacError([_syntax_diagnostic(exc, display)]) from None
+    except yaml.YAMLError as exc:  # reader errors carry a position but no mark
+        line, column = _position_of(text, getattr(exc, "position", 0))
+        raise SchemacError([Diagnostic(display, line, column, "SC104", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise SchemacError(
+            [Diagnostic(display, 1, 1, "SC108", "spec is empty", "a spec is a mapping with at least a description")]
+        )
+    builder = _Builder(display)
+    data = builder.value(node, ())
+    if not isinstance(data, dict):
+        line, column = _mark(node)
+        raise SchemacError([Diagnostic(display, line, column, "SC108", f"spec must be a mapping, not {_kind(node)}")])
+    if builder.diagnostics:
+        raise SchemacError(builder.diagnostics)
+    return Document(display, data, hashlib.sha256(raw).hexdigest(), builder.positions, builder.key_positions)
+
+
+def _refuse_anchors(loader: _Loader, display: str) -> None:
+    """Stop at the first anchor or alias, before anything is expanded."""
+    while (event := loader.get_event()) is not None:
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            line, column = event.start_mark.line + 1, event.start_mark.column + 1
+            what = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
+            raise SchemacError(
+                [
+                    Diagnostic(
+                        display,
+                        line,
+                        column,
+                        "SC106",
+                        f"YAML {what} '{event.anchor}' is not allowed in a spec",
+                        "write the value out in full",
+                    )
+                ]
+            )
+
+
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display: str) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    problem = exc.problem or "invalid YAML"
+    if "'\\t'" in problem:
+        return Diagnostic(
+            display, line, column, "SC104", "tab character in indentation", "YAML indents with spaces only"
+        )
+    if "expected a single document" in str(exc.context or ""):
+        return Diagnostic(
+            display, line, column, "SC109", "file holds more than one YAML document", "keep one spec per file"
+        )
+    context = f" {exc.context}" if exc.context else ""
+    return Diagnostic(display, line, column, "SC104", f"invalid YAML:{context} {problem}".replace(":  ", ": "))
+
+
+def _mark(node: Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _kind(node: Node) -> str:
+    if isinstance(node, MappingNode):
+        return "a mapping"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    return "a scalar"
+
+
+class _Builder:
+    """Turns a composed node tree into plain data plus position tables."""
+
+    def __init__(self, display: str) -> None:
+        self.display = display
+        self.positions: dict[Path_, tuple[int, int]] = {}
+        self.key_positions: dict[Path_, tuple[int, int]] = {}
+        self.diagnostics: list[Diagnostic] = []
+
+    def value(self, node: Node, path: Path_) -> Any:
+        self.positions[path] = _mark(node)
+        if isinstance(node, MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, SequenceNode):
+            self._tag(node, f"{_CORE}seq")
+            return [self.value(item, (*path, i)) for i, item in enumerate(node.value)]
+        assert isinstance(node, ScalarNode)
+        return self._scalar(node)
+
+    def _tag(self, node: Node, expected: str) -> bool:
+        if node.tag == expected or (isinstance(node, ScalarNode) and node.tag in _SCALAR_TAGS):
+            return True
+        line, column = _mark(node)
+        self.diagnostics.append(
+            Diagnostic(
+                self.display,
+                line,
+                column,
+                "SC107",
+                f"YAML tag '{node.tag}' is not allowed in a spec",
+                "remove the tag; specs use plain YAML values",
+            )
+        )
+        return False
+
+    def _mapping(self, node: MappingNode, path: Path_) -> dict[str, Any]:
+        self._tag(node, f"{_CORE}map")
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            line, column = _mark(key_node)
+            if not isinstance(key_node, ScalarNode):
+                self.diagnostics.append(
+                    Diagnostic(
+                        self.display,
+                        line,
+                        column,
+                        "SC110",
+                        f"a mapping key must be a plain name, not {_kind(key_node)}",
+                    )
+                )
+                continue
+            key = str(key_node.value)
+            if key in result:
+                first = self.key_positions[(*path, key)]
+                self.diagnostics.append(
+                    Diagnostic(
+                        self.display,
+                        line,
+                        column,
+                        "SC105",
+                        f"duplicate key '{key}' (first defined at line {first[0]})",
+                        "keep one of the two entries",
+                    )
+                )
+                continue
+            self.key_positions[(*path, key)] = (line, column)
+            result[key] = self.value(value_node, (*path, key))
+        return result
+
+    def _scalar(self, node: ScalarNode) -> Any:
+        if not self._tag(node, _STR):
+            return node.value
+        text: str = node.value
+        if node.tag == _STR:
+            return text
+        try:
+            if node.tag == _BOOL:
+                return text.lower() == "true"
+            if node.tag == _NULL:
+                return None
+            if node.tag == _INT:
+                return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+            return float(text)
+        except ValueError:
+            line, column = _mark(node)
+            self.diagnostics.append(
+                Diagnostic(self.display, line, column, "SC107", f"value '{text}' does not fit its tag '{node.tag}'")
+            )
+            return text

@@ -1,0 +1,160 @@
+"""Validation stage: check each spec document against the packaged JSON Schema.
+
+Every error is reported, each mapped back to the YAML line:column of the offending key or value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from .errors import Diagnostic
+from .source import Document, Path_
+
+SCHEMA_RESOURCE = "schema/spec.schema.json"
+
+
+def schema_text() -> str:
+    """The spec JSON Schema, as shipped in the package."""
+    return resources.files("schemac").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(json.loads(schema_text()))
+
+
+def dotted(path: Path_) -> str:
+    """``('tables', 'docs', 'columns', 'id')`` → ``tables.docs.columns.id``; list items as ``[2]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "spec"
+
+
+_JSON_TYPES = {
+    dict: "a mapping",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+_WANTED = {
+    "object": "a mapping",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "a boolean (true or false)",
+    "integer": "an integer",
+    "number": "a number",
+    "null": "null",
+}
+
+
+def _describe(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def check_document(doc: Document) -> list[Diagnostic]:
+    """All JSON Schema findings for one document, sorted by position."""
+    found: list[Diagnostic] = []
+    for error in _validator().iter_errors(doc.data):
+        found.extend(_translate(doc, error))
+    return sorted(set(found))
+
+
+def _translate(doc: Document, error: ValidationError) -> list[Diagnostic]:
+    path: Path_ = tuple(error.absolute_path)
+    where = dotted(path)
+    kind = error.validator
+    instance: Any = error.instance
+    expected_value: Any = error.validator_value
+    schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    if kind == "additionalProperties":
+        known = sorted(schema.get("properties", {}))
+        out = []
+        for key in sorted(set(instance) - set(known)):
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+            where_in = f" in {where}" if path else ""
+            out.append(doc.diagnostic((*path, key), "SC201", f"unknown key '{key}'{where_in}", hint, key=True))
+        return out
+    if kind == "required":
+        missing = [k for k in schema.get("required", []) if k not in instance]
+        return [doc.diagnostic(path, "SC203", f"{where} is missing the required key '{k}'") for k in missing]
+    if kind == "type":
+        wanted = expected_value
+        names = " or ".join(_WANTED[w] for w in ([wanted] if isinstance(wanted, str) else wanted))
+        return [doc.diagnostic(path, "SC202", f"{where} must be {names}, not {_describe(instance)}")]
+    if kind == "propertyNames":
+        key = instance
+        return [_identifier_error(doc, (*path, key), key, key=True)]
+    if kind in ("pattern", "maxLength") and path:
+        if path[-1] == "type":
+            return [_type_error(doc, path, instance)]
+        if path[-1] == "references":
+            return [doc.diagnostic(path, "SC206", f"{where} must be 'table.column', not '{instance}'")]
+        return [_identifier_error(doc, path, instance)]
+    if kind == "enum":
+        allowed = ", ".join(str(v) for v in expected_value)
+        close = difflib.get_close_matches(str(instance), [str(v) for v in expected_value], n=1)
+        hint = f"did you mean '{close[0]}'?" if close else ""
+        return [doc.diagnostic(path, "SC204", f"{where} must be one of {allowed}, not '{instance}'", hint)]
+    if kind in ("minItems", "minProperties", "minLength"):
+        return [doc.diagnostic(path, "SC207", f"{where} must not be empty")]
+    if kind == "uniqueItems":
+        return [doc.diagnostic(path, "SC208", f"{where} lists the same item twice")]
+    if kind in ("anyOf", "oneOf"):
+        expected = schema.get("description", "")
+        return [doc.diagnostic(path, "SC204", f"{where} is not valid: expected {expected}".rstrip())]
+    return [doc.diagnostic(path, "SC299", f"{where}: {error.message}")]
+
+
+def _identifier_error(doc: Document, path: Path_, name: Any, *, key: bool = False) -> Diagnostic:
+    if not isinstance(name, str):
+        return doc.diagnostic(path, "SC202", f"{dotted(path[:-1])} name must be a string", key=key)
+    if len(name) > 63:
+        return doc.diagnostic(
+            path,
+            "SC303",
+            f"name '{name[:20]}…' is {len(name)} characters, over the limit of 63",
+            "use a shorter name",
+            key=key,
+        )
+    return doc.diagnostic(
+        path,
+        "SC301",
+        f"'{name}' is not a valid name: use lowercase letters, digits and _, not starting with a digit",
+        key=key,
+    )
+
+
+LOGICAL_TYPES = (
+    "text",
+    "string(n)",
+    "integer",
+    "bigint",
+    "smallint",
+    "boolean",
+    "real",
+    "double",
+    "decimal(p,s)",
+    "timestamp",
+    "date",
+    "json",
+    "uuid",
+    "bytes",
+)
+
+
+def _type_error(doc: Document, path: Path_, value: Any) -> Diagnostic:
+    close = difflib.get_close_matches(str(value).lower(), LOGICAL_TYPES, n=1)
+    hint = f"did you mean '{close[0]}'?" if close else f"known types: {', '.join(LOGICAL_TYPES)}"
+    return doc.diagnostic(path, "SC205", f"unknown type '{value}'", hint)

@@ -1,0 +1,64 @@
+"""Shared fixtures: project scaffolding, the CLI runner, and the first user's loader-contract check."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLE = REPO / "examples" / "authoring"
+CONTRACT_CHECK = REPO.parent / "shared" / "tools" / "loader-contract-check"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m schemac`` as a user would, capturing both streams."""
+    return subprocess.run(
+        [sys.executable, "-m", "schemac", *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
+
+
+@pytest.fixture
+def cli() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_cli
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> Callable[..., Path]:
+    """A project directory holding the given spec files ({name: text}) and optional settings."""
+
+    def make(specs: dict[str, str], settings: str | None = None, name: str = "project") -> Path:
+        root = tmp_path / name
+        (root / "specs").mkdir(parents=True)
+        for file, text in specs.items():
+            (root / "specs" / file).write_text(text, encoding="utf-8")
+        if settings is not None:
+            (root / "schemac.toml").write_text(settings, encoding="utf-8")
+        return root
+
+    return make
+
+
+@pytest.fixture
+def example_copy(tmp_path: Path) -> Path:
+    """A writable copy of the example project."""
+    target = tmp_path / "authoring"
+    shutil.copytree(EXAMPLE, target)
+    return target
+
+
+def loader_contract(directory: Path) -> subprocess.CompletedProcess[str]:
+    """Run the first user's loader-contract check on a SQLite migrations directory."""
+    if not CONTRACT_CHECK.exists():
+        if IN_CI:
+            pytest.fail(f"loader-contract-check not found at {CONTRACT_CHECK}")
+        pytest.skip(f"loader-contract-check not found at {CONTRACT_CHECK} (it lives in the shared/ checkout)")
+    return subprocess.run(
+        [sys.executable, str(CONTRACT_CHECK), str(directory)], capture_output=True, text=True, timeout=300
+    )
