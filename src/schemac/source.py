@@ -38,6 +38,8 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 
 MAX_SPEC_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists; a spec needs about 8, and deeper input would exhaust the stack."""
 SPEC_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[a-z0-9_]+)\.yaml")
 
 Path_ = tuple[str | int, ...]
@@ -94,6 +96,14 @@ class Document:
     def diagnostic(self, path: Path_, code: str, message: str, hint: str = "", *, key: bool = False) -> Diagnostic:
         line, column = self.at(path, key=key)
         return Diagnostic(self.file, line, column, code, message, hint)
+
+
+def dotted(path: Path_) -> str:
+    """``('tables', 'docs', 'columns', 'id')`` → ``tables.docs.columns.id``; list items as ``[2]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "spec"
 
 
 def _position_of(text: str, offset: int) -> tuple[int, int]:
@@ -166,6 +176,8 @@ def load_document(raw: bytes, display: str) -> Document:
             _refuse_anchors(loader, display)
             loader = _Loader(text)
         node = loader.get_single_node()
+    except RecursionError:
+        raise SchemacError([_first_too_deep(text, display)]) from None
     except yaml.MarkedYAMLError as exc:
         raise SchemacError([_syntax_diagnostic(exc, display)]) from None
     except yaml.YAMLError as exc:  # reader errors carry a position but no mark
@@ -207,6 +219,36 @@ def _refuse_anchors(loader: _Loader, display: str) -> None:
             )
 
 
+def _depth_diagnostic(display: str, line: int, column: int) -> Diagnostic:
+    return Diagnostic(
+        display,
+        line,
+        column,
+        "SC115",
+        f"mappings and lists are nested more than {MAX_DEPTH} levels deep",
+        "flatten the value; a spec needs only a few levels",
+    )
+
+
+def _first_too_deep(text: str, display: str) -> Diagnostic:
+    """Where nesting first exceeds :data:`MAX_DEPTH`, found from the parser's events without recursion."""
+    loader = _Loader(text)
+    depth = 0
+    try:
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH and (mark := event.start_mark) is not None:
+                    return _depth_diagnostic(display, mark.line + 1, mark.column + 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    finally:
+        loader.dispose()
+    return Diagnostic(display, 1, 1, "SC115", "the YAML is nested too deeply to read")
+
+
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display: str) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -246,6 +288,10 @@ class _Builder:
 
     def value(self, node: Node, path: Path_) -> Any:
         self.positions[path] = _mark(node)
+        if isinstance(node, MappingNode | SequenceNode) and len(path) >= MAX_DEPTH:
+            if not any(d.code == "SC115" for d in self.diagnostics):
+                self.diagnostics.append(_depth_diagnostic(self.display, *_mark(node)))
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
