@@ -60,7 +60,7 @@ def loader_view(project: Path) -> dict[str, str]:
 
 @pytest.fixture
 def old_and_new(tmp_path: Path) -> tuple[dict[str, bytes], dict[str, bytes]]:
-    """The complete migration sets of versions 1–3 and of versions 1–5, built without interruption."""
+    """The complete migration sets of versions 1 to 3 and of versions 1 to 5, built without interruption."""
     reference = tmp_path / "reference"
     add_specs(reference, range(1, 4))
     schemac.build(reference)
@@ -224,14 +224,17 @@ def test_concurrent_builds_do_not_interleave_and_a_dead_holder_leaves_no_lock(tm
     while f"{second.pid} open {project}\n" not in log.read_text(encoding="utf-8"):
         assert second.poll() is None, second.communicate()
         time.sleep(0.01)
-    with pytest.raises(SchemacError, match="SC801 another schemac process has held the project lock"):
-        with files.project_lock(project, timeout=0):
-            pass
+    with (
+        pytest.raises(SchemacError, match="SC801 another schemac process has held the project lock"),
+        files.project_lock(project, timeout=0),
+    ):
+        pass
     (tmp_path / "go").touch()
     assert first.communicate(timeout=300)[0] == b"31 written\n"
     assert second.communicate(timeout=300)[0] == b"0 written\n"
     assert first.returncode == second.returncode == 0
-    order = [line.split()[0] for line in log.read_text(encoding="utf-8").splitlines() if line.split()[2] != str(project)]
+    events = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+    order = [pid for pid, _, path in events if path != str(project)]
     first_done = len(order) - order[::-1].index(str(first.pid))
     assert set(order[:first_done]) == {str(first.pid)}
     assert str(second.pid) in order[first_done:]
