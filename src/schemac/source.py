@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -36,6 +37,8 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
             Parser.__init__(self)
             Composer.__init__(self)
 
+
+T = TypeVar("T")
 
 MAX_SPEC_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 32
@@ -170,21 +173,20 @@ def read_bytes(path: Path, display: str, limit: int = MAX_SPEC_BYTES) -> bytes:
 def load_document(raw: bytes, display: str) -> Document:
     """Parse one spec file's bytes into a :class:`Document`."""
     text = decode(raw, display)
-    loader = _Loader(text)
     try:
         if "&" in text or "*" in text:
-            _refuse_anchors(loader, display)
-            loader = _Loader(text)
-        node = loader.get_single_node()
+            _with_loader(text, lambda loader: _refuse_anchors(loader, display))
+        node = _with_loader(text, lambda loader: loader.get_single_node())
     except RecursionError:
         raise SchemacError([_first_too_deep(text, display)]) from None
     except yaml.MarkedYAMLError as exc:
         raise SchemacError([_syntax_diagnostic(exc, display)]) from None
-    except yaml.YAMLError as exc:  # reader errors carry a position but no mark
-        line, column = _position_of(text, getattr(exc, "position", 0))
-        raise SchemacError([Diagnostic(display, line, column, "SC104", f"invalid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
+    except yaml.reader.ReaderError as exc:  # reader errors carry a position but no mark
+        line, column = _position_of(text, exc.position)
+        message = f"invalid YAML: the character U+{exc.character:04X} is not allowed in a YAML file"
+        raise SchemacError([Diagnostic(display, line, column, "SC104", message)]) from None
+    except yaml.YAMLError as exc:
+        raise SchemacError([Diagnostic(display, 1, 1, "SC104", f"invalid YAML: {exc}")]) from None
     if node is None:
         raise SchemacError(
             [Diagnostic(display, 1, 1, "SC108", "spec is empty", "a spec is a mapping with at least a description")]
@@ -197,6 +199,15 @@ def load_document(raw: bytes, display: str) -> Document:
     if builder.diagnostics:
         raise SchemacError(builder.diagnostics)
     return Document(display, data, hashlib.sha256(raw).hexdigest(), builder.positions, builder.key_positions)
+
+
+def _with_loader(text: str, use: Callable[[_Loader], T]) -> T:
+    """``use(loader)`` on a fresh loader over ``text``; the reader may already refuse a character here."""
+    loader = _Loader(text)
+    try:
+        return use(loader)
+    finally:
+        loader.dispose()
 
 
 def _refuse_anchors(loader: _Loader, display: str) -> None:
@@ -232,7 +243,10 @@ def _depth_diagnostic(display: str, line: int, column: int) -> Diagnostic:
 
 def _first_too_deep(text: str, display: str) -> Diagnostic:
     """Where nesting first exceeds :data:`MAX_DEPTH`, found from the parser's events without recursion."""
-    loader = _Loader(text)
+    return _with_loader(text, lambda loader: _deepest(loader, display))
+
+
+def _deepest(loader: _Loader, display: str) -> Diagnostic:
     depth = 0
     try:
         while (event := loader.get_event()) is not None:
@@ -244,8 +258,6 @@ def _first_too_deep(text: str, display: str) -> Diagnostic:
                 depth -= 1
     except yaml.YAMLError:
         pass
-    finally:
-        loader.dispose()
     return Diagnostic(display, 1, 1, "SC115", "the YAML is nested too deeply to read")
 
 
