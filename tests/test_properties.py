@@ -62,8 +62,9 @@ def _default(ctype: str, enum: list[str] | None) -> st.SearchStrategy[Any]:
         "bigint": st.integers(-(2**63), 2**63 - 1),
         "smallint": st.integers(-(2**15), 2**15 - 1),
         "boolean": st.booleans(),
-        "real": st.floats(allow_nan=False, allow_infinity=False),
-        "double": st.floats(allow_nan=False, allow_infinity=False),
+        # SQLite's own text-to-double conversion can miss the last bit of extreme values, so stay moderate.
+        "real": st.integers(-(10**12), 10**12).map(lambda n: n / 1024),
+        "double": st.integers(-(10**12), 10**12).map(lambda n: n / 1000),
         "decimal(10,2)": st.integers(-(10**7), 10**7),
         "json": st.sampled_from([{}, []]),
         "date": st.dates().map(str),
@@ -194,7 +195,7 @@ def test_damaged_yaml_gives_located_diagnostics_or_a_good_build(damage: tuple[st
         compiled = _compile(files)
     except SchemacError as exc:
         assert exc.diagnostics
-        lines = data.count(b"\n") + 1
+        lines = len(data.decode("utf-8", "replace").splitlines()) + 1  # YAML also breaks lines at a lone CR
         for d in exc.diagnostics:
             assert d.file in {f"specs/{n}" for n in files}, d
             assert LOCATED.fullmatch(d.code) and d.message, d
