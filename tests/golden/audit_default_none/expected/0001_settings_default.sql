@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS "audited_rows" (
     CONSTRAINT "pk_audited_rows" PRIMARY KEY ("id"),
     CONSTRAINT "ck_audited_rows_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_audited_rows_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_audited_rows_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_audited_rows_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE TABLE IF NOT EXISTS "deleted_rows" (
@@ -26,5 +26,5 @@ CREATE TABLE IF NOT EXISTS "deleted_rows" (
     "deleted_at" TEXT,
     "deleted_by" TEXT,
     CONSTRAINT "pk_deleted_rows" PRIMARY KEY ("id"),
-    CONSTRAINT "ck_deleted_rows_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_deleted_rows_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );

@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS "default_policy" (
     CONSTRAINT "pk_default_policy" PRIMARY KEY ("id"),
     CONSTRAINT "ck_default_policy_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_default_policy_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_default_policy_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_default_policy_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE TABLE IF NOT EXISTS "full_policy" (
@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS "full_policy" (
     CONSTRAINT "pk_full_policy" PRIMARY KEY ("id"),
     CONSTRAINT "ck_full_policy_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_full_policy_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_full_policy_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_full_policy_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE TABLE IF NOT EXISTS "no_policy" (
