@@ -210,6 +210,7 @@ def check(project: str | Path = ".") -> CheckResult:
     for output in compiled.outputs:
         manifest = _read_manifest(output.directory, settings)
         recorded = manifest.by_file() if manifest else {}
+        generated = output.manifest.by_file()
         on_disk = {p.name for p in output.directory.glob("*.sql")} if output.directory.is_dir() else set()
         if (output.directory / MANIFEST_NAME).exists():
             on_disk.add(MANIFEST_NAME)
@@ -271,6 +272,18 @@ def check(project: str | Path = ".") -> CheckResult:
                     "SC501",
                     "edited: file differs from its SHA-256 in the manifest",
                     "restore it from version control; change the schema with a follow-up spec",
+                )
+                drift.append(Drift(diag, "edited", diff))
+            elif entry is not None and entry.spec_sha256 != generated[name].spec_sha256:
+                diag = Diagnostic(
+                    entry.spec,
+                    1,
+                    1,
+                    "SC510",
+                    f"edited: spec changed after it was published as {shown} "
+                    f"(manifest entry for version {entry.version})",
+                    "revert the spec and write a follow-up spec (schemac new <slug>); "
+                    "only the newest version may change, with build --amend",
                 )
                 drift.append(Drift(diag, "edited", diff))
             else:
