@@ -143,6 +143,29 @@ RULES: dict[str, tuple[str, list[str]]] = {
         T + "      a: {type: smallint, default: 32768}\n",
         ["specs/0001_a.yaml:6:36: SC308 default 32768 is out of range for smallint"],
     ),
+    "non-deterministic function in a check": (
+        T + "      at: {type: timestamp, check: \"at <= datetime('now')\"}\n",
+        [
+            "specs/0001_a.yaml:6:36: SC310 check of table 't' is not a valid expression over its columns: "
+            "non-deterministic use of datetime() in a CHECK constraint (hint: use only this table's columns and SQL "
+            "functions)"
+        ],
+    ),
+    "non-deterministic function in a partial index": (
+        T + "      a: {type: real}\n    indexes:\n      - {columns: [a], where: random() > 0}\n",
+        [
+            "specs/0001_a.yaml:8:9: SC310 index condition of table 't' is not a valid expression over its columns: "
+            "non-deterministic functions prohibited in partial index WHERE clauses (hint: use only this table's "
+            "columns and SQL functions)"
+        ],
+    ),
+    "unknown function in an SQL default": (
+        T + "      a: {type: text, default: {sql: nosuch()}}\n",
+        [
+            "specs/0001_a.yaml:6:7: SC310 default of table 't' is not a valid expression over its columns: unknown "
+            "function: nosuch() (hint: use only this table's columns and SQL functions)"
+        ],
+    ),
     "null default on a not-null column": (
         T + "      a: {type: text, default: null}\n",
         [
