@@ -24,6 +24,13 @@ RULES: dict[str, tuple[str, list[str]]] = {
             "the limit of 63 (hint: use a table name of at most 60 characters)"
         ],
     ),
+    "audit check name too long": (
+        "description: x\ntables:\n  " + "t" * 50 + ":\n    audit: [deleted]\n    columns:\n" + KEYED,
+        [
+            "specs/0001_a.yaml:3:3: SC303 generated audit check name 'ck_" + "t" * 50 + "_deleted_by' is 64 "
+            "characters, over the limit of 63 (hint: use a shorter table name)"
+        ],
+    ),
     "check named like an enum check": (
         T
         + "      status: {type: text, enum: [a]}\n    checks:\n      - {name: status_enum, expression: status <> ''}\n",

@@ -651,6 +651,16 @@ class _SpecReader:
                     (f"ck_{table}_{column.name}_bool", f"the boolean check of column '{column.name}'", column.where)
                 )
         named += [(f"ck_{table}_{group}_by", f"the {group} audit check", where) for group in audit]
+        for name in (f"ck_{table}_{group}_by" for group in audit):
+            if len(name) > MAX_IDENTIFIER:
+                self.error(
+                    ("tables", table),
+                    "SC303",
+                    f"generated audit check name '{name}' is {len(name)} characters, "
+                    f"over the limit of {MAX_IDENTIFIER}",
+                    "use a shorter table name",
+                    key=True,
+                )
         named += [(c.name, "a check", c.where) for c in checks]
         named += [(fk.name, "a foreign key", fk.where) for fk in foreign_keys]
         owners: dict[str, str] = {}
