@@ -109,6 +109,8 @@ def test_new_takes_the_next_free_version_keeping_the_width(
     outcome = cli("new", "next", "--project", project)
     assert (outcome.returncode, outcome.stdout) == (0, f"{project / 'specs' / expected}\n")
     assert sorted(p.name for p in (project / "specs").iterdir()) == sorted([*existing, expected])
+    # Without schema/spec.schema.json beside specs/ there is no editor hint line to point at it.
+    assert (project / "specs" / expected).read_text(encoding="utf-8").startswith("description: ")
 
 
 def test_new_goes_above_published_versions(built: Path, cli: Cli) -> None:

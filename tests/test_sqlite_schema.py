@@ -77,12 +77,21 @@ def _expected_checks(table: Table) -> dict[str, str]:
 
 
 def _checks_in_sql(sql: str) -> dict[str, str]:
-    """Constraint name → expression, for every CHECK in a CREATE TABLE statement (one per line)."""
+    """Constraint name → expression for every named CHECK in a table's stored SQL, wherever it stands
+    (SQLite appends the text of ``ALTER TABLE ... ADD COLUMN`` to the stored statement)."""
     found = {}
-    for line in sql.splitlines():
-        match = re.fullmatch(r'\s*CONSTRAINT "([a-z0-9_]+)" CHECK \((.*)\),?', line)
-        if match:
-            found[match.group(1)] = match.group(2)
+    for match in re.finditer(r'CONSTRAINT "([a-z0-9_]+)" CHECK \(', sql):
+        depth, i, quote = 1, match.end(), ""
+        while depth:
+            ch = sql[i]
+            if quote:
+                quote = "" if ch == quote else quote
+            elif ch in "'\"":
+                quote = ch
+            else:
+                depth += {"(": 1, ")": -1}.get(ch, 0)
+            i += 1
+        found[match.group(1)] = sql[match.end() : i - 1]
     return found
 
 
