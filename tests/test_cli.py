@@ -242,6 +242,22 @@ def test_check_names_a_removed_file(built: Path, cli: Cli) -> None:
     )
 
 
+def test_check_and_build_name_a_removed_published_spec(built: Path, cli: Cli) -> None:
+    (built / "specs" / "0002_items.yaml").unlink()
+    checked = cli("check", "--project", built)
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[0] == (
+        "specs/0002_items.yaml:1:1: SC502 removed: spec of published migration migrations/0002_items.sql was removed "
+        "(hint: restore the spec; drop tables in a follow-up spec instead)"
+    )
+    built_again = cli("build", "--project", built)
+    assert built_again.returncode == 2
+    assert built_again.stderr == (
+        "specs/0002_items.yaml:1:1: SC502 spec of published migration migrations/0002_items.sql was removed "
+        "(hint: restore the spec; drop tables in a follow-up spec instead)\n"
+    )
+
+
 def test_check_names_stale_output_for_a_new_spec(built: Path, cli: Cli) -> None:
     write(built, "0003_more.yaml", spec("more"))
     outcome = cli("check", "--project", built)

@@ -217,6 +217,17 @@ def check(project: str | Path = ".") -> CheckResult:
         for name in sorted(on_disk | set(output.files)):
             path = output.directory / name
             shown = settings.relative(path)
+            if name not in output.files and name in recorded:
+                diag = Diagnostic(
+                    recorded[name].spec,
+                    1,
+                    1,
+                    "SC502",
+                    f"removed: spec of published migration {shown} was removed",
+                    "restore the spec; drop tables in a follow-up spec instead",
+                )
+                drift.append(Drift(diag, "removed"))
+                continue
             if name not in output.files:
                 drift.append(
                     Drift(
