@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -36,12 +35,11 @@ class Settings:
         return self.migrations_dir if len(self.dialects) == 1 else self.migrations_dir / dialect
 
     def relative(self, path: Path) -> str:
-        """A path as shown in diagnostics and manifests: relative to the project, with ``/``.
-
-        A directory outside the project (``specs = "../shared/specs"``) stays relative too, so the
-        generated files never hold a machine's absolute path.
-        """
-        return Path(os.path.relpath(path, self.root)).as_posix()
+        """A path as shown in diagnostics and manifests: relative to the project, with ``/``."""
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
 
 
 def _line_of(text: str, key: str) -> int:
