@@ -188,13 +188,16 @@ def test_build_with_bad_input_writes_nothing(built: Path, cli: Cli) -> None:
     assert snapshot(built / "migrations") == before
 
 
-def test_build_and_check_on_a_missing_specs_directory(tmp_path: Path, cli: Cli) -> None:
-    for command in ("build", "check", "validate"):
-        outcome = cli(command, "--project", tmp_path)
-        assert outcome.returncode == 2
-        assert outcome.stderr == (
-            "specs:1:1: SC111 specs directory 'specs' does not exist (hint: run 'schemac init' or pass --project)\n"
-        )
+@pytest.mark.parametrize("command", ["build", "check", "validate"])
+@pytest.mark.parametrize("project", ["empty", "missing"])
+def test_a_missing_specs_directory_or_project(tmp_path: Path, cli: Cli, command: str, project: str) -> None:
+    (tmp_path / "empty").mkdir()
+    outcome = cli(command, "--project", tmp_path / project)
+    assert outcome.returncode == 2
+    assert outcome.stderr == (
+        "specs:1:1: SC111 specs directory 'specs' does not exist (hint: run 'schemac init' or pass --project)\n"
+    )
+    assert not (tmp_path / "missing").exists()
 
 
 # --- check ---------------------------------------------------------------------------------------

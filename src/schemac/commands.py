@@ -169,6 +169,7 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
 def build(project: str | Path = ".", *, amend: bool = False) -> BuildResult:
     """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``)."""
     settings = _settings(project)
+    discover(settings)  # a missing project or specs/ is SC111, before the lock needs the directory
     with project_lock(settings.root):
         compiled = compile_project(settings)
         written: list[str] = []
