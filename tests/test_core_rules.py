@@ -130,6 +130,10 @@ RULES: dict[str, tuple[str, list[str]]] = {
         T + "      a: {type: text, enum: [1, b]}\n",
         ["specs/0001_a.yaml:6:30: SC308 enum value 1 must be a string for a text column (hint: quote it: '1')"],
     ),
+    "integer enum value out of range": (
+        T + "      a: {type: smallint, enum: [-32768, 32768]}\n",
+        ["specs/0001_a.yaml:6:42: SC308 enum value 32768 is out of range for smallint"],
+    ),
     "YAML words in an integer enum": (
         T + "      a: {type: integer, enum: [1, yes]}\n",
         ["specs/0001_a.yaml:6:36: SC308 enum value 'yes' must be an integer for a integer column"],

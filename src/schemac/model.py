@@ -784,6 +784,8 @@ class _SpecReader:
                 return
             elif ctype.name == "string" and isinstance(value, str) and len(value) > (ctype.length or 0):
                 self.error((*path, "enum", i), "SC308", f"enum value '{value}' is longer than {ctype}")
+            elif ctype.is_integer and not -_INT_RANGES[ctype.name] <= int(value) < _INT_RANGES[ctype.name]:
+                self.error((*path, "enum", i), "SC308", f"enum value {value} is out of range for {ctype}")
 
     def default(
         self, path: Path_, ctype: ColumnType, body: dict[str, Any], nullable: bool, enum: tuple[str | int, ...]
