@@ -8,6 +8,7 @@ were refreshed with the mistake. A few exact assertions and row-level tests pin 
 from __future__ import annotations
 
 import re
+import shutil
 import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import schemac
+from conftest import EXAMPLE
 from golden_cases import GOLDEN, cases, copy_case
 from schemac.compiler import compile_project
 from schemac.dialects import SQLITE
@@ -29,8 +31,12 @@ def _connect() -> sqlite3.Connection:
 
 
 def built(case: Path, workdir: Path) -> tuple[sqlite3.Connection, Mapping[str, Table]]:
-    """The case built, every migration executed in order, and the model's final schema."""
-    project = copy_case(case, workdir)
+    """The case (or the example project) built, every migration executed in order, and the model's final schema."""
+    if case == EXAMPLE:
+        project = workdir / case.name
+        shutil.copytree(case, project)
+    else:
+        project = copy_case(case, workdir)
     schemac.build(project)
     con = _connect()
     for migration in schemac.load_migrations(project / "migrations"):
@@ -105,7 +111,7 @@ def _foreign_keys(con: sqlite3.Connection, table: str) -> set[tuple[str, tuple[s
     }  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("case", cases(), ids=lambda p: p.name)
+@pytest.mark.parametrize("case", [*cases(), EXAMPLE], ids=lambda p: p.name)
 def test_schema_read_back_equals_the_model(case: Path, tmp_path: Path) -> None:
     con, schema = built(case, tmp_path)
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
