@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .commands import build, check, init, new, validate
+    from .commands import PlannedVersion, build, check, init, new, plan_changes, validate
     from .errors import Diagnostic, SchemacError
     from .loader import Migration, load_migrations
 
@@ -19,6 +19,8 @@ _EXPORTS = {
     "init": "commands",
     "new": "commands",
     "validate": "commands",
+    "plan_changes": "commands",
+    "PlannedVersion": "commands",
     "Diagnostic": "errors",
     "SchemacError": "errors",
     "Migration": "loader",
@@ -28,12 +30,14 @@ _EXPORTS = {
 __all__ = [
     "Diagnostic",
     "Migration",
+    "PlannedVersion",
     "SchemacError",
     "build",
     "check",
     "init",
     "load_migrations",
     "new",
+    "plan_changes",
     "validate",
 ]
 
