@@ -428,8 +428,8 @@ def _refuse_destructive(spec: Spec, where: Where, change: str, error: _Error) ->
         error(
             where,
             "SC403",
-            f"{change}: this loses data",
-            "if that is intended, add allow_destructive: true to this spec",
+            f"destructive change refused: {change}",
+            "existing rows can lose data or stop this migration; if intended, add allow_destructive: true to this spec",
         )
 
 
@@ -615,7 +615,10 @@ def _diff_columns(
             continue
         if narrows(old.type, column.type):
             _refuse_destructive(
-                spec, where(column), f"narrowing column '{name}.{column.name}' from {old.type} to {column.type}", error
+                spec,
+                spec.at("tables", name, "columns", column.name, "type"),
+                f"narrowing column '{name}.{column.name}' from {old.type} to {column.type}",
+                error,
             )
         if old.nullable and not column.nullable and column.default is None:
             _refuse_destructive(
