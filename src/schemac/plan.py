@@ -369,7 +369,10 @@ def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> V
     changed: dict[str, tuple[Table, Table]] = {}
     column_renamed: dict[str, set[str]] = {}
     for previous, table in pairs:
+        reported = len(found)
         renames = _column_renames(spec, previous, table, error)
+        if len(found) > reported:
+            continue  # a refused rename would show up again as a drop and an add
         column_renamed[table.name] = set(renames)
         column_renames.extend(RenameColumn(table.name, old, new) for new, old in renames.items())
         for new, old in renames.items():
@@ -596,12 +599,12 @@ def _diff_columns(
     name = after.name
 
     def where(column: Column) -> Where:
-        return spec.at("tables", name, "columns", column.name) if not column.audit else spec.at("tables", name)
+        return after.where if column.audit else column.where
 
     for column in before.columns:
         if after.column(column.name) is None:
             _refuse_destructive(
-                spec, spec.at("tables", name, "columns"), f"dropping column '{name}.{column.name}'", error
+                spec, after.where, f"dropping column '{name}.{column.name}'", error
             )
             ops.append(
                 DropColumn(name, column, "drop_constrained_column" if _constrained(before, column) else "drop_column")
