@@ -3,6 +3,7 @@ published versions (`build`, `--amend`) and `check --base` against a git ref."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -335,3 +336,16 @@ def test_base_problems_reports_reordered_versions() -> None:
     assert [(d.code, d.message) for d in problems] == [
         ("SC514", "published versions are in another order than at main")
     ]
+
+
+def test_relisting_a_table_unchanged_gives_no_operations(make_project: MakeProject) -> None:
+    project = _built(make_project)
+    (project / "specs" / "0002_same.yaml").write_text(
+        BASE.replace("    audit: none\n", "    description: Same shape, new words.\n    audit: none\n", 1),
+        encoding="utf-8",
+    )
+    (planned,) = schemac.plan_changes(project)
+    assert planned.operations == ()
+    manifest = json.loads(schemac.build(project).compiled.outputs[0].manifest.to_text())
+    first, second = manifest["files"]
+    assert first["schema_fingerprint"] == second["schema_fingerprint"]
