@@ -349,3 +349,25 @@ def test_relisting_a_table_unchanged_gives_no_operations(make_project: MakeProje
     manifest = json.loads(schemac.build(project).compiled.outputs[0].manifest.to_text())
     first, second = manifest["files"]
     assert first["schema_fingerprint"] == second["schema_fingerprint"]
+
+
+def test_a_restated_check_must_use_the_renamed_column(make_project: MakeProject) -> None:
+    spec = """description: People.
+tables:
+  people:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      fullname: {type: text}
+    checks:
+      - name: named
+        expression: "length(fullname) > 0"
+"""
+    project = make_project({"0001_people.yaml": spec})
+    schemac.build(project)
+    renamed = spec.replace("fullname: {type: text}", "name: {type: text, renamed_from: fullname}")
+    (project / "specs" / "0002_rename.yaml").write_text(renamed, encoding="utf-8")
+    assert _errors(project) == [
+        "specs/0002_rename.yaml:9:9: SC310 check of table 'people' is not a valid expression over its columns: "
+        "no such column: fullname"
+    ]

@@ -237,7 +237,7 @@ class VersionPlan:
     """One spec, the operations that take the schema from the previous version to it, and the result.
 
     ``changed`` maps each altered table to its shape before (after renames) and after this version;
-    ``declared`` holds every table this spec creates or changes.
+    ``declared`` holds every table this spec lists (created, changed or restated).
     """
 
     spec: Spec
@@ -325,7 +325,11 @@ def for_dialect(version: VersionPlan, in_place: frozenset[str]) -> tuple[Operati
     Every other change to a table, with the changes around it, becomes one :class:`RebuildTable`
     followed by the table's indexes; renames and index drops stay before it.
     """
-    rebuilt = {op.table for op in version.operations if isinstance(op, TableChange) and op.kind not in in_place}
+    rebuilt = {
+        op.table
+        for op in version.operations
+        if isinstance(op, TableChange) and op.kind not in in_place and op.table in version.changed
+    }
     if not rebuilt:
         return version.operations
     last = {op.table: i for i, op in enumerate(version.operations) if isinstance(op, TableChange)}
@@ -419,7 +423,7 @@ def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> V
         *drops,
     ]
     changed = {name: pair for name, pair in changed.items() if any(_touches(op, name) for op in operations)}
-    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *(after for _, after in changed.values())))
+    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *(after for _, after in pairs)))
 
 
 def _touches(op: Operation, table: str) -> bool:
@@ -603,9 +607,7 @@ def _diff_columns(
 
     for column in before.columns:
         if after.column(column.name) is None:
-            _refuse_destructive(
-                spec, after.where, f"dropping column '{name}.{column.name}'", error
-            )
+            _refuse_destructive(spec, after.where, f"dropping column '{name}.{column.name}'", error)
             ops.append(
                 DropColumn(name, column, "drop_constrained_column" if _constrained(before, column) else "drop_column")
             )
