@@ -183,6 +183,20 @@ def test_plan_shows_operations_and_sql_without_writing(
         "  rename column parent.note to remark\n"
         '  not re-runnable: ALTER TABLE "parent" RENAME COLUMN "note" TO "remark";\n'
     )
+    as_json = cli("plan", "--project", project, "--format", "json")
+    assert as_json.returncode == 0
+    assert json.loads(as_json.stdout) == [
+        {
+            "dialect": "sqlite",
+            "version": 2,
+            "spec": "specs/0002_rename_note.yaml",
+            "file": "migrations/0002_rename_note.sql",
+            "status": "new",
+            "operations": ["rename column parent.note to remark"],
+            "sql": planned.sql,
+            "non_idempotent": ['ALTER TABLE "parent" RENAME COLUMN "note" TO "remark";'],
+        }
+    ]
     assert _snapshot(project) == before
     schemac.build(project)
     assert (project / "migrations" / "0002_rename_note.sql").read_text(encoding="utf-8") == planned.sql

@@ -392,9 +392,8 @@ def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> V
     constraint_drops: list[Operation] = []
     alters: list[Operation] = []
     index_creates: list[Operation] = []
-    originals = {new: old for new, old in table_renames.items()}
     for before, after in changed.values():
-        original = originals.get(after.name, after.name)
+        original = table_renames.get(after.name, after.name)
         dropped_indexes, created_indexes = _diff_indexes(before, after)
         index_drops += dropped_indexes
         index_creates += created_indexes
