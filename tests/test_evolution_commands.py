@@ -385,3 +385,21 @@ tables:
         "specs/0002_rename.yaml:9:9: SC310 check of table 'people' is not a valid expression over its columns: "
         "no such column: fullname"
     ]
+
+
+def test_a_type_change_that_sqlite_stores_alike_needs_no_rebuild(make_project: MakeProject) -> None:
+    project = _built(make_project)
+    (project / "specs" / "0002_wider.yaml").write_text(
+        BASE.replace(
+            "id: {type: integer, primary_key: true}\n      amount",
+            "id: {type: bigint, primary_key: true}\n      amount",
+        ).replace("parent_id: {type: integer", "parent_id: {type: bigint"),
+        encoding="utf-8",
+    )
+    (planned,) = schemac.plan_changes(project)
+    assert planned.operations == ()
+    assert "ALTER" not in planned.sql and "CREATE" not in planned.sql
+    schemac.build(project)
+    manifest = json.loads((project / "migrations" / "manifest.json").read_text())
+    first, second = manifest["files"]
+    assert first["schema_fingerprint"] != second["schema_fingerprint"]  # the declared schema did change

@@ -9,8 +9,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import dialects, history
-from . import plan as plan_module
+from . import dialects, history, render
 from .compiler import Compiled, Output, compile_project, discover
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
@@ -318,12 +317,11 @@ def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
     for output in compiled.outputs:
         manifest = _read_manifest(output.directory, settings)
         recorded = manifest.by_file() if manifest else {}
-        dialect = dialects.get(output.dialect)
         for version, entry in zip(compiled.plans, output.manifest.entries, strict=True):
             previous = recorded.get(entry.file)
             if previous is not None and previous.sha256 == entry.sha256:
                 continue
-            operations = plan_module.for_dialect(version, dialect.in_place)
+            operations = render.dialect_operations(version, dialects.get(output.dialect))
             planned.append(
                 PlannedVersion(
                     output.dialect,

@@ -108,14 +108,18 @@ class DropColumn:
 
 @dataclass(frozen=True)
 class AlterColumn:
-    """A change of type, nullability, default or enum (or the names of checks derived from them)."""
+    """A change of type, nullability, default or enum; or, with ``renames_checks``, only of the names of
+    the checks derived from its enum or boolean type (the column or its table was renamed)."""
 
     table: str
     before: Column
     after: Column
+    renames_checks: bool = False
     kind: ClassVar[str] = "alter_column"
 
     def describe(self) -> str:
+        if self.renames_checks:
+            return f"rename the checks of column {self.table}.{self.after.name}"
         return f"alter column {self.table}.{self.after.name}: {_column_text(self.before)} -> {_column_text(self.after)}"
 
 
@@ -188,16 +192,18 @@ class RebuildTable:
     """Recreate ``before`` as ``after`` keeping every row: new table, copy, drop old, rename.
 
     ``copies`` lists the columns copied from the old table, each with whether NULLs are replaced by
-    the new column's default (a column that became NOT NULL). Indexes follow as CreateIndex.
+    the new column's default (a column that became NOT NULL); ``changes`` describes the operations
+    the rebuild stands for. Indexes follow as CreateIndex.
     """
 
     before: Table
     after: Table
     copies: tuple[tuple[str, bool], ...]
+    changes: tuple[str, ...] = ()
     kind: ClassVar[str] = "rebuild_table"
 
     def describe(self) -> str:
-        return f"rebuild table {self.after.name} (copy {len(self.copies)} columns)"
+        return f"rebuild table {self.after.name}: " + "; ".join(self.changes)
 
 
 Operation = (
@@ -319,27 +325,31 @@ def plan(specs: Iterable[Spec]) -> tuple[list[VersionPlan], list[Diagnostic]]:
     return plans, diagnostics
 
 
-def for_dialect(version: VersionPlan, in_place: frozenset[str]) -> tuple[Operation, ...]:
-    """``version``'s operations for a dialect that makes only the ``in_place`` kinds with ALTER.
+def for_dialect(
+    operations: tuple[Operation, ...], version: VersionPlan, in_place: frozenset[str]
+) -> tuple[Operation, ...]:
+    """``operations`` (of ``version``) for a dialect that makes only the ``in_place`` kinds with ALTER.
 
     Every other change to a table, with the changes around it, becomes one :class:`RebuildTable`
     followed by the table's indexes; renames and index drops stay before it.
     """
     rebuilt = {
         op.table
-        for op in version.operations
+        for op in operations
         if isinstance(op, TableChange) and op.kind not in in_place and op.table in version.changed
     }
-    if not rebuilt:
-        return version.operations
-    last = {op.table: i for i, op in enumerate(version.operations) if isinstance(op, TableChange)}
+    last = {op.table: i for i, op in enumerate(operations) if isinstance(op, TableChange)}
+    absorbed: dict[str, list[str]] = {name: [] for name in rebuilt}
     result: list[Operation] = []
-    for i, op in enumerate(version.operations):
+    for i, op in enumerate(operations):
         if not isinstance(op, TableChange) or op.table not in rebuilt:
             result.append(op)
-        elif last[op.table] == i:
+            continue
+        if not isinstance(op, CreateIndex):  # every index follows the rebuild anyway
+            absorbed[op.table].append(op.describe())
+        if last[op.table] == i:
             before, after = version.changed[op.table]
-            result.append(RebuildTable(before, after, _copies(before, after)))
+            result.append(RebuildTable(before, after, _copies(before, after), tuple(absorbed[op.table])))
             result.extend(CreateIndex(after.name, index) for index in after.indexes)
     return tuple(result)
 
@@ -612,10 +622,11 @@ def _diff_columns(
             )
     for column in after.columns:
         old = before.column(column.name)
-        if old is None or (
-            _column_shape(old) == _column_shape(column)
-            and not (_has_derived_check(column) and (table_renamed or column.name in renamed_columns))
-        ):
+        if old is None:
+            continue
+        if _column_shape(old) == _column_shape(column):
+            if _has_derived_check(column) and (table_renamed or column.name in renamed_columns):
+                ops.append(AlterColumn(name, old, column, renames_checks=True))
             continue
         if narrows(old.type, column.type):
             _refuse_destructive(

@@ -240,15 +240,26 @@ def render_operation(op: Operation, dialect: Dialect, env: jinja2.Environment) -
     return RenderedStatement(env.get_template(template).render(build_context(op, dialect)).strip(), idempotent)
 
 
-def render_operations(
-    operations: tuple[Operation, ...], dialect: Dialect, env: jinja2.Environment
-) -> list[RenderedStatement]:
-    return [render_operation(op, dialect, env) for op in operations]
+def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operation, ...]:
+    """``version``'s operations as ``dialect`` runs them: column changes that render to the same
+    definition here (``bigint`` → ``integer`` on SQLite) are dropped, then what the dialect cannot
+    ALTER is folded into table rebuilds."""
+    visible = tuple(op for op in version.operations if not _same_here(op, dialect))
+    return for_dialect(visible, version, dialect.in_place)
+
+
+def _same_here(op: Operation, dialect: Dialect) -> bool:
+    if not isinstance(op, AlterColumn) or op.renames_checks:
+        return False
+    before, after = op.before, op.after
+    return column_context(before, dialect) == column_context(after, dialect) and dialect.column_checks(
+        op.table, before
+    ) == dialect.column_checks(op.table, after)
 
 
 def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
     """The SQL text of one migration file, and the first line of each statement that is not re-runnable."""
-    statements = render_operations(for_dialect(plan, dialect.in_place), dialect, env)
+    statements = [render_operation(op, dialect, env) for op in dialect_operations(plan, dialect)]
     description = [" ".join(line.split()) for line in plan.spec.description.splitlines()]
     text = env.get_template("migration.sql.j2").render(
         spec_file=plan.spec.file,
