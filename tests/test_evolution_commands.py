@@ -403,3 +403,19 @@ def test_a_type_change_that_sqlite_stores_alike_needs_no_rebuild(make_project: M
     manifest = json.loads((project / "migrations" / "manifest.json").read_text())
     first, second = manifest["files"]
     assert first["schema_fingerprint"] != second["schema_fingerprint"]  # the declared schema did change
+
+
+def test_renaming_a_referenced_column_leaves_the_restated_child_alone(make_project: MakeProject) -> None:
+    project = _built(make_project)
+    child_first = "description: Rename parent.id.\ntables:\n" + BASE.split("  child:\n")[1].join(["  child:\n", ""])
+    child_first = child_first.replace("references: parent.id", "references: parent.parent_key")
+    parent = (
+        BASE.split("tables:\n")[1]
+        .split("  child:\n")[0]
+        .replace(
+            "id: {type: integer, primary_key: true}", "parent_key: {type: integer, primary_key: true, renamed_from: id}"
+        )
+    )
+    (project / "specs" / "0002_key.yaml").write_text(child_first + parent, encoding="utf-8")
+    (planned,) = schemac.plan_changes(project)
+    assert planned.operations == ("rename column parent.id to parent_key",)

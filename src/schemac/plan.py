@@ -378,65 +378,70 @@ def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> V
     for new, old in table_renames.items():
         _rename_table(state, old, new)
     new_tables = [t for t in spec.tables if t.name not in state]
-    pairs = [(state[t.name], t) for t in spec.tables if t.name in state]
-    column_renames: list[RenameColumn] = []
-    changed: dict[str, tuple[Table, Table]] = {}
-    column_renamed: dict[str, set[str]] = {}
-    for previous, table in pairs:
+    relisted = {t.name: t for t in spec.tables if t.name in state}
+    column_renames: dict[str, dict[str, str]] = {}
+    for name, table in relisted.items():
         reported = len(found)
-        renames = _column_renames(spec, previous, table, error)
-        if len(found) > reported:
-            continue  # a refused rename would show up again as a drop and an add
-        column_renamed[table.name] = set(renames)
-        column_renames.extend(RenameColumn(table.name, old, new) for new, old in renames.items())
+        renames = _column_renames(spec, state[name], table, error)
+        if len(found) == reported:  # else a refused rename would show up again as a drop and an add
+            column_renames[name] = renames
+    for name, renames in column_renames.items():
         for new, old in renames.items():
-            _rename_column(state, table.name, old, new)
-        changed[table.name] = (state[table.name], table)
+            _rename_column(state, name, old, new)
+    changed = {name: (state[name], relisted[name]) for name in column_renames}
     for table in dropped:
         del state[table.name]
     state.update({t.name: t for t in spec.tables})
     _check_references(spec, state, dropped, error)
     _check_object_names(spec, state, error)
     ordered = _creation_order(new_tables, error)
-    index_drops: list[Operation] = []
-    constraint_drops: list[Operation] = []
-    alters: list[Operation] = []
-    index_creates: list[Operation] = []
-    for before, after in changed.values():
-        original = table_renames.get(after.name, after.name)
-        dropped_indexes, created_indexes = _diff_indexes(before, after)
-        index_drops += dropped_indexes
-        index_creates += created_indexes
-        dropped_checks, added_checks = _diff_checks(before, after)
-        dropped_keys, added_keys = _diff_foreign_keys(before, after)
-        constraint_drops += dropped_keys + dropped_checks
-        alters += (
-            _diff_columns(spec, before, after, error, original != after.name, column_renamed[after.name])
-            + _diff_primary_key(before, after, original)
-            + added_checks
-            + added_keys
-        )
-    creates: list[Operation] = []
-    for table in ordered:
-        creates.append(CreateTable(table))
-        creates.extend(CreateIndex(table.name, index) for index in table.indexes)
-    drops = [DropTable(t) for t in reversed(_creation_order(dropped, _ignore))]
-    operations = [
-        *(RenameTable(old, new) for new, old in table_renames.items()),
-        *column_renames,
-        *index_drops,
-        *constraint_drops,
-        *creates,
-        *alters,
-        *index_creates,
-        *drops,
+    diffs = [
+        _diff_table(spec, before, after, error, table_renames.get(name, name), set(column_renames[name]))
+        for name, (before, after) in changed.items()
     ]
-    changed = {name: pair for name, pair in changed.items() if any(_touches(op, name) for op in operations)}
-    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *(after for _, after in pairs)))
+    operations: list[Operation] = [RenameTable(old, new) for new, old in table_renames.items()]
+    operations += [
+        RenameColumn(name, old, new) for name, renames in column_renames.items() for new, old in renames.items()
+    ]
+    operations += [op for diff in diffs for op in diff.index_drops]
+    operations += [op for diff in diffs for op in diff.constraint_drops]
+    for table in ordered:
+        operations.append(CreateTable(table))
+        operations.extend(CreateIndex(table.name, index) for index in table.indexes)
+    operations += [op for diff in diffs for op in diff.alters]
+    operations += [op for diff in diffs for op in diff.index_creates]
+    operations += [DropTable(t) for t in reversed(_creation_order(dropped, _ignore))]
+    changed = {diff.table: changed[diff.table] for diff in diffs if not diff.empty}
+    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *relisted.values()))
 
 
-def _touches(op: Operation, table: str) -> bool:
-    return isinstance(op, TableChange) and op.table == table
+@dataclass(frozen=True)
+class _TableDiff:
+    """One re-listed table's operations, by the phase of the version they belong to."""
+
+    table: str
+    index_drops: list[Operation]
+    constraint_drops: list[Operation]
+    alters: list[Operation]
+    index_creates: list[Operation]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.index_drops or self.constraint_drops or self.alters or self.index_creates)
+
+
+def _diff_table(
+    spec: Spec, before: Table, after: Table, error: _Error, original: str, renamed_columns: set[str]
+) -> _TableDiff:
+    """``before`` (its renames applied) → ``after``; ``original`` is the table's name in the previous version."""
+    index_drops, index_creates = _diff_indexes(before, after)
+    check_drops, check_adds = _diff_checks(before, after)
+    key_drops, key_adds = _diff_foreign_keys(before, after)
+    columns = _diff_columns(spec, before, after, error, original != after.name, renamed_columns)
+    primary_key = _diff_primary_key(before, after, original)
+    return _TableDiff(
+        after.name, index_drops, key_drops + check_drops, columns + primary_key + check_adds + key_adds, index_creates
+    )
 
 
 def _refuse_destructive(spec: Spec, where: Where, change: str, error: _Error) -> None:
