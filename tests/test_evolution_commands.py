@@ -419,3 +419,31 @@ def test_renaming_a_referenced_column_leaves_the_restated_child_alone(make_proje
     (project / "specs" / "0002_key.yaml").write_text(child_first + parent, encoding="utf-8")
     (planned,) = schemac.plan_changes(project)
     assert planned.operations == ("rename column parent.id to parent_key",)
+
+
+def test_a_change_without_a_template_is_refused_at_its_table(make_project: MakeProject) -> None:
+    """A dialect that claims to ALTER checks in place but ships no add_check template cannot express the change."""
+    import dataclasses
+
+    from schemac import render
+    from schemac.compiler import read_specs
+    from schemac.dialects import IN_PLACE_DEFAULT, SQLITE
+    from schemac.plan import plan
+    from schemac.settings import load_settings
+
+    project = make_project(
+        {
+            "0001_base.yaml": BASE,
+            "0002_check.yaml": BASE.replace("amount: {type: bigint}", 'amount: {type: bigint, check: "amount > 0"}'),
+        }
+    )
+    specs, _ = read_specs(load_settings(project))
+    plans, found = plan(specs)
+    assert found == []
+    optimistic = dataclasses.replace(SQLITE, in_place=IN_PLACE_DEFAULT)
+    with pytest.raises(schemac.SchemacError) as caught:
+        render.render_version(plans[1], optimistic, render.environment("sqlite", None))
+    assert [str(d) for d in caught.value.diagnostics] == [
+        "specs/0002_check.yaml:4:5: SC409 sqlite cannot express this change: add check ck_parent_amount on parent "
+        "(hint: there is no sqlite template add_check.sql.j2; change the table in two specs, or add the template)"
+    ]

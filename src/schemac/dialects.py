@@ -20,6 +20,7 @@ IN_PLACE_DEFAULT = frozenset(
         "rename_table",
         "rename_column",
         "add_column",
+        "insert_column",  # an engine without column positions appends it: column order then differs
         "add_constrained_column",
         "drop_column",
         "drop_constrained_column",

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 
 from .dialects import Dialect
+from .errors import SchemacError, fail
 from .model import Column, ForeignKey, Table
 from .plan import (
     AddCheck,
@@ -108,15 +109,12 @@ def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
     return found
 
 
-def _table_body(table: Table, dialect: Dialect) -> Context:
-    return {
-        "columns": [column_context(c, dialect) for c in table.columns],
-        "constraints": constraint_contexts(table, dialect),
-    }
-
-
 def _create_table(op: CreateTable, dialect: Dialect) -> Context:
-    return {"table": dialect.ident(op.table.name), **_table_body(op.table, dialect)}
+    return {
+        "table": dialect.ident(op.table.name),
+        "columns": [column_context(c, dialect) for c in op.table.columns],
+        "constraints": constraint_contexts(op.table, dialect),
+    }
 
 
 def _create_index(op: CreateIndex, dialect: Dialect) -> Context:
@@ -204,9 +202,8 @@ def _rebuild_table(op: RebuildTable, dialect: Dialect) -> Context:
         default = defaults[name]
         values.append(f"COALESCE({q(name)}, {dialect.default(default)})" if fill and default else q(name))
     return {
-        "table": q(op.after.name),
+        **_create_table(CreateTable(op.after), dialect),  # the new shape: table, columns, constraints
         "temporary": q(f"_schemac_new_{op.after.name}"),
-        **_table_body(op.after, dialect),
         "copy_columns": [q(name) for name, _ in op.copies],
         "copy_values": values,
     }
@@ -257,9 +254,29 @@ def _same_here(op: Operation, dialect: Dialect) -> bool:
     ) == dialect.column_checks(op.table, after)
 
 
+def _inexpressible(plan: VersionPlan, op: Operation, dialect: Dialect, template: str) -> SchemacError:
+    """A change this dialect has no template for: refused at the table's line, before anything is written."""
+    table = op.new if isinstance(op, RenameTable) else op.after if isinstance(op, RebuildTable) else op.table
+    name = table if isinstance(table, str) else table.name
+    line, column = plan.spec.at("tables", name)
+    return fail(
+        plan.spec.file,
+        line,
+        column,
+        "SC409",
+        f"{dialect.name} cannot express this change: {op.describe()}",
+        f"there is no {dialect.name} template {template}; change the table in two specs, or add the template",
+    )
+
+
 def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
     """The SQL text of one migration file, and the first line of each statement that is not re-runnable."""
-    statements = [render_operation(op, dialect, env) for op in dialect_operations(plan, dialect)]
+    statements = []
+    for op in dialect_operations(plan, dialect):
+        try:
+            statements.append(render_operation(op, dialect, env))
+        except jinja2.TemplateNotFound as missing:
+            raise _inexpressible(plan, op, dialect, str(missing.name)) from None
     description = [" ".join(line.split()) for line in plan.spec.description.splitlines()]
     text = env.get_template("migration.sql.j2").render(
         spec_file=plan.spec.file,
