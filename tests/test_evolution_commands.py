@@ -447,3 +447,24 @@ def test_a_change_without_a_template_is_refused_at_its_table(make_project: MakeP
         "specs/0002_check.yaml:4:5: SC409 sqlite cannot express this change: add check ck_parent_amount on parent "
         "(hint: there is no sqlite template add_check.sql.j2; change the table in two specs, or add the template)"
     ]
+
+
+def test_reordering_columns_rebuilds_the_table_keeping_rows(make_project: MakeProject) -> None:
+    import sqlite3
+
+    project = _built(make_project)
+    swapped = BASE.replace(
+        "      amount: {type: bigint}\n      note: {type: text, nullable: true}\n",
+        "      note: {type: text, nullable: true}\n      amount: {type: bigint}\n",
+    )
+    (project / "specs" / "0002_swap.yaml").write_text(swapped, encoding="utf-8")
+    (planned,) = schemac.plan_changes(project)
+    assert planned.operations == ("rebuild table parent: reorder columns of parent: id, note, amount",)
+    schemac.build(project)
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    first, second = (m.sql for m in schemac.load_migrations(project / "migrations"))
+    con.executescript(first)
+    con.execute("INSERT INTO parent VALUES (1, 10, 'hi')")
+    con.executescript(second)
+    assert [row[1] for row in con.execute("PRAGMA table_info(parent)")] == ["id", "note", "amount"]
+    assert con.execute("SELECT * FROM parent").fetchall() == [(1, "hi", 10)]
