@@ -32,7 +32,10 @@ def manifest_at(root: Path, ref: str, manifest: Path, display: str) -> Manifest 
         raise fail(
             display, 1, 1, "SC517", f"git ref '{ref}' does not name a commit", "fetch it, or pass a branch/tag/SHA"
         )
-    path = manifest.resolve().relative_to(Path(top.stdout.decode().strip()).resolve()).as_posix()
+    try:
+        path = manifest.resolve().relative_to(Path(top.stdout.decode().strip()).resolve()).as_posix()
+    except ValueError:
+        raise fail(display, 1, 1, "SC516", f"'{manifest}' is outside the git repository of '{root}'") from None
     shown = _git(root, "show", f"{ref}:{path}")
     if shown.returncode != 0:
         return None
@@ -43,6 +46,7 @@ def base_problems(base: Manifest, current: Manifest, ref: str, display: str) -> 
     """Every way ``current`` rewrites the history that ``base`` (the manifest at ``ref``) published."""
     found: list[Diagnostic] = []
     now = current.by_file()
+    listed = {e.file for e in base.entries}
 
     def finding(entry: ManifestEntry, code: str, message: str, hint: str) -> None:
         found.append(Diagnostic(display, 1, 1, code, f"version {entry.version} ({entry.file}) {message}", hint))
@@ -57,7 +61,7 @@ def base_problems(base: Manifest, current: Manifest, ref: str, display: str) -> 
             finding(
                 entry, "SC513", f"was changed since {ref}", "restore it from the base; write a follow-up spec instead"
             )
-    kept = [e.file for e in current.entries if e.file in {b.file for b in base.entries}]
+    kept = [e.file for e in current.entries if e.file in listed]
     if kept != [b.file for b in base.entries if b.file in now]:
         found.append(
             Diagnostic(
@@ -65,7 +69,6 @@ def base_problems(base: Manifest, current: Manifest, ref: str, display: str) -> 
             )
         )
     newest = max((e.version for e in base.entries), default=None)
-    listed = {e.file for e in base.entries}
     for entry in current.entries:
         if newest is not None and entry.file not in listed and entry.version <= newest:
             finding(
