@@ -193,13 +193,15 @@ class RebuildTable:
 
     ``copies`` lists the columns copied from the old table, each with whether NULLs are replaced by
     the new column's default (a column that became NOT NULL); ``changes`` describes the operations
-    the rebuild stands for. Indexes follow as CreateIndex.
+    the rebuild stands for; ``referenced_by`` names the tables whose foreign keys point at it when
+    it is dropped (their rows would cascade or block with foreign keys on). Indexes follow as CreateIndex.
     """
 
     before: Table
     after: Table
     copies: tuple[tuple[str, bool], ...]
     changes: tuple[str, ...] = ()
+    referenced_by: tuple[str, ...] = ()
     kind: ClassVar[str] = "rebuild_table"
 
     def describe(self) -> str:
@@ -349,9 +351,18 @@ def for_dialect(
             absorbed[op.table].append(op.describe())
         if last[op.table] == i:
             before, after = version.changed[op.table]
-            result.append(RebuildTable(before, after, _copies(before, after), tuple(absorbed[op.table])))
+            changes = tuple(absorbed[op.table])
+            result.append(RebuildTable(before, after, _copies(before, after), changes, _referencing(op.table, version)))
             result.extend(CreateIndex(after.name, index) for index in after.indexes)
     return tuple(result)
+
+
+def _referencing(name: str, version: VersionPlan) -> tuple[str, ...]:
+    """Tables with a foreign key to ``name`` during ``version``: its result, the changed tables' earlier
+    shapes, and the tables it drops (they go last)."""
+    tables = [*version.schema.values(), *(before for before, _ in version.changed.values())]
+    tables += [op.table for op in version.operations if isinstance(op, DropTable)]
+    return tuple(sorted({t.name for t in tables if any(fk.ref_table == name for fk in t.foreign_keys)}))
 
 
 def _copies(before: Table, after: Table) -> tuple[tuple[str, bool], ...]:

@@ -204,6 +204,8 @@ def _rebuild_table(op: RebuildTable, dialect: Dialect) -> Context:
     return {
         **_create_table(CreateTable(op.after), dialect),  # the new shape: table, columns, constraints
         "temporary": q(f"_schemac_new_{op.after.name}"),
+        "guard_tables": [q(name) for name in op.referenced_by],
+        "guard_name": q(f"rebuild_of_{op.after.name}_needs_foreign_keys_off"),
         "copy_columns": [q(name) for name, _ in op.copies],
         "copy_values": values,
     }

@@ -13,6 +13,11 @@ ALTER TABLE "notes" RENAME COLUMN "body" TO "text_body";
 DROP INDEX IF EXISTS "idx_people_fullname";
 
 -- Rebuild "people": ALTER TABLE cannot make this change, so copy every row into a new table.
+-- Referenced by "pets": with foreign keys on, dropping it would delete or orphan their rows, so stop unless they are empty.
+CREATE TEMP TABLE "_schemac_rebuild_guard" ("unsafe" INTEGER CONSTRAINT "rebuild_of_people_needs_foreign_keys_off" CHECK ("unsafe" = 0));
+INSERT INTO "_schemac_rebuild_guard"
+    SELECT "foreign_keys" AND (EXISTS (SELECT 1 FROM "pets")) FROM pragma_foreign_keys;
+DROP TABLE "_schemac_rebuild_guard";
 CREATE TABLE "_schemac_new_people" (
     "person_id" INTEGER NOT NULL,
     "name" TEXT NOT NULL,

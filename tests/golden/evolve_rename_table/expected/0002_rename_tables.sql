@@ -9,6 +9,11 @@ ALTER TABLE "logs" RENAME TO "events";
 DROP INDEX IF EXISTS "idx_logs_message";
 
 -- Rebuild "customers": ALTER TABLE cannot make this change, so copy every row into a new table.
+-- Referenced by "invoices": with foreign keys on, dropping it would delete or orphan their rows, so stop unless they are empty.
+CREATE TEMP TABLE "_schemac_rebuild_guard" ("unsafe" INTEGER CONSTRAINT "rebuild_of_customers_needs_foreign_keys_off" CHECK ("unsafe" = 0));
+INSERT INTO "_schemac_rebuild_guard"
+    SELECT "foreign_keys" AND (EXISTS (SELECT 1 FROM "invoices")) FROM pragma_foreign_keys;
+DROP TABLE "_schemac_rebuild_guard";
 CREATE TABLE "_schemac_new_customers" (
     "id" INTEGER NOT NULL,
     "name" TEXT NOT NULL,
