@@ -803,19 +803,49 @@ def _check_reference(table: Table, fk: ForeignKey, tables: Mapping[str, Table], 
 
 
 def _check_object_names(spec: Spec, state: Mapping[str, Table], error: _Error) -> None:
-    """Tables and indexes share one namespace per schema (SQLite, PostgreSQL): report clashes of declared tables."""
-    owners = {name: f"table '{name}'" for name in state}
-    declared = {t.name for t in spec.tables}
-    for table in sorted(state.values(), key=lambda t: (t.name in declared, t.name)):
+    """Tables, indexes and primary keys (an index on PostgreSQL) share one namespace per schema.
+
+    Objects of tables this spec does not list were checked by earlier specs; each clash that
+    involves a listed table is reported at that table's object.
+    """
+    listed = [state[t.name] for t in spec.tables]
+    names = {t.name for t in listed}
+    owners: dict[str, str] = {}
+    for table in state.values():
+        if table.name not in names:
+            owners[table.name] = f"table '{table.name}'"
+            owners.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
+            if table.primary_key:
+                owners[f"pk_{table.name}"] = f"the primary key of table '{table.name}'"
+    for table in listed:
+        if table.name in owners:
+            error(
+                table.where,
+                "SC304",
+                f"table name '{table.name}' is already used by {owners[table.name]}",
+                "give the table another name",
+            )
+        owners[table.name] = f"table '{table.name}'"
+    for table in listed:
+        if table.primary_key:
+            name = f"pk_{table.name}"
+            if name in owners:
+                error(
+                    table.where,
+                    "SC304",
+                    f"primary key name '{name}' of table '{table.name}' is already used by {owners[name]}",
+                    "rename the table or the other object",
+                )
+            owners[name] = f"the primary key of table '{table.name}'"
         for index in table.indexes:
-            if index.name in owners and table.name in declared:
+            if index.name in owners:
                 error(
                     index.where,
                     "SC304",
                     f"index name '{index.name}' is already used by {owners[index.name]}",
                     "give the index another name",
                 )
-            owners.setdefault(index.name, f"an index of table '{table.name}'")
+            owners[index.name] = f"an index of table '{table.name}'"
 
 
 def _creation_order(tables: list[Table], error: _Error) -> list[Table]:

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS "orders" (
     CONSTRAINT "pk_orders" PRIMARY KEY ("id"),
     CONSTRAINT "ck_orders_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_orders_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_orders_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_orders_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE INDEX IF NOT EXISTS "idx_orders_total" ON "orders" ("total");

@@ -18,7 +18,7 @@ CREATE TABLE "_schemac_new_orders" (
     CONSTRAINT "ck_orders_status_enum" CHECK ("status" IN ('open', 'paid')),
     CONSTRAINT "ck_orders_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_orders_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_orders_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_orders_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 INSERT INTO "_schemac_new_orders" ("id", "total", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by")
     SELECT "id", "total", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by" FROM "orders";

@@ -14,7 +14,7 @@ CREATE TABLE IF NOT EXISTS "clients" (
     CONSTRAINT "pk_clients" PRIMARY KEY ("id"),
     CONSTRAINT "ck_clients_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_clients_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_clients_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_clients_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE TABLE IF NOT EXISTS "logs" (

@@ -26,7 +26,7 @@ CREATE TABLE "_schemac_new_customers" (
     CONSTRAINT "pk_customers" PRIMARY KEY ("id"),
     CONSTRAINT "ck_customers_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_customers_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_customers_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_customers_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 INSERT INTO "_schemac_new_customers" ("id", "name", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by")
     SELECT "id", "name", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by" FROM "customers";
