@@ -4,12 +4,14 @@ The lexical scan in :mod:`schemac.model` already guarantees one parenthesis-bala
 without statements, comments or subqueries. Here SQLite compiles it where it will stand — a
 ``CHECK`` of a table holding only the table's own columns, the ``WHERE`` of a partial index, a
 column ``DEFAULT`` — so an unknown function, a syntax error, another table's column, a ``VALUES``
-subquery or a non-deterministic index condition is refused before anything is rendered. Every
-probe is rolled back.
+subquery or a non-deterministic index condition is refused before anything is rendered. Sample
+rows (all NULL, all 0) are then inserted, because SQLite refuses some expressions only when it
+evaluates them, such as ``datetime('now')`` in a CHECK. Every probe is rolled back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable
 from functools import cache
@@ -17,7 +19,7 @@ from functools import cache
 from .errors import Diagnostic
 from .model import Spec, Table
 
-# What the expression is → the statements that compile it in place.
+# What the expression is → the statements that compile it in place, then the sample rows.
 _PROBES = {
     "check": ("CREATE TABLE {table} ({columns}, CHECK ({expression}))",),
     "index condition": (
@@ -25,6 +27,11 @@ _PROBES = {
         'CREATE INDEX "schemac_probe" ON {table} ({first}) WHERE {expression}',
     ),
     "default": ("SELECT ({expression})", "CREATE TABLE {table} ({columns} DEFAULT ({expression}))"),
+}
+_SAMPLE_ROWS = {
+    "check": ("INSERT INTO {table} VALUES ({nulls})", "INSERT INTO {table} VALUES ({zeros})"),
+    "index condition": ("INSERT INTO {table} VALUES ({nulls})", "INSERT INTO {table} VALUES ({zeros})"),
+    "default": ("INSERT INTO {table} DEFAULT VALUES",),
 }
 
 
@@ -41,13 +48,22 @@ def _quote(name: str) -> str:
 def sqlite_problem(what: str, expression: str, table: str, columns: tuple[str, ...]) -> str | None:
     """SQLite's complaint about ``expression`` used as ``what`` on ``table(columns)``, or ``None``."""
     names = [_quote(c) for c in columns]
+    fields = {
+        "table": _quote(table),
+        "columns": ", ".join(names),
+        "first": names[0],
+        "expression": expression,
+        "nulls": ", ".join(["NULL"] * len(names)),
+        "zeros": ", ".join(["0"] * len(names)),
+    }
     con = _connection()
     con.execute("SAVEPOINT schemac_probe")
     try:
         for statement in _PROBES[what]:
-            con.execute(
-                statement.format(table=_quote(table), columns=", ".join(names), first=names[0], expression=expression)
-            )
+            con.execute(statement.format(**fields))
+        for row in _SAMPLE_ROWS[what]:
+            with contextlib.suppress(sqlite3.IntegrityError):  # a rule refusing a sample row is working
+                con.execute(row.format(**fields))
     except (sqlite3.Error, sqlite3.Warning) as exc:
         return str(exc)
     finally:
