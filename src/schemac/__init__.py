@@ -1,16 +1,21 @@
 """schemac: compile YAML table specs into immutable, numbered, checksummed SQL migrations, and apply them.
 
-Every CLI verb is a function here (``schemac.build(project)``, ``schemac.check(project)``, …)
-returning a result object or raising :class:`SchemacError` with located diagnostics.
+Every CLI verb is a function here (``schemac.build(project)``, ``schemac.check(project)``,
+``schemac.lint(project)``, ``schemac.docs(project)``, …) returning a result object or raising
+:class:`SchemacError` with located diagnostics.
 """
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .commands import build, check, init, new, validate
+    from .commands import build, check, init, new, schema, validate
+    from .docs import DocsResult, docs
     from .errors import Diagnostic, SchemacError
+    from .lint import LintResult, lint
     from .loader import Migration, load_migrations
 
 _EXPORTS = {
@@ -18,22 +23,32 @@ _EXPORTS = {
     "check": "commands",
     "init": "commands",
     "new": "commands",
+    "schema": "commands",
     "validate": "commands",
+    "DocsResult": "docs",
+    "docs": "docs",
     "Diagnostic": "errors",
     "SchemacError": "errors",
+    "LintResult": "lint",
+    "lint": "lint",
     "Migration": "loader",
     "load_migrations": "loader",
 }
 
 __all__ = [
     "Diagnostic",
+    "DocsResult",
+    "LintResult",
     "Migration",
     "SchemacError",
     "build",
     "check",
+    "docs",
     "init",
+    "lint",
     "load_migrations",
     "new",
+    "schema",
     "validate",
 ]
 
@@ -44,4 +59,22 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'schemac' has no attribute {name!r}")
     from importlib import import_module
 
-    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+class _Package(types.ModuleType):
+    """Keeps ``schemac.validate`` (and ``lint``, ``docs``, …) the verb, not the submodule of that name.
+
+    Importing a submodule binds it on its package; for a name that is also a verb that would hide
+    the function, so those bindings are skipped (the submodule stays importable by its full name).
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

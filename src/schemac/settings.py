@@ -13,7 +13,7 @@ from .errors import Diagnostic, SchemacError
 from .model import AUDIT_GROUPS
 
 KNOWN_DIALECTS = ("sqlite", "postgresql", "mariadb")
-_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit"}
+_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs"}
 _AUDIT_KEYS = {"default"}
 
 
@@ -45,6 +45,13 @@ class Settings:
 def _line_of(text: str, key: str) -> int:
     match = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def setting_diagnostic(settings: Settings, key: str, code: str, message: str, hint: str = "") -> Diagnostic:
+    """A finding about one key of the project's settings file, at that key's line."""
+    path = settings.root / settings.source if settings.source else None
+    text = path.read_bytes().decode("utf-8", errors="replace") if path and path.is_file() else ""
+    return Diagnostic(settings.source or "schemac.toml", _line_of(text, key), 1, code, message, hint)
 
 
 def load_settings(root: Path) -> Settings:
