@@ -73,7 +73,9 @@ def _default(default: Default | None) -> str:
     if default is None:
         return ""
     value = default.value
-    if default.kind != "literal":
+    if default.kind == "sql":
+        return f"SQL {_code(str(value))}"
+    if default.kind == "json":
         return _code(str(value))
     if value is None:
         return _code("NULL")

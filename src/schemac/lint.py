@@ -58,7 +58,8 @@ def _audit_opt_out(model: Model) -> Iterator[Hit]:
         if table.audit != AUDIT_GROUPS:
             missing = ", ".join(g for g in AUDIT_GROUPS if g not in table.audit)
             kept = ", ".join(table.audit) or "none"
-            where = spec.at("tables", table.name, "audit") if table.audit else table.where
+            key = ("tables", table.name, "audit")
+            where = spec.positions.get(key, table.where)  # the audit: key, or the table when the default opts out
             yield spec.file, where, f"table '{table.name}' opts out of audit columns {missing} (keeps: {kept})"
 
 
@@ -107,15 +108,19 @@ def _destructive(model: Model) -> Iterator[Hit]:
                 continue
             table = _name_of(getattr(operation, "table", None)) or "?"
             column = _name_of(getattr(operation, "column", None))
-            target = f"'{table}.{column}'" if column else f"'{table}'"
-            words = re.sub(r"(?<!^)(?=[A-Z])", " ", kind).lower()
+            describe = getattr(operation, "describe", None)
+            if callable(describe):
+                change = str(describe())
+            else:
+                words = re.sub(r"(?<!^)(?=[A-Z])", " ", kind).lower()
+                change = f"{words} {table}.{column}" if column else f"{words} {table}"
             if table in spec.drop_tables:
                 where = spec.at("drop_tables", spec.drop_tables.index(table))
             elif column:
                 where = spec.at("tables", table, "columns", column)
             else:
                 where = spec.at("tables", table)
-            yield spec.file, where, f"version {spec.prefix} loses data: {words} {target}"
+            yield spec.file, where, f"version {spec.prefix} loses data: {change}"
 
 
 def _nullable_boolean(model: Model) -> Iterator[Hit]:
