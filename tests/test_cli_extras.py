@@ -35,7 +35,10 @@ def test_bash_completion_script_completes_commands_and_choices(tmp_path: Path) -
     (tmp_path / "completion.bash").write_text(shown.stdout, encoding="utf-8")
     probe = f"""
 source {tmp_path / "completion.bash"}
-complete_words() {{ COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 )); _schemac_completion schemac; printf '%s,' "${{COMPREPLY[@]}}"; echo; }}
+complete_words() {{
+    COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
+    _schemac_completion schemac; printf '%s,' "${{COMPREPLY[@]}}"; echo
+}}
 complete_words schemac li
 complete_words schemac lint --format ''
 """
@@ -122,8 +125,28 @@ def test_every_verb_is_a_documented_function() -> None:
 def test_a_verb_stays_a_function_after_its_module_is_imported() -> None:
     import schemac.docs
     import schemac.lint
-    import schemac.validate  # noqa: F401
+    import schemac.validate
 
     assert callable(schemac.lint) and callable(schemac.docs) and callable(schemac.validate)
     assert schemac.lint.__module__ == "schemac.lint"
     assert sys.modules["schemac.lint"].RULES
+
+
+def test_pre_commit_hooks_run_the_project_commands(example_copy: Path, make_project: Callable[..., Path]) -> None:
+    import shlex
+
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).parents[1] / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert [h["id"] for h in hooks] == ["schemac-check", "schemac-lint"]
+    if not SCRIPT.exists():
+        pytest.skip(f"console script not installed at {SCRIPT}")
+    no_key = make_project({"0001_t.yaml": "description: x\ntables:\n  t:\n    columns:\n      a: {type: text}\n"})
+    for hook in hooks:
+        assert (hook["language"], hook["pass_filenames"]) == ("python", False)
+        assert hook["name"] and hook["description"]
+        command = [str(SCRIPT.parent / word) if word == "schemac" else word for word in shlex.split(hook["entry"])]
+        clean = subprocess.run(command, cwd=example_copy, capture_output=True, text=True, timeout=300)
+        assert clean.returncode == 0, clean.stderr
+        failing = subprocess.run(command, cwd=no_key, capture_output=True, text=True, timeout=300)
+        assert failing.returncode == 1, failing.stderr  # check: not built yet; lint: SC904 no primary key
