@@ -215,3 +215,21 @@ def test_every_rule_is_documented_in_the_readme() -> None:
     for rule in RULES:
         row = f"| `{rule.code}` | `{rule.name}` | {rule.default or 'off'} |"
         assert row in readme, row
+
+
+NOTES = """\
+description: One table.
+tables:
+  notes:
+    description: A note.
+    columns:
+      id: {type: integer, primary_key: true}
+"""
+
+
+def test_a_project_default_that_opts_out_lists_every_table_at_its_name(make_project: MakeProject) -> None:
+    project = make_project({"0001_notes.yaml": NOTES}, '[audit]\ndefault = ["created"]\n')
+    assert _lines(schemac.lint(project)) == [
+        "warning specs/0001_notes.yaml:3:3: SC901 table 'notes' opts out of audit columns updated, deleted "
+        "(keeps: created)"
+    ]
