@@ -196,9 +196,17 @@ def test_lint_settings_in_pyproject(tmp_path: Path) -> None:
     (project / "specs").mkdir(parents=True)
     (project / "specs" / "0001_flawed.yaml").write_text(FLAWED, encoding="utf-8")
     (project / "pyproject.toml").write_text(
-        '[project]\nname = "x"\n\n[tool.schemac.lint]\ndisable = ["SC904", "SC901"]\n', encoding="utf-8"
+        '[project]\nname = "x"\n\n[tool.other]\nenable = []\n\n[tool.schemac.lint]\ndisable = ["SC904", "SC901"]\n',
+        encoding="utf-8",
     )
     assert sorted(d.code for d in schemac.lint(project).findings) == ["SC902", "SC903", "SC906"]
+    settings = project / "pyproject.toml"
+    settings.write_text(settings.read_text(encoding="utf-8") + 'enable = ["SC9O7"]\n', encoding="utf-8")
+    with pytest.raises(schemac.SchemacError) as caught:
+        schemac.lint(project)
+    assert [str(d) for d in caught.value.diagnostics] == [
+        "pyproject.toml:9:1: SC703 unknown lint rule 'SC9O7' (hint: did you mean 'SC907'?)"
+    ]
 
 
 def test_invalid_specs_are_reported_not_linted(make_project: MakeProject, cli: Run) -> None:

@@ -209,7 +209,7 @@ def rule_severities(settings: Settings) -> dict[str, Severity | None]:
     found: list[Diagnostic] = []
 
     def problem(key: str, message: str, hint: str = "") -> None:
-        found.append(setting_diagnostic(settings, key, "SC703", message, hint))
+        found.append(setting_diagnostic(settings, key, "SC703", message, hint, section="lint"))
 
     def rule_for(key: str, value: Any) -> Rule | None:
         rule = _BY_KEY.get(value) if isinstance(value, str) else None
