@@ -44,7 +44,8 @@ def histories(plans: Iterable[VersionPlan]) -> dict[str, History]:
         for name, table in plan.schema.items():
             if name in previous:
                 history = found[name]
-                current[name] = history if previous[name] == table else History(history.created, plan.spec)
+                unchanged = previous[name] is table or previous[name] == table
+                current[name] = history if unchanged else History(history.created, plan.spec)
             elif table.renamed_from in found and table.renamed_from not in plan.schema:
                 current[name] = History(found[table.renamed_from].created, plan.spec)
             else:

@@ -199,6 +199,7 @@ RULES: tuple[Rule, ...] = (
 )
 
 _BY_KEY = {key: rule for rule in RULES for key in (rule.code, rule.name)}
+KNOWN_RULES = f"rules are {RULES[0].code}-{RULES[-1].code} or their names, such as {RULES[1].name}"
 _SEVERITIES = ("error", "warning", "off")
 _LINT_KEYS = ("disable", "enable", "severity")
 
@@ -215,7 +216,7 @@ def rule_severities(settings: Settings) -> dict[str, Severity | None]:
         rule = _BY_KEY.get(value) if isinstance(value, str) else None
         if rule is None:
             close = difflib.get_close_matches(str(value), sorted(_BY_KEY), n=1)
-            problem(key, f"unknown lint rule {value!r}", f"did you mean '{close[0]}'?" if close else "see 'Lint rules'")
+            problem(key, f"unknown lint rule {value!r}", f"did you mean '{close[0]}'?" if close else KNOWN_RULES)
         return rule
 
     severities: dict[str, Severity | None] = {rule.code: rule.default for rule in RULES}
