@@ -13,7 +13,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "authoring"
-CONTRACT_CHECK = REPO.parent / "shared" / "tools" / "loader-contract-check"
+# The shared/ checkout sits beside the repository (or beside the directory holding its worktrees).
+CONTRACT_CHECK = next(
+    (p for p in (d / "shared" / "tools" / "loader-contract-check" for d in REPO.parents[:2]) if p.exists()),
+    REPO.parent / "shared" / "tools" / "loader-contract-check",
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -59,21 +59,15 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'schemac' has no attribute {name!r}")
     from importlib import import_module
 
-    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
 
 
 class _Package(types.ModuleType):
-    """Keeps ``schemac.validate`` (and ``lint``, ``docs``, …) the verb, not the submodule of that name.
-
-    Importing a submodule binds it on its package; for a name that is also a verb that would hide
-    the function, so those bindings are skipped (the submodule stays importable by its full name).
-    """
+    """Keeps ``schemac.validate`` the verb: importing the submodule of the same name would rebind it."""
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
+            return  # the submodule stays reachable as sys.modules["schemac.validate"]
         super().__setattr__(name, value)
 
 

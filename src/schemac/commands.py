@@ -175,6 +175,7 @@ def build(project: str | Path = ".", *, amend: bool = False, progress: ProgressC
     ``progress(done, total, stage)`` is called as specs are read and rendered (the CLI shows it on a terminal).
     """
     settings = _settings(project)
+    discover(settings)  # a missing project or specs/ is SC111, before the lock needs the directory
     with project_lock(settings.root):
         compiled = compile_project(settings, progress)
         written: list[str] = []
@@ -216,12 +217,24 @@ def check(project: str | Path = ".") -> CheckResult:
     for output in compiled.outputs:
         manifest = _read_manifest(output.directory, settings)
         recorded = manifest.by_file() if manifest else {}
+        generated = output.manifest.by_file()
         on_disk = {p.name for p in output.directory.glob("*.sql")} if output.directory.is_dir() else set()
         if (output.directory / MANIFEST_NAME).exists():
             on_disk.add(MANIFEST_NAME)
         for name in sorted(on_disk | set(output.files)):
             path = output.directory / name
             shown = settings.relative(path)
+            if name not in output.files and name in recorded:
+                diag = Diagnostic(
+                    recorded[name].spec,
+                    1,
+                    1,
+                    "SC502",
+                    f"removed: spec of published migration {shown} was removed",
+                    "restore the spec; drop tables in a follow-up spec instead",
+                )
+                drift.append(Drift(diag, "removed"))
+                continue
             if name not in output.files:
                 drift.append(
                     Drift(
@@ -277,6 +290,18 @@ def check(project: str | Path = ".") -> CheckResult:
                     "SC501",
                     "edited: file differs from its SHA-256 in the manifest",
                     "restore it from version control; change the schema with a follow-up spec",
+                )
+                drift.append(Drift(diag, "edited", diff))
+            elif entry is not None and entry.spec_sha256 != generated[name].spec_sha256:
+                diag = Diagnostic(
+                    entry.spec,
+                    1,
+                    1,
+                    "SC510",
+                    f"edited: spec changed after it was published as {shown} "
+                    f"(manifest entry for version {entry.version})",
+                    "revert the spec and write a follow-up spec (schemac new <slug>); "
+                    "only the newest version may change, with build --amend",
                 )
                 drift.append(Drift(diag, "edited", diff))
             else:

@@ -1,13 +1,14 @@
 """Expression safety: parse each CHECK, WHERE and SQL default inside a throwaway SQLite database.
 
 The lexical scan in :mod:`schemac.model` already guarantees one parenthesis-balanced expression
-without statements, comments or subqueries. Here SQLite compiles it against a relation holding
-only the table's own columns, so an unknown function, a syntax error, or another table's column
-is refused before anything is rendered.
+without statements, comments or subqueries. Here SQLite builds it into real DDL over a table
+holding only the table's own columns, so an unknown function, a syntax error, another table's
+column or a non-deterministic function where SQLite forbids one is refused before rendering.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable
 from functools import cache
@@ -18,7 +19,7 @@ from .model import Spec, Table
 
 @cache
 def _connection() -> sqlite3.Connection:
-    return sqlite3.connect(":memory:", check_same_thread=False)
+    return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
 
 
 def _quote(name: str) -> str:
@@ -26,17 +27,40 @@ def _quote(name: str) -> str:
 
 
 @cache
-def sqlite_problem(expression: str, table: str | None, columns: tuple[str, ...]) -> str | None:
-    """SQLite's complaint about ``expression`` over ``table(columns)``, or ``None`` when it compiles."""
+def sqlite_problem(expression: str, table: str | None, columns: tuple[str, ...], kind: str = "check") -> str | None:
+    """SQLite's complaint about ``expression`` used as ``kind`` over ``table(columns)``, or ``None``.
+
+    The expression goes into real DDL (a CHECK, a partial index, or a column DEFAULT when ``table``
+    is None) inside a transaction that is rolled back, and sample rows are inserted (all NULL and
+    all 0, or the default): SQLite refuses some expressions only then, such as ``datetime('now')``
+    in a CHECK or an unknown function in a DEFAULT.
+    """
+    name = _quote(table or "default_probe")
+    names = [_quote(c) for c in columns] or ['"probe"']
     if table is None:
-        sql = f"SELECT ({expression})"
+        statements = [f'CREATE TABLE {name} ("probe" DEFAULT ({expression}))']
+    elif kind == "index condition":
+        statements = [
+            f"CREATE TABLE {name} ({', '.join(names)})",
+            f'CREATE INDEX "probe_index" ON {name} ({names[0]}) WHERE ({expression})',
+        ]
     else:
-        relation = ", ".join(f"NULL AS {_quote(c)}" for c in columns) or "NULL"
-        sql = f"SELECT 1 FROM (SELECT {relation}) AS {_quote(table)} WHERE ({expression})"
+        statements = [f"CREATE TABLE {name} ({', '.join(names)}, CHECK ({expression}))"]
+    rows = [f"INSERT INTO {name} VALUES ({', '.join([value] * len(names))})" for value in ("NULL", "0")]
+    if table is None:
+        rows = [f"INSERT INTO {name} DEFAULT VALUES"]
+    con = _connection()
+    con.execute("BEGIN")
     try:
-        _connection().execute(f"EXPLAIN {sql}")
+        for statement in statements:
+            con.execute(statement)
+        for row in rows:
+            with contextlib.suppress(sqlite3.IntegrityError):  # the rule refusing a sample row is fine
+                con.execute(row)
     except sqlite3.Error as exc:
         return str(exc)
+    finally:
+        con.execute("ROLLBACK")
     return None
 
 
@@ -55,7 +79,7 @@ def check_tables(spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
         ]
         for where, what, expression, scope in items:
             assert expression is not None
-            problem = sqlite_problem(expression, table.name if scope else None, scope or ())
+            problem = sqlite_problem(expression, table.name if scope else None, scope or (), what)
             if problem:
                 found.append(
                     Diagnostic(

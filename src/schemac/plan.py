@@ -174,13 +174,33 @@ def _check_reference(table: Table, fk: ForeignKey, tables: Mapping[str, Table], 
 
 
 def _check_object_names(new_tables: list[Table], state: Mapping[str, Table], error: _Error) -> None:
-    """Tables and indexes share one namespace per schema (SQLite, PostgreSQL)."""
+    """Tables, indexes and primary keys (an index on PostgreSQL) share one namespace per schema."""
     owners: dict[str, str] = {}
     for table in state.values():
         owners[table.name] = f"table '{table.name}'"
         owners.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
+        if table.primary_key:
+            owners[f"pk_{table.name}"] = f"the primary key of table '{table.name}'"
     for table in new_tables:
-        owners.setdefault(table.name, f"table '{table.name}'")
+        if table.name in owners:
+            error(
+                table.where,
+                "SC304",
+                f"table name '{table.name}' is already used by {owners[table.name]}",
+                "give the table another name",
+            )
+        owners[table.name] = f"table '{table.name}'"
+    for table in new_tables:
+        if table.primary_key:
+            name = f"pk_{table.name}"
+            if name in owners:
+                error(
+                    table.where,
+                    "SC304",
+                    f"primary key name '{name}' of table '{table.name}' is already used by {owners[name]}",
+                    "rename the table or the other object",
+                )
+            owners[name] = f"the primary key of table '{table.name}'"
         for index in table.indexes:
             if index.name in owners:
                 error(

@@ -34,10 +34,19 @@ def _package_templates(dialect: str) -> str:
     return str(resources.files("schemac").joinpath("templates", dialect))
 
 
-@cache
 def environment(dialect: str, project_templates: Path | None) -> jinja2.Environment:
-    """A Jinja environment for one dialect, with the project's overrides first."""
-    search = [str(project_templates / dialect)] if project_templates and (project_templates / dialect).is_dir() else []
+    """A Jinja environment for one dialect, with the project's overrides first.
+
+    Whether the override directory exists is looked up on every call, so a long-lived process
+    notices a ``templates/`` directory created after its first build.
+    """
+    override = project_templates / dialect if project_templates else None
+    return _environment(dialect, str(override) if override and override.is_dir() else None)
+
+
+@cache
+def _environment(dialect: str, override: str | None) -> jinja2.Environment:
+    search = [override] if override else []
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([*search, _package_templates(dialect)]),
         autoescape=False,  # SQL, not HTML: every literal is escaped by the dialect instead

@@ -57,7 +57,7 @@ for _tag, _pattern, _first in (
     (_INT, r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
     (
         _FLOAT,
-        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?",
+        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)",
         "-+0123456789.",
     ),
 ):
@@ -317,7 +317,7 @@ class _Builder:
                 return None
             if node.tag == _INT:
                 return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
-            return float(text)
+            return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
         except ValueError:
             line, column = _mark(node)
             self.diagnostics.append(

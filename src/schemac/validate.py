@@ -157,4 +157,6 @@ LOGICAL_TYPES = (
 def _type_error(doc: Document, path: Path_, value: Any) -> Diagnostic:
     close = difflib.get_close_matches(str(value).lower(), LOGICAL_TYPES, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"known types: {', '.join(LOGICAL_TYPES)}"
+    if isinstance(value, str) and value.startswith("decimal(") and ")" not in value:
+        hint = 'inside {...} a comma ends the value: quote the type, as in type: "decimal(12,2)"'
     return doc.diagnostic(path, "SC205", f"unknown type '{value}'", hint)
