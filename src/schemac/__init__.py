@@ -12,7 +12,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .commands import build, check, init, new, schema, validate
+    from .commands import PlannedVersion, build, check, init, new, plan_changes, schema, validate
     from .docs import DocsResult, docs
     from .errors import Diagnostic, SchemacError
     from .lint import LintResult, lint
@@ -25,6 +25,8 @@ _EXPORTS = {
     "new": "commands",
     "schema": "commands",
     "validate": "commands",
+    "plan_changes": "commands",
+    "PlannedVersion": "commands",
     "DocsResult": "docs",
     "docs": "docs",
     "Diagnostic": "errors",
@@ -40,6 +42,7 @@ __all__ = [
     "DocsResult",
     "LintResult",
     "Migration",
+    "PlannedVersion",
     "SchemacError",
     "build",
     "check",
@@ -48,6 +51,7 @@ __all__ = [
     "lint",
     "load_migrations",
     "new",
+    "plan_changes",
     "schema",
     "validate",
 ]
