@@ -92,7 +92,7 @@ def test_cardinality_follows_nullability_and_uniqueness(tmp_path: Path) -> None:
     diagram = parse_mermaid(_mermaid_block((tmp_path / "schema.md").read_text(encoding="utf-8")))
     ends = {label: (left, right) for _, left, right, _, label in diagram.relationships}
     assert ends["fk_categories_parent_id"] == ("|o", "o{")  # nullable self-reference
-    assert ends["fk_product_details_sku"] == ("||", "o|")  # the key is also the primary key
+    assert ends["fk_product_texts_sku"] == ("||", "o|")  # the key is also the primary key
     assert ends["fk_price_points_country_area"] == ("||", "o{")  # composite, part of a longer key
 
 
@@ -195,3 +195,17 @@ def refresh() -> None:
 
 if __name__ == "__main__":
     refresh()
+
+
+def test_history_follows_changes_and_renames() -> None:
+    from schemac.docs import histories
+
+    found = histories(compile_project(load_settings(GOLDEN)).plans)
+    versions = {name: (h.created.prefix, h.changed.prefix) for name, h in found.items()}
+    assert versions == {
+        "categories": ("0001", "0003"),  # a column added
+        "products": ("0001", "0001"),
+        "regions": ("0002", "0002"),
+        "price_points": ("0002", "0002"),
+        "product_texts": ("0002", "0003"),  # renamed from product_details
+    }

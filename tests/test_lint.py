@@ -242,3 +242,40 @@ def test_a_project_default_that_opts_out_lists_every_table_at_its_name(make_proj
         "warning specs/0001_notes.yaml:3:3: SC901 table 'notes' opts out of audit columns updated, deleted "
         "(keeps: created)"
     ]
+
+
+def test_destructive_operations_are_listed_per_version(make_project: MakeProject) -> None:
+    first = """\
+description: Two tables.
+tables:
+  drafts:
+    description: Old drafts.
+    columns:
+      id: {type: integer, primary_key: true}
+  notes:
+    description: A note.
+    columns:
+      id:    {type: integer, primary_key: true}
+      title: {type: string(200)}
+      body:  {type: text}
+"""
+    second = """\
+description: Drop drafts, a column, and shorten titles.
+allow_destructive: true
+drop_tables: [drafts]
+tables:
+  notes:
+    description: A note.
+    columns:
+      id:    {type: integer, primary_key: true}
+      title: {type: string(80)}
+"""
+    project = make_project({"0001_first.yaml": first, "0002_second.yaml": second})
+    found = [f"{d.file}:{d.line}:{d.column}: {d.message}" for d in schemac.lint(project).findings if d.code == "SC905"]
+    assert found == [
+        "specs/0002_second.yaml:3:15: version 0002 loses data: drop table drafts",
+        "specs/0002_second.yaml:8:7: version 0002 loses data: drop column notes.body",
+        "specs/0002_second.yaml:9:21: version 0002 loses data: alter column notes.title: string(200) NOT NULL -> "
+        "string(80) NOT NULL",
+    ]
+    assert all(d.severity == "warning" for d in schemac.lint(project).findings)

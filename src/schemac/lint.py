@@ -9,7 +9,6 @@ or off).
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 from .compiler import compile_project
 from .errors import Diagnostic, SchemacError, Severity
 from .model import AUDIT_GROUPS, Spec, Table, Where
-from .plan import VersionPlan
+from .plan import AlterColumn, DropColumn, DropTable, Operation, VersionPlan, narrows
 from .settings import Settings, load_settings, setting_diagnostic
 
 Hit = tuple[str, Where, str]  # file, line:column, message
@@ -91,36 +90,23 @@ def _primary_key(model: Model) -> Iterator[Hit]:
             yield spec.file, table.where, f"table '{table.name}' has no primary key"
 
 
-_DATA_LOSING = re.compile(r"Drop(Table|Column)\w*")
-
-
-def _name_of(value: object) -> str | None:
-    return value if isinstance(value, str) else getattr(value, "name", None)
+def _data_loss(spec: Spec, operation: Operation) -> Where | None:
+    """Where ``spec`` asks for an operation that loses data (a drop, or a narrowed type), else ``None``."""
+    if isinstance(operation, DropTable):
+        return spec.at("drop_tables", spec.drop_tables.index(operation.table.name))
+    if isinstance(operation, DropColumn):
+        return spec.at("tables", operation.table, "columns")
+    if isinstance(operation, AlterColumn) and narrows(operation.before.type, operation.after.type):
+        return spec.at("tables", operation.table, "columns", operation.after.name, "type")
+    return None
 
 
 def _destructive(model: Model) -> Iterator[Hit]:
-    """Operations that lose data: a ``destructive`` flag on the operation, or a drop of a table or column."""
     for plan in model.plans:
-        spec = plan.spec
         for operation in plan.operations:
-            kind = type(operation).__name__
-            if not (getattr(operation, "destructive", False) or _DATA_LOSING.fullmatch(kind)):
-                continue
-            table = _name_of(getattr(operation, "table", None)) or "?"
-            column = _name_of(getattr(operation, "column", None))
-            describe = getattr(operation, "describe", None)
-            if callable(describe):
-                change = str(describe())
-            else:
-                words = re.sub(r"(?<!^)(?=[A-Z])", " ", kind).lower()
-                change = f"{words} {table}.{column}" if column else f"{words} {table}"
-            if table in spec.drop_tables:
-                where = spec.at("drop_tables", spec.drop_tables.index(table))
-            elif column:
-                where = spec.at("tables", table, "columns", column)
-            else:
-                where = spec.at("tables", table)
-            yield spec.file, where, f"version {spec.prefix} loses data: {change}"
+            where = _data_loss(plan.spec, operation)
+            if where is not None:
+                yield plan.spec.file, where, f"version {plan.spec.prefix} loses data: {operation.describe()}"
 
 
 def _nullable_boolean(model: Model) -> Iterator[Hit]:
@@ -176,7 +162,7 @@ RULES: tuple[Rule, ...] = (
         "SC905",
         "destructive",
         "warning",
-        "an operation that loses data: dropping a table or a column, or any operation the planner marks destructive",
+        "an operation that loses data: dropping a table or a column, or narrowing a column's type",
         "make sure the data is no longer needed or has been copied; the finding lists it for review",
         _destructive,
     ),
