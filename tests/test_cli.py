@@ -119,6 +119,16 @@ def test_new_goes_above_published_versions(built: Path, cli: Cli) -> None:
     assert outcome.stdout == f"{built / 'specs' / '0003_again.yaml'}\n"
 
 
+@pytest.mark.parametrize("description", ["Add: orders #1", "yes", "123", "true", "multi\nline", "- x", 'it\'s "q"'])
+def test_new_writes_any_description_as_a_yaml_string(make_project: Callable[..., Path], description: str) -> None:
+    from schemac.source import load_document
+
+    project = make_project({})
+    path = schemac.new(project, "next", description)
+    assert load_document(path.read_bytes(), "x").data == {"description": description}
+    assert schemac.validate(project).specs == 1
+
+
 def test_new_refuses_a_bad_slug(make_project: Callable[..., Path], cli: Cli) -> None:
     project = make_project({})
     outcome = cli("new", "Bad-Slug", "--project", project)

@@ -6,6 +6,7 @@ Each returns a result object or raises :class:`~schemac.errors.SchemacError`; th
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
 from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
 from .settings import Settings, load_settings
-from .source import SPEC_NAME, read_bytes
+from .source import SPEC_NAME, load_document, read_bytes
 from .validate import schema_text
 
 SCHEMA_COMMENT = "# yaml-language-server: $schema=../schema/spec.schema.json\n"
@@ -372,6 +373,16 @@ def schema_comment(settings: Settings) -> str:
     return SCHEMA_COMMENT if (settings.specs_dir.parent / "schema" / "spec.schema.json").exists() else ""
 
 
+def _yaml_string(text: str) -> str:
+    """``text`` as a YAML string: plain when it reads back unchanged, else double-quoted (JSON is YAML)."""
+    try:
+        if load_document(f"description: {text}\n".encode(), "").data == {"description": text}:
+            return text
+    except SchemacError:
+        pass
+    return json.dumps(text, ensure_ascii=False)
+
+
 def new(project: str | Path, slug: str, description: str = "Describe what this version changes.") -> Path:
     """Create the next spec with the next free version, keeping the width of existing versions."""
     settings = _settings(project)
@@ -388,7 +399,7 @@ def new(project: str | Path, slug: str, description: str = "Describe what this v
     version = max([*versions, published]) + 1 if versions or published else 1
     width = len(files[-1].prefix) if files else 4
     path = settings.specs_dir / f"{version:0{width}d}_{slug}.yaml"
-    text = STARTER.format(schema_comment=schema_comment(settings), description=description)
+    text = STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description))
     with open(path, "x", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
     return path
