@@ -177,6 +177,14 @@ RULES: dict[str, tuple[str, list[str]]] = {
             "function: nosuch() (hint: use only this table's columns and SQL functions)"
         ],
     ),
+    "bad item in an audit list": (
+        T.replace("audit: none", "audit: [created, everything]") + KEYED,
+        ["specs/0001_a.yaml:4:22: SC204 tables.t.audit[1] must be one of created, updated, deleted, not 'everything'"],
+    ),
+    "bad order of an index column": (
+        T + KEYED + "    indexes:\n      - columns: [{name: id, order: down}]\n",
+        ["specs/0001_a.yaml:8:37: SC204 tables.t.indexes[0].columns[0].order must be one of asc, desc, not 'down'"],
+    ),
     "null default on a not-null column": (
         T + "      a: {type: text, default: null}\n",
         [
