@@ -66,3 +66,25 @@ def loader_contract(directory: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(CONTRACT_CHECK), str(directory)], capture_output=True, text=True, timeout=300
     )
+
+
+# A spec opening one table ``t`` without audit columns; append column lines such as KEY_COLUMN.
+ONE_TABLE = "description: x\ntables:\n  t:\n    audit: none\n    columns:\n"
+KEY_COLUMN = "      id: {type: integer, primary_key: true}\n"
+
+
+def findings(action: Callable[[], object]) -> list[str]:
+    """The printed diagnostics of the :class:`schemac.SchemacError` that ``action`` must raise."""
+    import schemac
+
+    with pytest.raises(schemac.SchemacError) as caught:
+        action()
+    return [str(d) for d in caught.value.diagnostics]
+
+
+def project_with(root: Path, specs: dict[str, str | bytes]) -> Path:
+    """A project at ``root`` holding the given spec files (text or raw bytes)."""
+    (root / "specs").mkdir(parents=True)
+    for name, data in specs.items():
+        (root / "specs" / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return root

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import schemac
+from conftest import KEY_COLUMN as KEYED
+from conftest import ONE_TABLE as T
+from conftest import findings, project_with
 from schemac.source import load_document
-
-T = "description: x\ntables:\n  t:\n    audit: none\n    columns:\n"
-KEYED = "      id: {type: integer, primary_key: true}\n"
 
 RULES: dict[str, tuple[str, list[str]]] = {
     "primary key name too long": (
@@ -198,11 +198,8 @@ RULES: dict[str, tuple[str, list[str]]] = {
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_rule(rule: str, tmp_path: Path) -> None:
     text, expected = RULES[rule]
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "0001_a.yaml").write_text(text, encoding="utf-8")
-    with pytest.raises(schemac.SchemacError) as caught:
-        schemac.validate(tmp_path)
-    assert [str(d) for d in caught.value.diagnostics] == expected
+    project = project_with(tmp_path, {"0001_a.yaml": text})
+    assert findings(lambda: schemac.validate(project)) == expected
 
 
 def test_scalars_resolve_by_the_yaml_1_2_core_schema() -> None:
