@@ -435,3 +435,25 @@ def test_python_api_mirrors_the_cli(tmp_path: Path) -> None:
     with pytest.raises(schemac.SchemacError) as caught:
         schemac.build(project)
     assert [(d.code, d.file) for d in caught.value.diagnostics] == [("SC501", "migrations/0001_orders.sql")]
+
+
+def test_directories_named_in_the_settings(tmp_path: Path, cli: Cli) -> None:
+    project = tmp_path / "p"
+    (project / "schema_specs").mkdir(parents=True)
+    (project / "schema_specs" / "0001_orders.yaml").write_text(spec("orders"), encoding="utf-8")
+    (project / "tpl" / "sqlite").mkdir(parents=True)
+    (project / "tpl" / "sqlite" / "migration.sql.j2").write_text(
+        "-- house style\n{% for s in statements %}\n{{ s }}\n{% endfor %}", encoding="utf-8"
+    )
+    (project / "pyproject.toml").write_text(
+        '[tool.schemac]\nspecs = "schema_specs"\nmigrations = "out"\ntemplates = "tpl"\n', encoding="utf-8"
+    )
+    outcome = cli("build", "--project", project)
+    assert outcome.stdout.splitlines()[:2] == ["wrote out/0001_orders.sql", "wrote out/manifest.json"]
+    written = (project / "out" / "0001_orders.sql").read_text(encoding="utf-8")
+    assert written.startswith('-- house style\nCREATE TABLE IF NOT EXISTS "orders" (\n')
+    assert json.loads((project / "out" / "manifest.json").read_text())["files"][0]["spec"] == (
+        "schema_specs/0001_orders.yaml"
+    )
+    assert not (project / "migrations").exists()
+    assert cli("check", "--project", project).returncode == 0
