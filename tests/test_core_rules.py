@@ -24,6 +24,43 @@ RULES: dict[str, tuple[str, list[str]]] = {
             "the limit of 63 (hint: use a table name of at most 60 characters)"
         ],
     ),
+    "unique column name too long": (
+        "description: x\ntables:\n  "
+        + "t" * 30
+        + ":\n    audit: none\n    columns:\n      "
+        + "c" * 30
+        + ": {type: text, unique: true}\n",
+        [
+            "specs/0001_a.yaml:6:7: SC303 generated name 'uq_" + "t" * 30 + "_" + "c" * 30 + "' is 64 characters, "
+            "over the limit of 63 (hint: declare it under indexes: with unique: true and a shorter name:)"
+        ],
+    ),
+    "enum check name too long": (
+        "description: x\ntables:\n  "
+        + "t" * 30
+        + ":\n    audit: none\n    columns:\n      "
+        + "c" * 25
+        + ": {type: text, enum: [a]}\n",
+        [
+            "specs/0001_a.yaml:6:7: SC303 generated name 'ck_" + "t" * 30 + "_" + "c" * 25 + "_enum' is 64 "
+            "characters, over the limit of 63 (hint: use a shorter table or column name)"
+        ],
+    ),
+    "column foreign key name too long": (
+        "description: x\ntables:\n  "
+        + "t" * 30
+        + ":\n    audit: none\n    columns:\n"
+        + KEYED
+        + "      "
+        + "c" * 30
+        + ": {type: integer, references: "
+        + "t" * 30
+        + ".id}\n",
+        [
+            "specs/0001_a.yaml:7:67: SC303 generated name 'fk_" + "t" * 30 + "_" + "c" * 30 + "' is 64 characters, "
+            "over the limit of 63 (hint: declare it under foreign_keys: with a shorter name:)"
+        ],
+    ),
     "audit check name too long": (
         "description: x\ntables:\n  " + "t" * 50 + ":\n    audit: [deleted]\n    columns:\n" + KEYED,
         [

@@ -514,12 +514,20 @@ class _SpecReader:
     def error(self, path: Path_, code: str, message: str, hint: str = "", *, key: bool = False) -> None:
         self.diagnostics.append(self.doc.diagnostic(path, code, message, hint, key=key))
 
-    def name(self, path: Path_, name: str, *, key: bool = False, generated: bool = False) -> None:
+    def name(
+        self,
+        path: Path_,
+        name: str,
+        *,
+        key: bool = False,
+        generated: bool = False,
+        hint: str = "give it a shorter explicit name",
+    ) -> None:
         problem = check_name(name)
         if problem is None:
             return
         if generated:
-            self.error(path, "SC303", f"generated {problem}", "give it a shorter explicit name", key=key)
+            self.error(path, "SC303", f"generated {problem}", hint, key=key)
         elif len(name) > MAX_IDENTIFIER:
             self.error(path, "SC303", problem, "use a shorter name", key=key)
         elif name in RESERVED_WORDS:
@@ -576,7 +584,7 @@ class _SpecReader:
             )
             self.expression((*path, "expression"), item["expression"])
         for check in checks:
-            self.name(base, check.name, generated=True, key=True)
+            self.name(base, check.name, generated=True, key=True, hint="use a shorter table, column or check name")
         self.unique_names(base, "checks", [c.name for c in checks])
         indexes = [self.index(name, i, item, known) for i, item in enumerate(body.get("indexes", []))]
         for column in columns:
@@ -585,11 +593,21 @@ class _SpecReader:
                 indexes.append(
                     Index(f"uq_{name}_{column.name}", (IndexColumn(column.name),), True, None, "", column.where)
                 )
-                self.name((*base, "columns", column.name), f"uq_{name}_{column.name}", generated=True, key=True)
+                self.name(
+                    (*base, "columns", column.name),
+                    f"uq_{name}_{column.name}",
+                    generated=True,
+                    key=True,
+                    hint="declare it under indexes: with unique: true and a shorter name:",
+                )
             if column.type.name == "boolean" or column.enum:
                 suffix = "bool" if column.type.name == "boolean" else "enum"
                 self.name(
-                    (*base, "columns", column.name), f"ck_{name}_{column.name}_{suffix}", generated=True, key=True
+                    (*base, "columns", column.name),
+                    f"ck_{name}_{column.name}_{suffix}",
+                    generated=True,
+                    key=True,
+                    hint="use a shorter table or column name",
                 )
         self.unique_names(base, "indexes", [i.name for i in indexes])
         foreign_keys = self.foreign_keys(name, body, columns, known)
@@ -850,7 +868,12 @@ class _SpecReader:
                     cbody.get("on_update"),
                     self.doc.at((*base, "columns", column.name, "references")),
                 )
-                self.name((*base, "columns", column.name, "references"), fk.name, generated=True)
+                self.name(
+                    (*base, "columns", column.name, "references"),
+                    fk.name,
+                    generated=True,
+                    hint="declare it under foreign_keys: with a shorter name:",
+                )
                 result.append(fk)
         for i, item in enumerate(body.get("foreign_keys", [])):
             path = (*base, "foreign_keys", i)
