@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,6 +43,12 @@ def test_quickstart_runs_as_written_and_gives_exactly_the_sql_shown(tmp_path: Pa
     written = (tmp_path / "shop" / "migrations" / "0001_create_orders.sql").read_text(encoding="utf-8")
     # The README elides the spec's 64-digit hash; everything else is byte for byte.
     assert re.sub(r"spec SHA-256 [0-9a-f]{64}", "spec SHA-256 …", written) == sql
+
+    # The Python API example runs against the same project.
+    (api_example,) = blocks(section("Python API"), "python")
+    api = subprocess.run([sys.executable, "-c", api_example], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert api.returncode == 0, api.stderr
+    assert api.stdout == f"1 create_orders {hashlib.sha256(written.encode()).hexdigest()}\n"
 
 
 def test_fresh_machine_commands_are_the_ones_ci_runs() -> None:
