@@ -91,6 +91,13 @@ RULES: dict[str, tuple[str, list[str]]] = {
             "check of column 'a' and a check (hint: rename one of them (a check is named ck_<table>_<name>))"
         ],
     ),
+    "check named like a length check": (
+        T + "      code: {type: string(8)}\n    checks:\n      - {name: code_length, expression: code <> ''}\n",
+        [
+            "specs/0001_a.yaml:8:9: SC304 constraint name 'ck_t_code_length' of table 't' is used by both the length "
+            "check of column 'code' and a check (hint: rename one of them (a check is named ck_<table>_<name>))"
+        ],
+    ),
     "foreign key named like a check": (
         T
         + KEYED

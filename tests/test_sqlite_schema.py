@@ -243,6 +243,14 @@ def test_not_null_and_boolean_rules(db: sqlite3.Connection) -> None:
     assert refused(db, "INSERT INTO samples (id, plain) VALUES ('a', 'y')") == "UNIQUE constraint failed: samples.id"
 
 
+@on("all_types")
+def test_string_length_rule(db: sqlite3.Connection) -> None:
+    assert refused(db, "INSERT INTO samples (plain, code) VALUES ('x', ?)", "c" * 13) == (
+        "CHECK constraint failed: ck_samples_code_length"
+    )
+    db.execute("INSERT INTO samples (id, plain, code) VALUES ('a', 'x', ?)", ("ü" * 12,))  # characters, not bytes
+
+
 @on("enums")
 def test_enum_rules(db: sqlite3.Connection) -> None:
     insert = "INSERT INTO answers (id, reply, switch, priority, mood) VALUES (?, ?, ?, ?, ?)"

@@ -447,6 +447,16 @@ class Spec:
         return NO_WHERE
 
 
+def derived_checks(column: Column) -> list[tuple[str, str]]:
+    """(name suffix, kind) of the checks a dialect may derive from a column: ``ck_<table>_<column>_<suffix>``."""
+    found = [("enum", "enum")] if column.enum else []
+    if column.type.name == "boolean":
+        found.append(("bool", "boolean"))
+    if column.type.name == "string":
+        found.append(("length", "length"))
+    return found
+
+
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be used as an SQL identifier, or ``None`` when it can."""
     if len(name) > MAX_IDENTIFIER:
@@ -600,8 +610,7 @@ class _SpecReader:
                     key=True,
                     hint="declare it under indexes: with unique: true and a shorter name:",
                 )
-            if column.type.name == "boolean" or column.enum:
-                suffix = "bool" if column.type.name == "boolean" else "enum"
+            for suffix, _ in derived_checks(column):
                 self.name(
                     (*base, "columns", column.name),
                     f"ck_{name}_{column.name}_{suffix}",
@@ -656,18 +665,14 @@ class _SpecReader:
         audit: tuple[str, ...],
     ) -> None:
         """Constraint names are one namespace per table (PostgreSQL): a check, a foreign key and the
-        checks the compiler derives (enum, boolean, audit) must not share a name."""
+        checks the compiler derives (enum, boolean, length, audit) must not share a name."""
         where = self.doc.at(("tables", table), key=True)
         named: list[tuple[str, str, Where]] = [(f"pk_{table}", "the primary key", where)] if primary_key else []
-        for column in columns:
-            if column.enum:
-                named.append(
-                    (f"ck_{table}_{column.name}_enum", f"the enum check of column '{column.name}'", column.where)
-                )
-            if column.type.name == "boolean":
-                named.append(
-                    (f"ck_{table}_{column.name}_bool", f"the boolean check of column '{column.name}'", column.where)
-                )
+        named += [
+            (f"ck_{table}_{column.name}_{suffix}", f"the {what} check of column '{column.name}'", column.where)
+            for column in columns
+            for suffix, what in derived_checks(column)
+        ]
         named += [(f"ck_{table}_{group}_by", f"the {group} audit check", where) for group in audit]
         for name in (f"ck_{table}_{group}_by" for group in audit):
             if len(name) > MAX_IDENTIFIER:
