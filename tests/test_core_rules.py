@@ -72,7 +72,7 @@ RULES: dict[str, tuple[str, list[str]]] = {
         T
         + "      status: {type: text, enum: [a]}\n    checks:\n      - {name: status_enum, expression: status <> ''}\n",
         [
-            "specs/0001_a.yaml:8:9: SC304 constraint name 'ck_t_status_enum' of table 't' is used by both the enum "
+            "specs/0001_a.yaml:8:41: SC304 constraint name 'ck_t_status_enum' of table 't' is used by both the enum "
             "check of column 'status' and a check (hint: rename one of them (a check is named ck_<table>_<name>))"
         ],
     ),
@@ -80,7 +80,7 @@ RULES: dict[str, tuple[str, list[str]]] = {
         T.replace("audit: none", "audit: [created]")
         + "      a: {type: text}\n    checks:\n      - {name: created_by, expression: a <> ''}\n",
         [
-            "specs/0001_a.yaml:8:9: SC304 constraint name 'ck_t_created_by' of table 't' is used by both the created "
+            "specs/0001_a.yaml:8:40: SC304 constraint name 'ck_t_created_by' of table 't' is used by both the created "
             "audit check and a check (hint: rename one of them (a check is named ck_<table>_<name>))"
         ],
     ),
@@ -94,7 +94,7 @@ RULES: dict[str, tuple[str, list[str]]] = {
     "check named like a length check": (
         T + "      code: {type: string(8)}\n    checks:\n      - {name: code_length, expression: code <> ''}\n",
         [
-            "specs/0001_a.yaml:8:9: SC304 constraint name 'ck_t_code_length' of table 't' is used by both the length "
+            "specs/0001_a.yaml:8:41: SC304 constraint name 'ck_t_code_length' of table 't' is used by both the length "
             "check of column 'code' and a check (hint: rename one of them (a check is named ck_<table>_<name>))"
         ],
     ),
@@ -209,7 +209,7 @@ RULES: dict[str, tuple[str, list[str]]] = {
     "non-deterministic function in a partial index": (
         T + "      a: {type: real}\n    indexes:\n      - {columns: [a], where: random() > 0}\n",
         [
-            "specs/0001_a.yaml:8:9: SC310 index condition of table 't' is not a valid expression over its columns: "
+            "specs/0001_a.yaml:8:31: SC310 index condition of table 't' is not a valid expression over its columns: "
             "non-deterministic functions prohibited in partial index WHERE clauses (hint: use only this table's "
             "columns and SQL functions)"
         ],
@@ -217,8 +217,8 @@ RULES: dict[str, tuple[str, list[str]]] = {
     "unknown function in an SQL default": (
         T + "      a: {type: text, default: {sql: nosuch()}}\n",
         [
-            "specs/0001_a.yaml:6:7: SC310 default of table 't' is not a valid expression over its columns: unknown "
-            "function: nosuch() (hint: use only this table's columns and SQL functions)"
+            "specs/0001_a.yaml:6:38: SC310 default of table 't' is not a valid expression over its columns: no such "
+            "function: nosuch (hint: use only this table's columns and SQL functions)"
         ],
     ),
     "bad item in an audit list": (

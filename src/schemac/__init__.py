@@ -11,7 +11,7 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .commands import build, check, init, new, validate
+    from .commands import PlannedVersion, build, check, init, new, plan_changes, validate
     from .errors import Diagnostic, SchemacError
     from .loader import Migration, load_migrations
 
@@ -21,6 +21,8 @@ _EXPORTS = {
     "init": "commands",
     "new": "commands",
     "validate": "commands",
+    "plan_changes": "commands",
+    "PlannedVersion": "commands",
     "Diagnostic": "errors",
     "SchemacError": "errors",
     "Migration": "loader",
@@ -30,12 +32,14 @@ _EXPORTS = {
 __all__ = [
     "Diagnostic",
     "Migration",
+    "PlannedVersion",
     "SchemacError",
     "build",
     "check",
     "init",
     "load_migrations",
     "new",
+    "plan_changes",
     "validate",
 ]
 

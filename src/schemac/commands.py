@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import dialects, history, render
 from .compiler import Compiled, Output, compile_project, discover
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
@@ -39,7 +40,7 @@ class Drift:
     """One difference between what the specs give and what is on disk."""
 
     diagnostic: Diagnostic
-    kind: str  # added | edited | removed | stale
+    kind: str  # added | edited | removed | stale | history
     diff: str = ""
 
 
@@ -204,13 +205,21 @@ def _first_difference(old: str, new: str) -> int:
     return min(len(old.splitlines()), len(new.splitlines())) + 1
 
 
-def check(project: str | Path = ".") -> CheckResult:
-    """Regenerate in memory and list every difference from the files on disk (CI's guard)."""
+def check(project: str | Path = ".", *, base: str | None = None) -> CheckResult:
+    """Regenerate in memory and list every difference from the files on disk (CI's guard).
+
+    With ``base`` (a git ref), also list every version published at that ref that was changed,
+    removed or reordered, and every new version numbered at or below the ref's newest.
+    """
     settings = _settings(project)
     compiled = compile_project(settings)
     drift: list[Drift] = []
     for output in compiled.outputs:
         manifest = _read_manifest(output.directory, settings)
+        if base is not None:
+            display = settings.relative(output.directory / MANIFEST_NAME)
+            for problem in history.check_base(settings.root, output.directory, manifest, base, display):
+                drift.append(Drift(problem, "history"))
         recorded = manifest.by_file() if manifest else {}
         generated = output.manifest.by_file()
         on_disk = {p.name for p in output.directory.glob("*.sql")} if output.directory.is_dir() else set()
@@ -310,6 +319,48 @@ def check(project: str | Path = ".") -> CheckResult:
                 )
                 drift.append(Drift(diag, "stale", diff))
     return CheckResult(tuple(drift), sum(len(o.files) for o in compiled.outputs))
+
+
+@dataclass(frozen=True)
+class PlannedVersion:
+    """What the next build would write for one spec and dialect: operations, SQL, and what cannot be replayed."""
+
+    dialect: str
+    version: int
+    spec: str
+    file: str
+    status: str  # new | changed
+    operations: tuple[str, ...]
+    sql: str
+    non_idempotent: tuple[str, ...]
+
+
+def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
+    """The operations and SQL of every spec that the manifest does not list yet (or lists with other SQL)."""
+    settings = _settings(project)
+    compiled = compile_project(settings)
+    planned = []
+    for output in compiled.outputs:
+        manifest = _read_manifest(output.directory, settings)
+        recorded = manifest.by_file() if manifest else {}
+        for version, entry in zip(compiled.plans, output.manifest.entries, strict=True):
+            previous = recorded.get(entry.file)
+            if previous is not None and previous.sha256 == entry.sha256:
+                continue
+            operations = render.dialect_operations(version, dialects.get(output.dialect))
+            planned.append(
+                PlannedVersion(
+                    output.dialect,
+                    entry.version,
+                    entry.spec,
+                    settings.relative(output.directory / entry.file),
+                    "new" if previous is None else "changed",
+                    tuple(op.describe() for op in operations),
+                    output.files[entry.file].decode("utf-8"),
+                    entry.non_idempotent,
+                )
+            )
+    return tuple(planned)
 
 
 def raise_on_drift(result: CheckResult) -> None:

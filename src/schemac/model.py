@@ -11,11 +11,12 @@ import decimal
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import Diagnostic
-from .source import Document, Path_
+from .source import Document, Path_, dotted
 
 Where = tuple[int, int]
 NO_WHERE: Where = (1, 1)
@@ -457,23 +458,75 @@ def derived_checks(column: Column) -> list[tuple[str, str]]:
     return found
 
 
+RESERVED_PREFIX = "sqlite_"
+"""SQLite refuses tables and indexes whose names start with this; no name may, so specs stay portable."""
+
+
+def is_reserved(name: str) -> bool:
+    return name in RESERVED_WORDS or name.startswith(RESERVED_PREFIX)
+
+
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be used as an SQL identifier, or ``None`` when it can."""
     if len(name) > MAX_IDENTIFIER:
         return f"name '{name}' is {len(name)} characters, over the limit of {MAX_IDENTIFIER}"
     if not IDENTIFIER.fullmatch(name):
         return f"'{name}' is not a valid name: use lowercase letters, digits and _, not starting with a digit"
+    if name.startswith(RESERVED_PREFIX):
+        return f"'{name}' starts with '{RESERVED_PREFIX}', which SQLite reserves for its own tables"
     if name in RESERVED_WORDS:
         return f"'{name}' is a reserved word in SQLite, PostgreSQL or MariaDB"
     return None
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` other than tab and newline, as ``U+XXXX``, or ``None``."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cc" and ch not in "\t\n":
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def control_character_diagnostics(doc: Document) -> list[Diagnostic]:
+    """Every key or string value holding a control character (CR, NUL, ESC, …): none may reach SQL output."""
+    found = []
+
+    def walk(value: Any, path: Path_) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if (char := control_character(key)) is not None:
+                    found.append(_control_diagnostic(doc, (*path, key), char, key=True))
+                walk(item, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, (*path, i))
+        elif isinstance(value, str) and (char := control_character(value)) is not None:
+            found.append(_control_diagnostic(doc, path, char))
+
+    walk(doc.data, ())
+    return found
+
+
+def _control_diagnostic(doc: Document, path: Path_, char: str, *, key: bool = False) -> Diagnostic:
+    return doc.diagnostic(
+        path,
+        "SC314",
+        f"{dotted(path)} contains the control character {char}, which must not reach the generated SQL",
+        "remove it; text may hold tabs and newlines but no other control characters",
+        key=key,
+    )
 
 
 def scan_expression(text: str) -> str | None:
     """Why ``text`` is not a single self-contained SQL expression, or ``None``.
 
     Outside string literals and quoted names it must have balanced parentheses, no ``;``, no
-    comment markers and no subquery, so that wrapping it in ``CHECK (...)`` cannot escape.
+    comment markers (``--``, ``/*``, ``#``), no ``$`` and no subquery, and it holds no backslash
+    anywhere, so every supported engine sees the same string boundaries and wrapping it in
+    ``CHECK (...)`` cannot escape.
     """
+    if "\\" in text:
+        return "contains a backslash, which MariaDB reads as an escape inside strings and SQLite does not"
     depth = 0
     i = 0
     n = len(text)
@@ -489,8 +542,10 @@ def scan_expression(text: str) -> str | None:
             continue
         if ch == ";":
             return "contains ';': an expression cannot hold a second statement"
-        if text.startswith("--", i) or text.startswith("/*", i):
+        if text.startswith("--", i) or text.startswith("/*", i) or ch == "#":
             return "contains an SQL comment marker"
+        if ch == "$":
+            return "contains '$', which starts a dollar-quoted string in PostgreSQL"
         if ch == "(":
             depth += 1
         elif ch == ")":
@@ -540,8 +595,9 @@ class _SpecReader:
             self.error(path, "SC303", f"generated {problem}", hint, key=key)
         elif len(name) > MAX_IDENTIFIER:
             self.error(path, "SC303", problem, "use a shorter name", key=key)
-        elif name in RESERVED_WORDS:
-            self.error(path, "SC302", problem, f"choose another name, such as '{name}_value'", key=key)
+        elif is_reserved(name):
+            hint = f"choose another name, such as '{name}_value'" if name in RESERVED_WORDS else "drop the prefix"
+            self.error(path, "SC302", problem, hint, key=key)
         else:
             self.error(path, "SC301", problem, key=key)
 
@@ -590,7 +646,12 @@ class _SpecReader:
         for i, item in enumerate(body.get("checks", [])):
             path = (*base, "checks", i)
             checks.append(
-                Check(f"ck_{name}_{item['name']}", item["expression"], item.get("description", ""), self.doc.at(path))
+                Check(
+                    f"ck_{name}_{item['name']}",
+                    item["expression"],
+                    item.get("description", ""),
+                    self.doc.at((*path, "expression")),
+                )
             )
             self.expression((*path, "expression"), item["expression"])
         for check in checks:
@@ -971,4 +1032,4 @@ def spec_from_document(
     """The model of one schema-valid document, with every local finding."""
     reader = _SpecReader(doc, version, prefix, slug, audit_default)
     spec = reader.spec()
-    return spec, reader.diagnostics
+    return spec, control_character_diagnostics(doc) + reader.diagnostics

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 
 from .errors import Diagnostic
-from .source import Document, Path_
+from .source import Document, Path_, dotted
 
 SCHEMA_RESOURCE = "schema/spec.schema.json"
 
@@ -28,14 +28,6 @@ def schema_text() -> str:
 @cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_text()))
-
-
-def dotted(path: Path_) -> str:
-    """``('tables', 'docs', 'columns', 'id')`` → ``tables.docs.columns.id``; list items as ``[2]``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "spec"
 
 
 _JSON_TYPES = {
