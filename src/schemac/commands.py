@@ -6,6 +6,7 @@ Each returns a result object or raises :class:`~schemac.errors.SchemacError`; th
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from .files import project_lock, publish, recover
 from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
 from .progress import ProgressCallback, no_progress
 from .settings import Settings, load_settings
-from .source import SPEC_NAME, read_bytes
+from .source import SPEC_NAME, load_document, read_bytes
 from .validate import schema_text
 
 SCHEMA_COMMENT_PREFIX = "# yaml-language-server: $schema="
@@ -440,6 +441,16 @@ def schema() -> str:
     return schema_text()
 
 
+def _yaml_string(text: str) -> str:
+    """``text`` as a YAML string: plain when it reads back unchanged, else double-quoted (JSON is YAML)."""
+    try:
+        if load_document(f"description: {text}\n".encode(), "").data == {"description": text}:
+            return text
+    except SchemacError:
+        pass
+    return json.dumps(text, ensure_ascii=False)
+
+
 def new(project: str | Path, slug: str, description: str = "Describe what this version changes.") -> Path:
     """Create the next spec with the next free version, keeping the width of existing versions."""
     settings = _settings(project)
@@ -456,7 +467,7 @@ def new(project: str | Path, slug: str, description: str = "Describe what this v
     version = max([*versions, published]) + 1 if versions or published else 1
     width = len(files[-1].prefix) if files else 4
     path = settings.specs_dir / f"{version:0{width}d}_{slug}.yaml"
-    text = STARTER.format(schema_comment=schema_comment(settings), description=description)
+    text = STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description))
     with open(path, "x", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
     return path

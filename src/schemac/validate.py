@@ -12,7 +12,7 @@ from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 from .errors import Diagnostic
 from .source import Document, Path_, dotted
@@ -104,6 +104,10 @@ def _translate(doc: Document, error: ValidationError) -> list[Diagnostic]:
     if kind == "uniqueItems":
         return [doc.diagnostic(path, "SC208", f"{where} lists the same item twice")]
     if kind in ("anyOf", "oneOf"):
+        # A value of the right shape that fails inside (a list item, a mapping key) gets that finding.
+        deeper = [e for e in error.context or () if len(e.absolute_path) > len(path)]
+        if deeper:
+            return _translate(doc, best_match(deeper))
         expected = schema.get("description", "")
         return [doc.diagnostic(path, "SC204", f"{where} is not valid: expected {expected}".rstrip())]
     return [doc.diagnostic(path, "SC299", f"{where}: {error.message}")]
