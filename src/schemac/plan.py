@@ -4,9 +4,10 @@ version's operations in a safe order.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Protocol
@@ -81,26 +82,73 @@ class Fingerprint:
         return hashlib.sha256(self.total.to_bytes(32, "big")).hexdigest()
 
 
+class SchemaAt(Mapping[str, Table]):
+    """The schema as of one version, read from the shared history without copying it per version."""
+
+    def __init__(self, history: dict[str, list[tuple[int, Table | None]]], version: int) -> None:
+        self._history, self._version = history, version
+
+    def __getitem__(self, name: str) -> Table:
+        changes = self._history.get(name, [])
+        at = bisect.bisect_right(changes, self._version, key=lambda change: change[0])
+        table = changes[at - 1][1] if at else None
+        if table is None:
+            raise KeyError(name)
+        return table
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name in self._history if name in self)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def _object_names(table: Table) -> dict[str, str]:
+    """Names a table puts in the schema's one namespace, each with a description of its owner."""
+    names = {table.name: f"table '{table.name}'"}
+    names.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
+    return names
+
+
 def plan(specs: Iterable[Spec]) -> tuple[list[VersionPlan], list[Diagnostic]]:
-    """Plans for every spec, in order, with every finding that needs the schema of earlier versions."""
+    """Plans for every spec, in order, with every finding that needs the schema of earlier versions.
+
+    Work per version is proportional to the tables its spec names (which are the only ones it can
+    change), never to the size of the schema so far.
+    """
     state: dict[str, Table] = {}
+    history: dict[str, list[tuple[int, Table | None]]] = {}
+    owners: dict[str, str] = {}
     fingerprint = Fingerprint()
     plans: list[VersionPlan] = []
     diagnostics: list[Diagnostic] = []
-    for spec in specs:
-        before = dict(state)
-        operations = _plan_one(spec, state, diagnostics)
-        for name in before.keys() | state.keys():
-            if before.get(name) is not state.get(name):
-                if name in before:
-                    fingerprint.remove(before[name])
-                if name in state:
-                    fingerprint.add(state[name])
-        plans.append(VersionPlan(spec, tuple(operations), dict(state), fingerprint.hexdigest()))
+    for number, spec in enumerate(specs):
+        touched = {t.name for t in spec.tables} | set(spec.drop_tables)
+        touched |= {t.renamed_from for t in spec.tables if t.renamed_from}
+        before = {name: state.get(name) for name in touched}
+        operations = _plan_one(spec, state, owners, diagnostics)
+        for name, old in before.items():
+            new = state.get(name)
+            if old is new:
+                continue
+            if old is not None:
+                fingerprint.remove(old)
+                for key in _object_names(old):
+                    owners.pop(key, None)
+            if new is not None:
+                fingerprint.add(new)
+                owners.update(_object_names(new))
+            history.setdefault(name, []).append((number, new))
+        plans.append(VersionPlan(spec, tuple(operations), SchemaAt(history, number), fingerprint.hexdigest()))
     return plans, diagnostics
 
 
-def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> list[Operation]:
+def _plan_one(
+    spec: Spec, state: dict[str, Table], owners: Mapping[str, str], found: list[Diagnostic]
+) -> list[Operation]:
     def error(where: tuple[int, int], code: str, message: str, hint: str = "") -> None:
         found.append(Diagnostic(spec.file, where[0], where[1], code, message, hint))
 
@@ -122,7 +170,7 @@ def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> l
     for table in new_tables:
         for fk in table.foreign_keys:
             _check_reference(table, fk, after, error)
-    _check_object_names(new_tables, state, error)
+    _check_object_names(new_tables, owners, error)
     ordered = _creation_order(new_tables, error)
     state.update({t.name: t for t in ordered})
     operations: list[Operation] = []
@@ -173,23 +221,22 @@ def _check_reference(table: Table, fk: ForeignKey, tables: Mapping[str, Table], 
             )
 
 
-def _check_object_names(new_tables: list[Table], state: Mapping[str, Table], error: _Error) -> None:
-    """Tables and indexes share one namespace per schema (SQLite, PostgreSQL)."""
-    owners: dict[str, str] = {}
-    for table in state.values():
-        owners[table.name] = f"table '{table.name}'"
-        owners.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
+def _check_object_names(new_tables: list[Table], owners: Mapping[str, str], error: _Error) -> None:
+    """Tables and indexes share one namespace per schema (SQLite, PostgreSQL); ``owners`` holds the existing names."""
+    added: dict[str, str] = {}
     for table in new_tables:
-        owners.setdefault(table.name, f"table '{table.name}'")
+        if table.name not in owners:
+            added.setdefault(table.name, f"table '{table.name}'")
         for index in table.indexes:
-            if index.name in owners:
+            owner = added.get(index.name) or owners.get(index.name)
+            if owner is not None:
                 error(
                     index.where,
                     "SC304",
-                    f"index name '{index.name}' is already used by {owners[index.name]}",
+                    f"index name '{index.name}' is already used by {owner}",
                     "give the index another name",
                 )
-            owners[index.name] = f"an index of table '{table.name}'"
+            added[index.name] = f"an index of table '{table.name}'"
 
 
 def _creation_order(tables: list[Table], error: _Error) -> list[Table]:
