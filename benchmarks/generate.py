@@ -63,29 +63,28 @@ def table_yaml(rng: random.Random, number: int) -> str:
     return "\n".join([*head, *lines, "    indexes:", *indexes]) + "\n"
 
 
-def spec_text(version: int, seed: int = 7) -> str:
-    """The spec of one version: ten tables, numbered after those of earlier versions."""
+def spec_text(version: int, per_spec: int = TABLES_PER_SPEC, seed: int = 7) -> str:
+    """The spec of one version: ``per_spec`` tables, numbered after those of earlier versions."""
     rng = random.Random(seed * 1_000_003 + version)
-    first = (version - 1) * TABLES_PER_SPEC
-    body = "".join(table_yaml(rng, n) for n in range(first, first + TABLES_PER_SPEC))
-    return f"description: Synthetic version {version} with ten tables.\ntables:\n{body}"
+    first = (version - 1) * per_spec
+    body = "".join(table_yaml(rng, n) for n in range(first, first + per_spec))
+    return f"description: Synthetic version {version} with {per_spec} tables.\ntables:\n{body}"
 
 
 def spec_name(version: int) -> str:
     return f"{version:05d}_synthetic_{version}.yaml"
 
 
-def write_project(root: Path, tables: int, seed: int = 7) -> Path:
+def write_project(root: Path, tables: int, per_spec: int = TABLES_PER_SPEC) -> Path:
     """A project with ``tables`` tables (rounded up to whole specs) under ``root``; returns ``root``."""
-    specs = root / "specs"
-    specs.mkdir(parents=True, exist_ok=True)
+    (root / "specs").mkdir(parents=True, exist_ok=True)
     (root / "schemac.toml").write_text('dialects = ["sqlite"]\n', encoding="utf-8")
-    for version in range(1, -(-tables // TABLES_PER_SPEC) + 1):
-        add_spec(root, version, seed)
+    for version in range(1, -(-tables // per_spec) + 1):
+        add_spec(root, version, per_spec)
     return root
 
 
-def add_spec(root: Path, version: int, seed: int = 7) -> Path:
+def add_spec(root: Path, version: int, per_spec: int = TABLES_PER_SPEC) -> Path:
     path = root / "specs" / spec_name(version)
-    path.write_text(spec_text(version, seed), encoding="utf-8")
+    path.write_text(spec_text(version, per_spec), encoding="utf-8")
     return path

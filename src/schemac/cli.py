@@ -39,6 +39,9 @@ ProjectOption = Annotated[
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="How to print findings.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only.")]
+CacheOption = Annotated[
+    bool, typer.Option("--cache/--no-cache", help="Reuse .schemac-cache/ so that only new specs are compiled.")
+]
 
 
 def _print_diagnostics(diagnostics: list[Diagnostic], fmt: Format) -> None:
@@ -118,13 +121,14 @@ def build(
     amend: Annotated[bool, typer.Option(help="Allow rewriting the newest published version.")] = False,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
+    cache: CacheOption = True,
 ) -> None:
     """Compile specs into migrations/*.sql and migrations/manifest.json."""
     from . import commands
     from .errors import SchemacError
 
     try:
-        result = commands.build(project, amend=amend)
+        result = commands.build(project, amend=amend, cache=cache)
     except SchemacError as exc:
         _fail(exc, fmt)
     if fmt is Format.json:
@@ -135,13 +139,18 @@ def build(
 
 
 @app.command()
-def check(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
+def check(
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.text,
+    quiet: QuietOption = False,
+    cache: CacheOption = True,
+) -> None:
     """Rebuild in memory and fail (exit 1) on any difference from the files on disk."""
     from . import commands
     from .errors import EXIT_FINDINGS, SchemacError
 
     try:
-        result = commands.check(project)
+        result = commands.check(project, cache=cache)
     except SchemacError as exc:
         _fail(exc, fmt)
     _print_diagnostics([d.diagnostic for d in result.drift], fmt)

@@ -9,7 +9,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .compiler import Compiled, Output, compile_project, discover
+from .compiler import Output, compile_outputs, compile_project, discover
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
 from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
@@ -30,7 +30,7 @@ class ValidateResult:
 class BuildResult:
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
-    compiled: Compiled = field(repr=False)
+    outputs: tuple[Output, ...] = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -166,15 +166,18 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
     return found
 
 
-def build(project: str | Path = ".", *, amend: bool = False) -> BuildResult:
-    """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``)."""
+def build(project: str | Path = ".", *, amend: bool = False, cache: bool = True) -> BuildResult:
+    """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``).
+
+    ``cache`` reuses ``.schemac-cache/`` so that only specs after the cached ones are compiled.
+    """
     settings = _settings(project)
     with project_lock(settings.root):
-        compiled = compile_project(settings)
+        outputs = compile_outputs(settings, use_cache=cache)
         written: list[str] = []
         unchanged: list[str] = []
         plans = []
-        for output in compiled.outputs:
+        for output in outputs:
             recover(output.directory)
             manifest = _read_manifest(output.directory, settings)
             problems = _published_problems(output, manifest, settings, amend) if manifest else []
@@ -192,7 +195,7 @@ def build(project: str | Path = ".", *, amend: bool = False) -> BuildResult:
             if changes:
                 publish(directory, changes)
                 written.extend(settings.relative(directory / n) for n in sorted(changes))
-    return BuildResult(tuple(written), tuple(unchanged), compiled)
+    return BuildResult(tuple(written), tuple(unchanged), outputs)
 
 
 def _first_difference(old: str, new: str) -> int:
@@ -202,12 +205,15 @@ def _first_difference(old: str, new: str) -> int:
     return min(len(old.splitlines()), len(new.splitlines())) + 1
 
 
-def check(project: str | Path = ".") -> CheckResult:
-    """Regenerate in memory and list every difference from the files on disk (CI's guard)."""
+def check(project: str | Path = ".", *, cache: bool = True) -> CheckResult:
+    """Regenerate in memory and list every difference from the files on disk (CI's guard).
+
+    ``cache`` reuses ``.schemac-cache/`` for the specs it has seen; the files on disk are always compared.
+    """
     settings = _settings(project)
-    compiled = compile_project(settings)
+    outputs = compile_outputs(settings, use_cache=cache)
     drift: list[Drift] = []
-    for output in compiled.outputs:
+    for output in outputs:
         manifest = _read_manifest(output.directory, settings)
         recorded = manifest.by_file() if manifest else {}
         on_disk = {p.name for p in output.directory.glob("*.sql")} if output.directory.is_dir() else set()
@@ -283,7 +289,7 @@ def check(project: str | Path = ".") -> CheckResult:
                     "run 'schemac build' (a published spec must not change: write a follow-up)",
                 )
                 drift.append(Drift(diag, "stale", diff))
-    return CheckResult(tuple(drift), sum(len(o.files) for o in compiled.outputs))
+    return CheckResult(tuple(drift), sum(len(o.files) for o in outputs))
 
 
 def raise_on_drift(result: CheckResult) -> None:

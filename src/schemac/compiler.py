@@ -6,19 +6,24 @@ Nothing here writes files: ``build`` writes what this returns, ``check`` compare
 from __future__ import annotations
 
 import gc
+import hashlib
 import itertools
+import multiprocessing
+import os
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import audit, dialects, expressions, render
+from . import audit, cache, dialects, expressions, render
+from .cache import Rendered
 from .errors import Diagnostic, SchemacError
 from .manifest import MANIFEST_NAME, Manifest, ManifestEntry, sha256_hex
 from .model import Spec, spec_from_document
-from .plan import CreateTable, VersionPlan, plan
+from .plan import CreateTable, PlanState, VersionPlan, plan
 from .settings import Settings
-from .source import SPEC_NAME, load_document, read_bytes
+from .source import MAX_SPEC_BYTES, SPEC_NAME, load_document, read_bytes
 from .validate import check_document
 
 
@@ -102,10 +107,12 @@ def discover(settings: Settings) -> tuple[list[SpecFile], list[Diagnostic]]:
     return files, found
 
 
-def read_spec(file: SpecFile, audit_default: tuple[str, ...]) -> tuple[Spec | None, list[Diagnostic]]:
-    """Source, validation, model and audit stages for one file."""
+def read_spec(
+    file: SpecFile, audit_default: tuple[str, ...], raw: bytes | None = None
+) -> tuple[Spec | None, list[Diagnostic]]:
+    """Source, validation, model and audit stages for one file (``raw``: its bytes, when already read)."""
     try:
-        doc = load_document(read_bytes(file.path, file.display), file.display)
+        doc = load_document(read_bytes(file.path, file.display) if raw is None else raw, file.display)
     except SchemacError as exc:
         return None, exc.diagnostics
     found = check_document(doc)
@@ -127,57 +134,152 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_specs(settings: Settings) -> tuple[list[Spec], list[Diagnostic]]:
-    files, found = discover(settings)
-    specs = []
-    for file in files:
-        spec, problems = read_spec(file, settings.audit_default)
+_PARALLEL_FROM = 64
+"""Spec files below this count are read in this process: starting workers would cost more than it saves."""
+
+
+def _read_chunk(chunk: list[tuple[SpecFile, bytes | None]], audit_default: tuple[str, ...]) -> list[_Read]:
+    with _gc_paused():
+        return [read_spec(file, audit_default, raw) for file, raw in chunk]
+
+
+_Read = tuple[Spec | None, list[Diagnostic]]
+
+
+def read_many(
+    files: list[SpecFile], audit_default: tuple[str, ...], raws: list[bytes] | None = None
+) -> tuple[list[Spec], list[Diagnostic]]:
+    """Read spec files in order, on every core when there are enough of them."""
+    items: list[tuple[SpecFile, bytes | None]] = list(zip(files, raws or itertools.repeat(None), strict=False))
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(items) < _PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        results = _read_chunk(items, audit_default)
+    else:
+        size = max(8, len(items) // (workers * 8))
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        context = multiprocessing.get_context("fork")  # workers inherit the imported modules and the validator
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = [r for part in pool.map(_read_chunk, chunks, itertools.repeat(audit_default)) for r in part]
+    specs: list[Spec] = []
+    found: list[Diagnostic] = []
+    for spec, problems in results:
         found.extend(problems)
         if spec is not None:
             specs.append(spec)
     return specs, found
 
 
+def read_specs(settings: Settings) -> tuple[list[Spec], list[Diagnostic]]:
+    files, found = discover(settings)
+    specs, problems = read_many(files, settings.audit_default)
+    return specs, found + problems
+
+
+def _fail_on_errors(found: list[Diagnostic]) -> None:
+    if any(d.severity == "error" for d in found):
+        raise SchemacError(found)
+
+
+def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[Diagnostic]:
+    """SQLite's verdict on the expressions of every table the plans create."""
+    found: list[Diagnostic] = []
+    if "sqlite" in settings.dialects:
+        for version in plans:
+            created = [op.table for op in version.operations if isinstance(op, CreateTable)]
+            found.extend(expressions.check_tables(version.spec, created))
+    return found
+
+
 def compile_project(settings: Settings) -> Compiled:
     """Every generated file of every configured dialect, or a :class:`SchemacError` with all findings."""
     with _gc_paused():
         specs, found = read_specs(settings)
-        if any(d.severity == "error" for d in found):
-            raise SchemacError(found)
+        _fail_on_errors(found)
         plans, problems = plan(specs)
         found.extend(problems)
-        if "sqlite" in settings.dialects:
-            for version in plans:
-                created = [op.table for op in version.operations if isinstance(op, CreateTable)]
-                found.extend(expressions.check_tables(version.spec, created))
-        if any(d.severity == "error" for d in found):
-            raise SchemacError(found)
-        outputs = tuple(_render_dialect(settings, name, plans) for name in settings.dialects)
+        found.extend(_expression_findings(settings, plans))
+        _fail_on_errors(found)
+        outputs = tuple(_output(settings, name, _render_versions(settings, name, plans)) for name in settings.dialects)
     return Compiled(settings, tuple(specs), tuple(plans), outputs)
 
 
-def _render_dialect(settings: Settings, name: str, plans: list[VersionPlan]) -> Output:
+def compile_outputs(settings: Settings, *, use_cache: bool = True) -> tuple[Output, ...]:
+    """The same outputs as :func:`compile_project`, redoing only the specs after the cached ones.
+
+    A cache entry is reused up to (not including) its newest spec, when every earlier spec is
+    byte-identical; so adding a spec, or amending the newest, compiles one spec.
+    """
+    if not use_cache:
+        return compile_project(settings).outputs
+    with _gc_paused():
+        files, found = discover(settings)
+        raws = [_bytes_or_empty(f.path) for f in files]
+        if found or any(not raw for raw in raws):
+            return compile_project(settings).outputs  # reports every finding the usual way
+        ids = [(f.display, hashlib.sha256(raw).hexdigest()) for f, raw in zip(files, raws, strict=True)]
+        cache_key = cache.key(settings)
+        snapshot = cache.load(settings, cache_key)
+        if snapshot is not None and snapshot.specs == ids:
+            return tuple(_output(settings, name, snapshot.outputs[name]) for name in settings.dialects)
+        resume = 0
+        state = PlanState()
+        if (
+            snapshot is not None
+            and 0 < len(snapshot.specs) <= len(ids)
+            and snapshot.specs[:-1] == ids[: len(snapshot.specs) - 1]
+        ):
+            resume, state = len(snapshot.specs) - 1, snapshot.before_last
+        specs, found = read_many(files[resume:], settings.audit_default, raws[resume:])
+        _fail_on_errors(found)
+        plans, problems = plan(specs[:-1], state)
+        checkpoint = state.copy()
+        last, problems_last = plan(specs[-1:], state)
+        plans += last
+        found += problems + problems_last + _expression_findings(settings, plans)
+        _fail_on_errors(found)
+        rendered = {
+            name: (snapshot.outputs[name][:resume] if resume and snapshot else [])
+            + _render_versions(settings, name, plans)
+            for name in settings.dialects
+        }
+        if not isinstance(checkpoint.tables, cache.LazyTables):
+            checkpoint.tables = cache.LazyTables(dict(checkpoint.tables))
+        cache.save(settings, cache.Snapshot(cache_key, ids, rendered, checkpoint))
+        return tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
+
+
+def _bytes_or_empty(path: Path) -> bytes:
+    """A spec's bytes, or nothing when it cannot be read (the full compile then says why)."""
+    try:
+        return path.read_bytes() if path.stat().st_size <= MAX_SPEC_BYTES else b""
+    except OSError:
+        return b""
+
+
+def _render_versions(settings: Settings, name: str, plans: list[VersionPlan]) -> list[Rendered]:
     dialect = dialects.get(name)
     env = render.environment(name, settings.templates_dir)
-    files: dict[str, bytes] = {}
-    entries = []
+    rendered: list[Rendered] = []
     for version in plans:
         text, non_idempotent = render.render_version(version, dialect, env)
         data = text.encode("utf-8")
         file = f"{version.spec.stem}.sql"
-        files[file] = data
-        entries.append(
-            ManifestEntry(
-                version.spec.version,
-                version.spec.slug,
-                file,
-                sha256_hex(data),
-                version.spec.file,
-                version.spec.sha256,
-                version.fingerprint,
-                tuple(non_idempotent),
-            )
+        entry = ManifestEntry(
+            version.spec.version,
+            version.spec.slug,
+            file,
+            sha256_hex(data),
+            version.spec.file,
+            version.spec.sha256,
+            version.fingerprint,
+            tuple(non_idempotent),
         )
-    manifest = Manifest(name, tuple(entries))
+        rendered.append((file, data, entry))
+    return rendered
+
+
+def _output(settings: Settings, name: str, rendered: list[Rendered]) -> Output:
+    manifest = Manifest(name, tuple(entry for _, _, entry in rendered))
+    files = {file: data for file, data, _ in rendered}
     files[MANIFEST_NAME] = manifest.to_text().encode("utf-8")
     return Output(name, settings.output_dir(name), files, manifest)

@@ -5,10 +5,13 @@ version's operations in a safe order.
 from __future__ import annotations
 
 import bisect
+import copy
 import hashlib
+import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections import ChainMap
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+from dataclasses import dataclass, field
 from functools import cache
 from typing import Protocol
 
@@ -69,8 +72,8 @@ def _table_digest(table: Table) -> int:
 class Fingerprint:
     """A hash of a set of tables that updates in O(changed tables): the sum of table digests mod 2**256."""
 
-    def __init__(self) -> None:
-        self.total = 0
+    def __init__(self, total: int = 0) -> None:
+        self.total = total
 
     def add(self, table: Table) -> None:
         self.total = (self.total + _table_digest(table)) % 2**256
@@ -83,27 +86,51 @@ class Fingerprint:
 
 
 class SchemaAt(Mapping[str, Table]):
-    """The schema as of one version, read from the shared history without copying it per version."""
+    """The schema as of one version, read from the shared history without copying it per version.
 
-    def __init__(self, history: dict[str, list[tuple[int, Table | None]]], version: int) -> None:
-        self._history, self._version = history, version
+    ``base`` is the schema before the first version of the history (empty unless planning resumed).
+    """
+
+    def __init__(
+        self, history: dict[str, list[tuple[int, Table | None]]], version: int, base: Mapping[str, Table]
+    ) -> None:
+        self._history, self._version, self._base = history, version, base
 
     def __getitem__(self, name: str) -> Table:
         changes = self._history.get(name, [])
         at = bisect.bisect_right(changes, self._version, key=lambda change: change[0])
-        table = changes[at - 1][1] if at else None
+        table = changes[at - 1][1] if at else self._base.get(name)
         if table is None:
             raise KeyError(name)
         return table
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name in self._history if name in self)
+        names = itertools.chain(self._base, (name for name in self._history if name not in self._base))
+        return (name for name in names if name in self)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+@dataclass
+class PlanState:
+    """Where planning stands after some versions: enough to plan the next ones without replaying these."""
+
+    tables: MutableMapping[str, Table] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
+    """Every table and index name in the schema → a description of its owner."""
+    fingerprint: int = 0
+    versions: int = 0
+
+    def copy(self) -> PlanState:
+        return PlanState(_shallow_copy(self.tables), dict(self.owners), self.fingerprint, self.versions)
+
+
+def _shallow_copy(tables: MutableMapping[str, Table]) -> MutableMapping[str, Table]:
+    return tables.copy() if isinstance(tables, dict) else copy.copy(tables)
 
 
 def _object_names(table: Table) -> dict[str, str]:
@@ -113,41 +140,57 @@ def _object_names(table: Table) -> dict[str, str]:
     return names
 
 
-def plan(specs: Iterable[Spec]) -> tuple[list[VersionPlan], list[Diagnostic]]:
+def _in_state_order(state: MutableMapping[str, Table], before: dict[str, Table | None]) -> list[str]:
+    """The names in ``before``: those already known first, then new ones in the order ``state`` gained them."""
+    new = {name for name, table in before.items() if table is None and name in state}
+    added: list[str] = []
+    newest_first: Iterator[str] = reversed(state)  # type: ignore[arg-type]  # dicts and LazyTables are reversible
+    for name in newest_first:
+        if len(added) == len(new):
+            break
+        if name in new:
+            added.append(name)
+    return [name for name in before if name not in new] + added[::-1]
+
+
+def plan(specs: Iterable[Spec], start: PlanState | None = None) -> tuple[list[VersionPlan], list[Diagnostic]]:
     """Plans for every spec, in order, with every finding that needs the schema of earlier versions.
 
-    Work per version is proportional to the tables its spec names (which are the only ones it can
-    change), never to the size of the schema so far.
+    ``start`` (updated in place) resumes after versions planned earlier. Work per version is
+    proportional to the tables its spec names (the only ones it can change), never to the size of
+    the schema so far.
     """
-    state: dict[str, Table] = {}
+    current = start if start is not None else PlanState()
+    state = current.tables
+    base = _shallow_copy(state)
     history: dict[str, list[tuple[int, Table | None]]] = {}
-    owners: dict[str, str] = {}
-    fingerprint = Fingerprint()
+    fingerprint = Fingerprint(current.fingerprint)
     plans: list[VersionPlan] = []
     diagnostics: list[Diagnostic] = []
-    for number, spec in enumerate(specs):
-        touched = {t.name for t in spec.tables} | set(spec.drop_tables)
-        touched |= {t.renamed_from for t in spec.tables if t.renamed_from}
+    for number, spec in enumerate(specs, current.versions):
+        touched = [t.name for t in spec.tables] + list(spec.drop_tables)
+        touched += [t.renamed_from for t in spec.tables if t.renamed_from]
         before = {name: state.get(name) for name in touched}
-        operations = _plan_one(spec, state, owners, diagnostics)
-        for name, old in before.items():
-            new = state.get(name)
+        operations = _plan_one(spec, state, current.owners, diagnostics)
+        for name in _in_state_order(state, before):
+            old, new = before[name], state.get(name)
             if old is new:
                 continue
             if old is not None:
                 fingerprint.remove(old)
                 for key in _object_names(old):
-                    owners.pop(key, None)
+                    current.owners.pop(key, None)
             if new is not None:
                 fingerprint.add(new)
-                owners.update(_object_names(new))
+                current.owners.update(_object_names(new))
             history.setdefault(name, []).append((number, new))
-        plans.append(VersionPlan(spec, tuple(operations), SchemaAt(history, number), fingerprint.hexdigest()))
+        plans.append(VersionPlan(spec, tuple(operations), SchemaAt(history, number, base), fingerprint.hexdigest()))
+        current.versions, current.fingerprint = number + 1, fingerprint.total
     return plans, diagnostics
 
 
 def _plan_one(
-    spec: Spec, state: dict[str, Table], owners: Mapping[str, str], found: list[Diagnostic]
+    spec: Spec, state: MutableMapping[str, Table], owners: Mapping[str, str], found: list[Diagnostic]
 ) -> list[Operation]:
     def error(where: tuple[int, int], code: str, message: str, hint: str = "") -> None:
         found.append(Diagnostic(spec.file, where[0], where[1], code, message, hint))
@@ -166,7 +209,7 @@ def _plan_one(
             )
     for name in spec.drop_tables:
         error(spec.at("drop_tables"), "SC402", f"dropping table '{name}' is not supported")
-    after = {**state, **{t.name: t for t in new_tables}}
+    after = ChainMap({t.name: t for t in new_tables}, state)
     for table in new_tables:
         for fk in table.foreign_keys:
             _check_reference(table, fk, after, error)
