@@ -10,11 +10,12 @@ import hashlib
 import itertools
 import multiprocessing
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from . import audit, cache, dialects, expressions, render
 from .cache import Rendered
@@ -25,6 +26,8 @@ from .plan import CreateTable, PlanState, VersionPlan, plan
 from .settings import Settings
 from .source import MAX_SPEC_BYTES, SPEC_NAME, load_document, read_bytes
 from .validate import check_document
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -135,31 +138,44 @@ def _gc_paused() -> Iterator[None]:
 
 
 _PARALLEL_FROM = 64
-"""Spec files below this count are read in this process: starting workers would cost more than it saves."""
+"""Below this many items, work stays in this process: starting workers would cost more than it saves."""
+_task: Callable[[int, int], list[Any]] | None = None
 
 
-def _read_chunk(chunk: list[tuple[SpecFile, bytes | None]], audit_default: tuple[str, ...]) -> list[_Read]:
+def _run_task(bounds: tuple[int, int]) -> list[Any]:
+    assert _task is not None
     with _gc_paused():
-        return [read_spec(file, audit_default, raw) for file, raw in chunk]
+        return _task(*bounds)
 
 
-_Read = tuple[Spec | None, list[Diagnostic]]
+def in_chunks(work: Callable[[int, int], list[T]], count: int) -> list[T]:
+    """``work(start, stop)`` over ``range(count)``, concatenated in order; on every core when it pays.
+
+    Workers are forked, so they share what this process already holds (modules, specs, plans) and
+    only the results travel back.
+    """
+    global _task
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if count < _PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return work(0, count)
+    size = max(8, count // (workers * 8))
+    _task = work
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            parts = pool.map(_run_task, [(start, min(start + size, count)) for start in range(0, count, size)])
+            return [item for part in parts for item in part]
+    finally:
+        _task = None
 
 
 def read_many(
     files: list[SpecFile], audit_default: tuple[str, ...], raws: list[bytes] | None = None
 ) -> tuple[list[Spec], list[Diagnostic]]:
-    """Read spec files in order, on every core when there are enough of them."""
-    items: list[tuple[SpecFile, bytes | None]] = list(zip(files, raws or itertools.repeat(None), strict=False))
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if len(items) < _PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        results = _read_chunk(items, audit_default)
-    else:
-        size = max(8, len(items) // (workers * 8))
-        chunks = [items[i : i + size] for i in range(0, len(items), size)]
-        context = multiprocessing.get_context("fork")  # workers inherit the imported modules and the validator
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            results = [r for part in pool.map(_read_chunk, chunks, itertools.repeat(audit_default)) for r in part]
+    """Read spec files in order."""
+    contents: list[bytes | None] = list(raws) if raws is not None else [None] * len(files)
+    results = in_chunks(
+        lambda start, stop: [read_spec(files[i], audit_default, contents[i]) for i in range(start, stop)], len(files)
+    )
     specs: list[Spec] = []
     found: list[Diagnostic] = []
     for spec, problems in results:
@@ -190,6 +206,30 @@ def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[D
     return found
 
 
+def _finish(
+    settings: Settings, plans: list[VersionPlan], found: list[Diagnostic]
+) -> tuple[list[Diagnostic], dict[str, list[Rendered]]]:
+    """Expression findings for the plans, and each dialect's rendered migrations (wasted only on errors).
+
+    With errors in ``found`` already, raises them together with the expression findings.
+    """
+    if any(d.severity == "error" for d in found):
+        raise SchemacError(found + _expression_findings(settings, plans))
+
+    def work(start: int, stop: int) -> list[tuple[list[Diagnostic], dict[str, Rendered]]]:
+        return [
+            (
+                _expression_findings(settings, plans[i : i + 1]),
+                {name: _render_versions(settings, name, plans[i : i + 1])[0] for name in settings.dialects},
+            )
+            for i in range(start, stop)
+        ]
+
+    results = in_chunks(work, len(plans))
+    found = [d for problems, _ in results for d in problems]
+    return found, {name: [rendered[name] for _, rendered in results] for name in settings.dialects}
+
+
 def compile_project(settings: Settings) -> Compiled:
     """Every generated file of every configured dialect, or a :class:`SchemacError` with all findings."""
     with _gc_paused():
@@ -197,9 +237,9 @@ def compile_project(settings: Settings) -> Compiled:
         _fail_on_errors(found)
         plans, problems = plan(specs)
         found.extend(problems)
-        found.extend(_expression_findings(settings, plans))
-        _fail_on_errors(found)
-        outputs = tuple(_output(settings, name, _render_versions(settings, name, plans)) for name in settings.dialects)
+        problems, rendered = _finish(settings, plans, found)
+        _fail_on_errors(found + problems)
+        outputs = tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
     return Compiled(settings, tuple(specs), tuple(plans), outputs)
 
 
@@ -235,13 +275,11 @@ def compile_outputs(settings: Settings, *, use_cache: bool = True) -> tuple[Outp
         checkpoint = state.copy()
         last, problems_last = plan(specs[-1:], state)
         plans += last
-        found += problems + problems_last + _expression_findings(settings, plans)
-        _fail_on_errors(found)
-        rendered = {
-            name: (snapshot.outputs[name][:resume] if resume and snapshot else [])
-            + _render_versions(settings, name, plans)
-            for name in settings.dialects
-        }
+        found += problems + problems_last
+        problems, fresh = _finish(settings, plans, found)
+        _fail_on_errors(found + problems)
+        reused = {name: snapshot.outputs[name][:resume] if snapshot and resume else [] for name in settings.dialects}
+        rendered = {name: reused[name] + fresh[name] for name in settings.dialects}
         if not isinstance(checkpoint.tables, cache.LazyTables):
             checkpoint.tables = cache.LazyTables(dict(checkpoint.tables))
         cache.save(settings, cache.Snapshot(cache_key, ids, rendered, checkpoint))

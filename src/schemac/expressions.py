@@ -25,19 +25,37 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-@cache
-def sqlite_problem(expression: str, table: str | None, columns: tuple[str, ...]) -> str | None:
-    """SQLite's complaint about ``expression`` over ``table(columns)``, or ``None`` when it compiles."""
-    if table is None:
-        sql = f"SELECT ({expression})"
-    else:
-        relation = ", ".join(f"NULL AS {_quote(c)}" for c in columns) or "NULL"
-        sql = f"SELECT 1 FROM (SELECT {relation}) AS {_quote(table)} WHERE ({expression})"
+def _relation(table: str, columns: tuple[str, ...]) -> str:
+    """A one-row relation named like the table, holding only its columns (all NULL)."""
+    return f"(SELECT {', '.join(f'NULL AS {_quote(c)}' for c in columns) or 'NULL'}) AS {_quote(table)}"
+
+
+def _explain(sql: str) -> str | None:
     try:
         _connection().execute(f"EXPLAIN {sql}")
     except sqlite3.Error as exc:
         return str(exc)
     return None
+
+
+@cache
+def sqlite_problem(expression: str, table: str | None, columns: tuple[str, ...]) -> str | None:
+    """SQLite's complaint about ``expression`` over ``table(columns)``, or ``None`` when it compiles."""
+    if table is None:
+        return _explain(f"SELECT ({expression})")
+    return _explain(f"SELECT 1 FROM {_relation(table, columns)} WHERE ({expression})")
+
+
+def _all_compile(table: Table, expressions: list[str]) -> bool:
+    """Whether every expression compiles over the table, asked in one statement.
+
+    Each expression is one parenthesis-balanced expression (see ``scan_expression``), so their
+    conjunction compiles exactly when each of them does.
+    """
+    if not expressions:
+        return True
+    condition = " AND ".join(f"({e})" for e in expressions)
+    return _explain(f"SELECT 1 FROM {_relation(table.name, table.column_names)} WHERE {condition}") is None
 
 
 def check_tables(spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
@@ -48,6 +66,8 @@ def check_tables(spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
         items: list[tuple[tuple[int, int], str, str, tuple[str, ...] | None]]
         items = [(c.where, "check", c.expression, columns) for c in table.checks]
         items += [(i.where, "index condition", i.predicate, columns) for i in table.indexes if i.predicate]
+        if _all_compile(table, [expression for _, _, expression, _ in items]):
+            items = []
         items += [
             (c.where, "default", str(c.default.value), None)
             for c in table.columns

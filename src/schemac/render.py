@@ -34,10 +34,14 @@ def _package_templates(dialect: str) -> str:
     return str(resources.files("schemac").joinpath("templates", dialect))
 
 
-@cache
 def environment(dialect: str, project_templates: Path | None) -> jinja2.Environment:
     """A Jinja environment for one dialect, with the project's overrides first."""
     search = [str(project_templates / dialect)] if project_templates and (project_templates / dialect).is_dir() else []
+    return _environment(dialect, tuple(search))
+
+
+@cache
+def _environment(dialect: str, search: tuple[str, ...]) -> jinja2.Environment:
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([*search, _package_templates(dialect)]),
         autoescape=False,  # SQL, not HTML: every literal is escaped by the dialect instead
