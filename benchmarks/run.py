@@ -69,9 +69,7 @@ def executable(name: str) -> list[str]:
 def run(command: Sequence[str | Path], cwd: Path | None = None) -> tuple[float, int]:
     """Wall seconds and peak RSS (bytes) of one child process; a failure stops the benchmark."""
     start = time.perf_counter()
-    child = subprocess.Popen(
-        [str(c) for c in command], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    child = subprocess.Popen([str(c) for c in command], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -234,6 +232,8 @@ class Bench:
         ours = sample([*self.schemac, "--help"])
         floor = sample([sys.executable, "-c", "pass"])
         self.add(Row(0, "schemac --help", median(ours), peer="python -c pass", peer_value=median(floor), samples=ours))
+        typer_only = sample([sys.executable, "-c", "import typer"])
+        self.add(Row(0, "schemac --help", median(ours), peer="python -c 'import typer'", peer_value=median(typer_only)))
         row = Row(0, "schemac --help", median(ours), peer="alembic --help", samples=ours)
         problem = peers.missing("alembic")
         if problem:

@@ -92,9 +92,7 @@ def test_a_new_template_override_is_not_hidden_by_the_cache(built: Path) -> None
     assert {d.diagnostic.file for d in report.drift} >= {"migrations/00001_synthetic_1.sql"}
 
 
-def test_no_cache_on_the_command_line_writes_no_cache(
-    tmp_path: Path, cli: Callable[..., object]
-) -> None:
+def test_no_cache_on_the_command_line_writes_no_cache(tmp_path: Path, cli: Callable[..., object]) -> None:
     project = write_project(tmp_path / "project", 10)
     outcome = cli("build", "--project", project, "--no-cache", "--quiet")
     assert outcome.returncode == 0, outcome.stderr
