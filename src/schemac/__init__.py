@@ -6,10 +6,12 @@ returning a result object or raising :class:`SchemacError` with located diagnost
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .commands import build, check, init, new, validate
+    from .commands import PlannedVersion, build, check, init, new, plan_changes, validate
     from .errors import Diagnostic, SchemacError
     from .loader import Migration, load_migrations
 
@@ -19,6 +21,8 @@ _EXPORTS = {
     "init": "commands",
     "new": "commands",
     "validate": "commands",
+    "plan_changes": "commands",
+    "PlannedVersion": "commands",
     "Diagnostic": "errors",
     "SchemacError": "errors",
     "Migration": "loader",
@@ -28,12 +32,14 @@ _EXPORTS = {
 __all__ = [
     "Diagnostic",
     "Migration",
+    "PlannedVersion",
     "SchemacError",
     "build",
     "check",
     "init",
     "load_migrations",
     "new",
+    "plan_changes",
     "validate",
 ]
 
@@ -45,3 +51,15 @@ def __getattr__(name: str) -> Any:
     from importlib import import_module
 
     return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+class _Package(types.ModuleType):
+    """Keeps ``schemac.validate`` the verb: importing the submodule of the same name would rebind it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return  # the submodule stays reachable as sys.modules["schemac.validate"]
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -141,6 +141,10 @@ def build(
 @app.command()
 def check(
     project: ProjectOption = Path("."),
+    base: Annotated[
+        str | None,
+        typer.Option(help="Git ref: also fail when a version published there was changed, removed or reordered."),
+    ] = None,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
     cache: CacheOption = True,
@@ -150,7 +154,7 @@ def check(
     from .errors import EXIT_FINDINGS, SchemacError
 
     try:
-        result = commands.check(project, cache=cache)
+        result = commands.check(project, base=base, cache=cache)
     except SchemacError as exc:
         _fail(exc, fmt)
     _print_diagnostics([d.diagnostic for d in result.drift], fmt)
@@ -161,6 +165,32 @@ def check(
     if result.drift:
         raise typer.Exit(EXIT_FINDINGS)
     _say(quiet, fmt, f"{result.files} files match the specs")
+
+
+@app.command()
+def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
+    """Show the operations and SQL the next build would write, per spec not yet built; writes nothing."""
+    from dataclasses import asdict
+
+    from . import commands
+    from .errors import SchemacError
+
+    try:
+        planned = commands.plan_changes(project)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    if fmt is not Format.text:
+        print(json.dumps([asdict(p) for p in planned], indent=2))
+        return
+    for item in planned:
+        print(f"{item.spec} -> {item.file} ({item.dialect}, {item.status})")
+        for operation in item.operations:
+            print(f"  {operation}")
+        for statement in item.non_idempotent:
+            print(f"  not re-runnable: {statement}")
+        print()
+        print(item.sql)
+    print(f"{len(planned)} version(s) to build")
 
 
 def _version(value: bool) -> None:

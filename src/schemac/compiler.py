@@ -22,7 +22,7 @@ from .cache import Rendered
 from .errors import Diagnostic, SchemacError
 from .manifest import MANIFEST_NAME, Manifest, ManifestEntry, sha256_hex
 from .model import Spec, spec_from_document
-from .plan import CreateTable, PlanState, VersionPlan, plan
+from .plan import PlanState, VersionPlan, plan
 from .settings import Settings
 from .source import MAX_SPEC_BYTES, SPEC_NAME, load_document, read_bytes
 from .validate import check_document
@@ -197,12 +197,11 @@ def _fail_on_errors(found: list[Diagnostic]) -> None:
 
 
 def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[Diagnostic]:
-    """SQLite's verdict on the expressions of every table the plans create."""
+    """SQLite's verdict on the expressions of every table the plans' specs declare."""
     found: list[Diagnostic] = []
     if "sqlite" in settings.dialects:
         for version in plans:
-            created = [op.table for op in version.operations if isinstance(op, CreateTable)]
-            found.extend(expressions.check_tables(version.spec, created))
+            found.extend(expressions.check_tables(version.spec, version.declared))
     return found
 
 

@@ -11,6 +11,28 @@ from typing import Any
 
 from .model import Column, ColumnType, Default
 
+IN_PLACE_DEFAULT = frozenset(
+    {
+        "create_table",
+        "create_index",
+        "drop_index",
+        "drop_table",
+        "rename_table",
+        "rename_column",
+        "add_column",
+        "insert_column",  # an engine without column positions appends it: column order then differs
+        "add_constrained_column",
+        "drop_column",
+        "drop_constrained_column",
+        "alter_column",
+        "alter_primary_key",
+        "add_check",
+        "drop_check",
+        "add_foreign_key",
+        "drop_foreign_key",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -27,6 +49,8 @@ class Dialect:
     escape_backslash: bool = False
     """Whether string literals treat ``\\`` as an escape character."""
     extra: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    in_place: frozenset[str] = IN_PLACE_DEFAULT
+    """Operation kinds (see :mod:`schemac.plan`) made with ALTER; a table needing any other is rebuilt."""
 
     def ident(self, name: str) -> str:
         """A quoted identifier; names are already validated, so quoting is defence in depth."""
@@ -93,6 +117,20 @@ SQLITE = Dialect(
     true="1",
     false="0",
     boolean_check=True,
+    # SQLite's ALTER TABLE can rename, append a plain column and drop an unconstrained one; every
+    # other change to a table is its documented rebuild (new table, copy rows, drop, rename).
+    in_place=frozenset(
+        {
+            "create_table",
+            "create_index",
+            "drop_index",
+            "drop_table",
+            "rename_table",
+            "rename_column",
+            "add_column",
+            "drop_column",
+        }
+    ),
 )
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLITE,)}
