@@ -382,7 +382,7 @@ tables:
     renamed = spec.replace("fullname: {type: text}", "name: {type: text, renamed_from: fullname}")
     (project / "specs" / "0002_rename.yaml").write_text(renamed, encoding="utf-8")
     assert _errors(project) == [
-        "specs/0002_rename.yaml:9:9: SC310 check of table 'people' is not a valid expression over its columns: "
+        "specs/0002_rename.yaml:10:21: SC310 check of table 'people' is not a valid expression over its columns: "
         "no such column: fullname"
     ]
 
