@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import dialects, history, render
-from .compiler import Output, compile_outputs, compile_project, discover
+from .compiler import Compiled, Output, compile_outputs, compile_project, discover
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
 from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
