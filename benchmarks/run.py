@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -176,13 +177,13 @@ class Bench:
             samples = []
             for attempt in range(self.repeats):
                 database = fresh_db(label, attempt)
-                samples.append(timed(lambda db=database: apply(db)))
+                samples.append(timed(functools.partial(apply, database)))
                 assert peers.table_count(database) == tables, f"{label} created every table"
             return samples
 
         floor = measure("sqlite3", lambda db: peers.sqlite_apply(files, db))
         ours_apply = schemac_apply()
-        ours = measure("schemac", lambda db: ours_apply(directory, db)) if ours_apply else []
+        ours = measure("schemac", lambda db: ours_apply(directory.parent, db)) if ours_apply else []
         note = "" if ours_apply else "schemac.apply is not available in this build"
         self.add(
             Row(
@@ -245,14 +246,14 @@ class Bench:
 
 
 def schemac_apply() -> Callable[[Path, Path], object] | None:
-    """schemac's applier, once it exists: apply a migrations directory to a SQLite file."""
+    """schemac's applier (``schemac.apply(project, db)``), or ``None`` in a build that lacks it."""
     import schemac
 
     try:
-        apply = schemac.apply  # type: ignore[attr-defined]
+        apply = schemac.apply
     except AttributeError:
         return None
-    return lambda directory, database: apply(directory, database)
+    return lambda project, database: apply(project, str(database))
 
 
 def _find(rows: list[Row], size: int, name: str, peer: str = "") -> Row | None:
@@ -302,7 +303,8 @@ def targets(rows: list[Row]) -> list[Target]:
     return found
 
 
-def machine() -> dict[str, Any]:
+def machine(load_before: tuple[float, ...]) -> dict[str, Any]:
+    """Where the figures were measured; the load averages tell how busy the (shared) machine was."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -318,6 +320,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "sqlite": sqlite3.sqlite_version,
         "platform": platform.platform(),
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
     }
 
 
@@ -330,6 +334,7 @@ def _cell(value: float | None, unit: str) -> str:
 def markdown(rows: list[Row], found: list[Target], info: dict[str, Any]) -> str:
     lines = [
         f"{info['date']} · {info['nproc']} cores · {info['cpu']} · Python {info['python']} · SQLite {info['sqlite']}",
+        f"load average (1, 5, 15 min) before {info['load_average_before']}, after {info['load_average_after']}",
         "",
         "| tables | measure | schemac | peer | peer figure | schemac / peer | note |",
         "|---:|---|---:|---|---:|---:|---|",
@@ -362,6 +367,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    load_before = os.getloadavg()
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     with tempfile.TemporaryDirectory(prefix="schemac-bench-") as scratch:
         work = args.workdir or Path(scratch)
@@ -374,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if max(args.sizes) >= 10000:
             bench.many_files(10000)
     found = targets(bench.rows)
-    info = machine()
+    info = machine(load_before)
     if args.json:
         rows = [asdict(r) | {"ratio": r.ratio} for r in bench.rows]
         print(json.dumps({"machine": info, "rows": rows, "targets": [asdict(t) for t in found]}, indent=2))
