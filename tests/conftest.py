@@ -54,7 +54,7 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
 def example_copy(tmp_path: Path) -> Path:
     """A writable copy of the example project."""
     target = tmp_path / "authoring"
-    shutil.copytree(EXAMPLE, target)
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".schemac-cache"))  # a clean checkout
     return target
 
 
@@ -73,3 +73,25 @@ def loader_contract(directory: Path) -> subprocess.CompletedProcess[str]:
 hypothesis_settings.register_profile("ci", max_examples=100, deadline=None)
 hypothesis_settings.register_profile("thorough", max_examples=10_000, deadline=None)
 hypothesis_settings.load_profile(os.environ.get("SCHEMAC_HYPOTHESIS_PROFILE", "ci"))
+
+
+# A spec opening one table ``t`` without audit columns; append column lines such as KEY_COLUMN.
+ONE_TABLE = "description: x\ntables:\n  t:\n    audit: none\n    columns:\n"
+KEY_COLUMN = "      id: {type: integer, primary_key: true}\n"
+
+
+def findings(action: Callable[[], object]) -> list[str]:
+    """The printed diagnostics of the :class:`schemac.SchemacError` that ``action`` must raise."""
+    import schemac
+
+    with pytest.raises(schemac.SchemacError) as caught:
+        action()
+    return [str(d) for d in caught.value.diagnostics]
+
+
+def project_with(root: Path, specs: dict[str, str | bytes]) -> Path:
+    """A project at ``root`` holding the given spec files (text or raw bytes)."""
+    (root / "specs").mkdir(parents=True)
+    for name, data in specs.items():
+        (root / "specs" / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return root

@@ -5,6 +5,7 @@ Nothing here writes files: ``build`` writes what this returns, ``check`` compare
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import itertools
@@ -23,6 +24,7 @@ from .errors import Diagnostic, SchemacError
 from .manifest import MANIFEST_NAME, Manifest, ManifestEntry, sha256_hex
 from .model import Spec, spec_from_document
 from .plan import PlanState, VersionPlan, plan
+from .progress import ProgressCallback, no_progress
 from .settings import Settings
 from .source import MAX_SPEC_BYTES, SPEC_NAME, load_document, read_bytes
 from .validate import check_document
@@ -148,33 +150,48 @@ def _run_task(bounds: tuple[int, int]) -> list[Any]:
         return _task(*bounds)
 
 
-def in_chunks(work: Callable[[int, int], list[T]], count: int) -> list[T]:
+def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[int], None] = lambda _: None) -> list[T]:
     """``work(start, stop)`` over ``range(count)``, concatenated in order; on every core when it pays.
 
-    Workers are forked, so they share what this process already holds (modules, specs, plans) and
-    only the results travel back.
+    ``done(i)`` is called in this process, in order, as each item's result arrives. Workers are
+    forked, so they share what this process already holds (modules, specs, plans) and only the
+    results travel back.
     """
     global _task
     workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if count < _PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        return work(0, count)
-    size = max(8, count // (workers * 8))
+    parallel = count >= _PARALLEL_FROM and workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+    size = max(8, count // (workers * 8)) if parallel else 1
+    bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
+    results: list[T] = []
     _task = work
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            parts = pool.map(_run_task, [(start, min(start + size, count)) for start in range(0, count, size)])
-            return [item for part in parts for item in part]
+        with (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            if parallel
+            else (contextlib.nullcontext()) as pool
+        ):
+            parts = pool.map(_run_task, bounds) if pool is not None else map(_run_task, bounds)
+            for (start, stop), part in zip(bounds, parts, strict=True):
+                results.extend(part)
+                for i in range(start, stop):
+                    done(i)
     finally:
         _task = None
+    return results
 
 
 def read_many(
-    files: list[SpecFile], audit_default: tuple[str, ...], raws: list[bytes] | None = None
+    files: list[SpecFile],
+    audit_default: tuple[str, ...],
+    raws: list[bytes] | None = None,
+    progress: ProgressCallback = no_progress,
 ) -> tuple[list[Spec], list[Diagnostic]]:
     """Read spec files in order."""
     contents: list[bytes | None] = list(raws) if raws is not None else [None] * len(files)
     results = in_chunks(
-        lambda start, stop: [read_spec(files[i], audit_default, contents[i]) for i in range(start, stop)], len(files)
+        lambda start, stop: [read_spec(files[i], audit_default, contents[i]) for i in range(start, stop)],
+        len(files),
+        lambda i: progress(i + 1, len(files), "reading specs"),
     )
     specs: list[Spec] = []
     found: list[Diagnostic] = []
@@ -185,9 +202,9 @@ def read_many(
     return specs, found
 
 
-def read_specs(settings: Settings) -> tuple[list[Spec], list[Diagnostic]]:
+def read_specs(settings: Settings, progress: ProgressCallback = no_progress) -> tuple[list[Spec], list[Diagnostic]]:
     files, found = discover(settings)
-    specs, problems = read_many(files, settings.audit_default)
+    specs, problems = read_many(files, settings.audit_default, progress=progress)
     return specs, found + problems
 
 
@@ -206,55 +223,67 @@ def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[D
 
 
 def _finish(
-    settings: Settings, plans: list[VersionPlan], found: list[Diagnostic]
+    settings: Settings, plans: list[VersionPlan], found: list[Diagnostic], progress: ProgressCallback = no_progress
 ) -> tuple[list[Diagnostic], dict[str, list[Rendered]]]:
     """Expression findings for the plans, and each dialect's rendered migrations (wasted only on errors).
 
-    With errors in ``found`` already, raises them together with the expression findings.
+    With errors in ``found`` already, raises them together with the expression findings. Work
+    items are (dialect, version), dialect by dialect; the first dialect's items also probe the
+    expressions.
     """
     if any(d.severity == "error" for d in found):
         raise SchemacError(found + _expression_findings(settings, plans))
+    items = [(name, i) for name in settings.dialects for i in range(len(plans))]
 
-    def work(start: int, stop: int) -> list[tuple[list[Diagnostic], dict[str, Rendered]]]:
+    def work(start: int, stop: int) -> list[tuple[list[Diagnostic], Rendered]]:
         return [
             (
-                _expression_findings(settings, plans[i : i + 1]),
-                {name: _render_versions(settings, name, plans[i : i + 1])[0] for name in settings.dialects},
+                _expression_findings(settings, plans[i : i + 1]) if name == settings.dialects[0] else [],
+                _render_versions(settings, name, plans[i : i + 1])[0],
             )
-            for i in range(start, stop)
+            for name, i in items[start:stop]
         ]
 
-    results = in_chunks(work, len(plans))
-    found = [d for problems, _ in results for d in problems]
-    return found, {name: [rendered[name] for _, rendered in results] for name in settings.dialects}
+    def done(item: int) -> None:
+        name, i = items[item]
+        progress(i + 1, len(plans), f"rendering {name}")
+
+    results = in_chunks(work, len(items), done)
+    problems = [d for findings, _ in results for d in findings]
+    rendered: dict[str, list[Rendered]] = {name: [] for name in settings.dialects}
+    for (name, _), (_, version) in zip(items, results, strict=True):
+        rendered[name].append(version)
+    return problems, rendered
 
 
-def compile_project(settings: Settings) -> Compiled:
+def compile_project(settings: Settings, progress: ProgressCallback = no_progress) -> Compiled:
     """Every generated file of every configured dialect, or a :class:`SchemacError` with all findings."""
     with _gc_paused():
-        specs, found = read_specs(settings)
+        specs, found = read_specs(settings, progress)
         _fail_on_errors(found)
         plans, problems = plan(specs)
         found.extend(problems)
-        problems, rendered = _finish(settings, plans, found)
+        problems, rendered = _finish(settings, plans, found, progress)
         _fail_on_errors(found + problems)
         outputs = tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
     return Compiled(settings, tuple(specs), tuple(plans), outputs)
 
 
-def compile_outputs(settings: Settings, *, use_cache: bool = True) -> tuple[Output, ...]:
+def compile_outputs(
+    settings: Settings, *, use_cache: bool = True, progress: ProgressCallback = no_progress
+) -> tuple[Output, ...]:
     """The same outputs as :func:`compile_project`, redoing only the specs after the cached ones.
 
     A cache entry is reused up to (not including) its newest spec, when every earlier spec is
     byte-identical; so adding a spec, or amending the newest, compiles one spec.
     """
     if not use_cache:
-        return compile_project(settings).outputs
+        return compile_project(settings, progress).outputs
     with _gc_paused():
         files, found = discover(settings)
         raws = [_bytes_or_empty(f.path) for f in files]
         if found or any(not raw for raw in raws):
-            return compile_project(settings).outputs  # reports every finding the usual way
+            return compile_project(settings, progress).outputs  # reports every finding the usual way
         ids = [(f.display, hashlib.sha256(raw).hexdigest()) for f, raw in zip(files, raws, strict=True)]
         cache_key = cache.key(settings)
         snapshot = cache.load(settings, cache_key)
@@ -268,14 +297,14 @@ def compile_outputs(settings: Settings, *, use_cache: bool = True) -> tuple[Outp
             and snapshot.specs[:-1] == ids[: len(snapshot.specs) - 1]
         ):
             resume, state = len(snapshot.specs) - 1, snapshot.before_last
-        specs, found = read_many(files[resume:], settings.audit_default, raws[resume:])
+        specs, found = read_many(files[resume:], settings.audit_default, raws[resume:], progress)
         _fail_on_errors(found)
         plans, problems = plan(specs[:-1], state)
         checkpoint = state.copy()
         last, problems_last = plan(specs[-1:], state)
         plans += last
         found += problems + problems_last
-        problems, fresh = _finish(settings, plans, found)
+        problems, fresh = _finish(settings, plans, found, progress)
         _fail_on_errors(found + problems)
         reused = {name: snapshot.outputs[name][:resume] if snapshot and resume else [] for name in settings.dialects}
         rendered = {name: reused[name] + fresh[name] for name in settings.dialects}
