@@ -95,3 +95,9 @@ def project_with(root: Path, specs: dict[str, str | bytes]) -> Path:
     for name, data in specs.items():
         (root / "specs" / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
     return root
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests keep the build cache's signing key in a temporary home, never the user's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
