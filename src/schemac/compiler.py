@@ -150,6 +150,10 @@ def compile_project(settings: Settings) -> Compiled:
             for version in plans:
                 created = [op.table for op in version.operations if isinstance(op, CreateTable)]
                 found.extend(expressions.check_tables(version.spec, created))
+        for name in settings.dialects:
+            for version in plans:
+                created = [op.table for op in version.operations if isinstance(op, CreateTable)]
+                found.extend(dialects.unsupported(dialects.get(name), version.spec, created))
         if any(d.severity == "error" for d in found):
             raise SchemacError(found)
         outputs = tuple(_render_dialect(settings, name, plans) for name in settings.dialects)

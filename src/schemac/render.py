@@ -48,10 +48,20 @@ def environment(dialect: str, project_templates: Path | None) -> jinja2.Environm
     )
 
 
-def column_context(column: Column, dialect: Dialect) -> Context:
+def indexed_columns(table: Table) -> frozenset[str]:
+    """Columns in the table's primary key, an index or a foreign key."""
+    names = set(table.primary_key)
+    for index in table.indexes:
+        names.update(c.name for c in index.columns)
+    for fk in table.foreign_keys:
+        names.update(fk.columns)
+    return frozenset(names)
+
+
+def column_context(column: Column, dialect: Dialect, indexed: bool = False) -> Context:
     return {
         "name": dialect.ident(column.name),
-        "type": dialect.sql_type(column.type),
+        "type": dialect.sql_type(column.type, indexed),
         "nullable": column.nullable,
         "default": dialect.default(column.default) if column.default is not None else None,
     }
@@ -87,9 +97,10 @@ def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
 
 
 def _create_table(op: CreateTable, dialect: Dialect) -> Context:
+    keyed = indexed_columns(op.table)
     return {
         "table": dialect.ident(op.table.name),
-        "columns": [column_context(c, dialect) for c in op.table.columns],
+        "columns": [column_context(c, dialect, c.name in keyed) for c in op.table.columns],
         "constraints": constraint_contexts(op.table, dialect),
     }
 
@@ -101,7 +112,7 @@ def _create_index(op: CreateIndex, dialect: Dialect) -> Context:
         "table": dialect.ident(op.table),
         "unique": index.unique,
         "columns": [dialect.ident(c.name) + (" DESC" if c.descending else "") for c in index.columns],
-        "predicate": index.predicate,
+        "predicate": index.predicate if dialect.partial_indexes else None,
     }
 
 
