@@ -9,9 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .apply import ApplyResult, StatusResult, apply, status
     from .commands import build, check, init, new, validate
     from .errors import Diagnostic, SchemacError
     from .loader import Migration, load_migrations
+    from .verify import VerifyResult, verify
 
 _EXPORTS = {
     "build": "commands",
@@ -23,18 +25,30 @@ _EXPORTS = {
     "SchemacError": "errors",
     "Migration": "loader",
     "load_migrations": "loader",
+    "apply": "apply",
+    "status": "apply",
+    "ApplyResult": "apply",
+    "StatusResult": "apply",
+    "verify": "verify",
+    "VerifyResult": "verify",
 }
 
 __all__ = [
+    "ApplyResult",
     "Diagnostic",
     "Migration",
     "SchemacError",
+    "StatusResult",
+    "VerifyResult",
+    "apply",
     "build",
     "check",
     "init",
     "load_migrations",
     "new",
+    "status",
     "validate",
+    "verify",
 ]
 
 

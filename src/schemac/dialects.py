@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -168,7 +167,9 @@ MARIADB = Dialect(
     escape_backslash=True,
     partial_indexes=False,
     string_quotes="'\"",
-    catalog_types=MappingProxyType({"int": "int(11)", "bigint": "bigint(20)", "smallint": "smallint(6)", "boolean": "tinyint(1)"}),
+    catalog_types=MappingProxyType(
+        {"int": "int(11)", "bigint": "bigint(20)", "smallint": "smallint(6)", "boolean": "tinyint(1)"}
+    ),
     fk_default_action="restrict",
     unsupported_fk_actions=frozenset({"set default"}),
 )
@@ -205,7 +206,9 @@ def unsupported(dialect: Dialect, spec: Spec, tables: Iterable[Table]) -> list[D
                 refuse(fk.where, "SC322", f"foreign key {fk.name}: '{action}' is not supported", "use another action")
         if '"' in dialect.string_quotes:
             expressions = [(c.where, c.expression) for c in table.checks]
-            expressions += [(c.where, str(c.default.value)) for c in table.columns if c.default and c.default.kind == "sql"]
+            expressions += [
+                (c.where, str(c.default.value)) for c in table.columns if c.default and c.default.kind == "sql"
+            ]
             for where, text in expressions:
                 if '"' in _STRING_LITERAL.sub("", text):
                     refuse(
