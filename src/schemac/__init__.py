@@ -9,11 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .apply import ApplyResult, StatusResult, apply, status
+    from .applier import ApplyResult, StatusResult, apply, status
     from .commands import build, check, init, new, validate
     from .errors import Diagnostic, SchemacError
     from .loader import Migration, load_migrations
-    from .verify import VerifyResult, verify
+    from .verifier import VerifyResult, verify
 
 _EXPORTS = {
     "build": "commands",
@@ -25,12 +25,12 @@ _EXPORTS = {
     "SchemacError": "errors",
     "Migration": "loader",
     "load_migrations": "loader",
-    "apply": "apply",
-    "status": "apply",
-    "ApplyResult": "apply",
-    "StatusResult": "apply",
-    "verify": "verify",
-    "VerifyResult": "verify",
+    "apply": "applier",
+    "status": "applier",
+    "ApplyResult": "applier",
+    "StatusResult": "applier",
+    "verify": "verifier",
+    "VerifyResult": "verifier",
 }
 
 __all__ = [

@@ -170,8 +170,8 @@ def apply(
     quiet: QuietOption = False,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction, recorded in schemac_history."""
-    from .apply import AppliedMigration
-    from .apply import apply as run
+    from .applier import AppliedMigration
+    from .applier import apply as run
     from .errors import SchemacError
 
     def progress(done: AppliedMigration) -> None:
@@ -197,7 +197,7 @@ def apply(
 @app.command()
 def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
     """List applied, pending, changed and unknown versions; exit 1 when any is changed or unknown."""
-    from .apply import status as run
+    from .applier import status as run
     from .errors import EXIT_FINDINGS, SchemacError
 
     try:
@@ -227,7 +227,7 @@ def verify(
 ) -> None:
     """Compare the live schema with the specs; exit 1 listing every difference."""
     from .errors import EXIT_FINDINGS, SchemacError
-    from .verify import verify as run
+    from .verifier import verify as run
 
     try:
         result = run(project, db)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dialects, render
-from .apply import _drift_diagnostics, _history, _status_entries, migrations_for
+from .applier import _drift_diagnostics, _history, _status_entries, migrations_for
 from .compiler import compile_project
 from .databases import LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Target, connect, parse_url
 from .dialects import Dialect
