@@ -154,3 +154,16 @@ def set_dialects(root: Path, dialects: list[str]) -> None:
     first_table = next((i for i, line in enumerate(lines) if line.startswith("[")), len(lines))
     lines.insert(first_table, "dialects = [" + ", ".join(f'"{d}"' for d in dialects) + "]")
     settings.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def case_project(case: Path, engine: str, workdir: Path) -> Path:
+    """A copy of a golden case's project that builds only ``engine``'s migrations."""
+    project = workdir / case.name
+    shutil.copytree(case / "specs", project / "specs")
+    for part in ("schemac.toml", "templates"):
+        if (case / part).is_dir():
+            shutil.copytree(case / part, project / part)
+        elif (case / part).is_file():
+            shutil.copy(case / part, project / part)
+    set_dialects(project, [engine])
+    return project

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import schemac
-from conftest import ENGINES, set_dialects
+from conftest import ENGINES, case_project
 from golden_cases import cases, expected_files
 from schemac.applier import split_statements
 from schemac.compiler import compile_project
@@ -19,19 +18,6 @@ from schemac.settings import load_settings
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REFUSED_ON_MARIADB = {"SC320", "SC321", "SC322"}
-
-
-def case_project(case: Path, engine: str, workdir: Path) -> Path:
-    """A copy of a golden case's project that builds only ``engine``'s migrations."""
-    project = workdir / case.name
-    shutil.copytree(case / "specs", project / "specs")
-    for part in ("schemac.toml", "templates"):
-        if (case / part).is_dir():
-            shutil.copytree(case / part, project / part)
-        elif (case / part).is_file():
-            shutil.copy(case / part, project / part)
-    set_dialects(project, [engine])
-    return project
 
 
 def pinned_bytes(case: Path, engine: str) -> dict[str, bytes]:
@@ -139,7 +125,12 @@ def test_types_and_defaults_round_trip_on_each_engine(
         row = database.query(f"SELECT {columns} FROM products")[0]
         title, kind, quantity, active, ratio, price, attributes, tags = row
         assert (title, kind, quantity, bool(active), float(ratio), str(price)) == (
-            "It's a \\ backslash", "physical", 0, True, 0.5, "9.99"
+            "It's a \\ backslash",
+            "physical",
+            0,
+            True,
+            0.5,
+            "9.99",
         )
         assert (json.loads(attributes) if isinstance(attributes, str) else attributes) == {}
         assert (json.loads(tags) if isinstance(tags, str) else tags) == []

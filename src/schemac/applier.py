@@ -80,6 +80,7 @@ class ApplyResult:
     """What ``apply`` did: the migrations it ran (or would run, with ``dry_run``)."""
 
     database: str
+    directory: str
     applied: tuple[AppliedMigration, ...]
     pending: tuple[Migration, ...]
     dry_run: bool
@@ -217,7 +218,7 @@ def apply(
         if dry_run:
             history = _check_history(database, target, directory, migrations)
             pending = tuple(m for m in wanted if m.version not in history)
-            return ApplyResult(target.shown, (), pending, True, max(history, default=None))
+            return ApplyResult(target.shown, directory, (), pending, True, max(history, default=None))
         with database.locked(lock_timeout):
             _create_own_tables(database)
             history = _check_history(database, target, directory, migrations)
@@ -232,7 +233,7 @@ def apply(
             current = max(_history(database), default=None)
     finally:
         database.close()
-    return ApplyResult(target.shown, tuple(applied), pending, False, current)
+    return ApplyResult(target.shown, directory, tuple(applied), pending, False, current)
 
 
 def _check_history(
@@ -246,8 +247,8 @@ def _check_history(
 
 
 def _create_own_tables(database: Database) -> None:
-    for ddl in (database.history_ddl, database.progress_ddl):
-        if ddl:
+    for table, ddl in ((HISTORY_TABLE, database.history_ddl), (PROGRESS_TABLE, database.progress_ddl)):
+        if ddl and not database.table_exists(table):
             database.begin()
             database.execute(ddl)
             database.commit()

@@ -188,7 +188,7 @@ def apply(
         print(json.dumps({"applied": listed, "pending": pending, "dry_run": result.dry_run}, indent=2))
     if result.dry_run:
         for m in result.pending:
-            _say(quiet, fmt, f"pending {m.file}")
+            _say(quiet, fmt, f"pending {result.directory}/{m.file}")
         _say(quiet, fmt, f"{len(result.pending)} pending (dry run: nothing applied)")
     else:
         _say(quiet, fmt, f"{len(result.applied)} applied; {result.database} is at version {result.current_version}")
