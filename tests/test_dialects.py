@@ -72,7 +72,7 @@ def test_mariadb_refuses_partial_unique_indexes_quoted_names_and_set_default(
     assert outcome.stderr.splitlines() == [  # type: ignore[attr-defined]
         "specs/0001_items.yaml:13:62: SC322 foreign key fk_items_parent_id: 'set default' is not supported on mariadb "
         "(hint: use another action)",
-        "specs/0001_items.yaml:14:7: SC321 expression of table 'items' uses a double-quoted name, which is a string "
+        "specs/0001_items.yaml:14:38: SC321 expression of table 'items' uses a double-quoted name, which is a string "
         "on mariadb (hint: write column names without quotes)",
         "specs/0001_items.yaml:16:9: SC320 partial unique index 'uq_items_status' of table 'items' cannot be "
         "created: there is no CREATE INDEX ... WHERE on mariadb (hint: make the index unique over all rows, or "
