@@ -10,10 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "authoring"
-CONTRACT_CHECK = REPO.parent / "shared" / "tools" / "loader-contract-check"
+# The shared/ checkout sits beside the repository (or beside the directory holding its worktrees).
+CONTRACT_CHECK = next(
+    (p for p in (d / "shared" / "tools" / "loader-contract-check" for d in REPO.parents[:2]) if p.exists()),
+    REPO.parent / "shared" / "tools" / "loader-contract-check",
+)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -62,6 +67,12 @@ def loader_contract(directory: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(CONTRACT_CHECK), str(directory)], capture_output=True, text=True, timeout=300
     )
+
+
+# Property tests: the "ci" profile keeps them fast; SCHEMAC_HYPOTHESIS_PROFILE=thorough runs 10,000 examples.
+hypothesis_settings.register_profile("ci", max_examples=100, deadline=None)
+hypothesis_settings.register_profile("thorough", max_examples=10_000, deadline=None)
+hypothesis_settings.load_profile(os.environ.get("SCHEMAC_HYPOTHESIS_PROFILE", "ci"))
 
 
 # Real database servers: each test gets a fresh database of its own and drops it afterwards.

@@ -20,10 +20,8 @@ def cases() -> list[Path]:
     return sorted(p for p in GOLDEN.iterdir() if (p / "specs").is_dir())
 
 
-def build_case(case: Path, workdir: Path) -> dict[str, bytes]:
-    """Build a golden case in ``workdir``; returns every output file by path relative to migrations/."""
-    import schemac
-
+def copy_case(case: Path, workdir: Path) -> Path:
+    """A project directory in ``workdir`` holding the case's specs, settings and templates."""
     project = workdir / case.name
     project.mkdir(parents=True)
     for part in _PROJECT_PARTS:
@@ -32,6 +30,14 @@ def build_case(case: Path, workdir: Path) -> dict[str, bytes]:
             shutil.copytree(source, project / part)
         elif source.is_file():
             shutil.copy(source, project / part)
+    return project
+
+
+def build_case(case: Path, workdir: Path) -> dict[str, bytes]:
+    """Build a golden case in ``workdir``; returns every output file by path relative to migrations/."""
+    import schemac
+
+    project = copy_case(case, workdir)
     schemac.build(project)
     out = project / "migrations"
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}

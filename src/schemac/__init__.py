@@ -6,11 +6,13 @@ returning a result object or raising :class:`SchemacError` with located diagnost
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .applier import ApplyResult, StatusResult, apply, status
-    from .commands import build, check, init, new, validate
+    from .commands import PlannedVersion, build, check, init, new, plan_changes, validate
     from .errors import Diagnostic, SchemacError
     from .loader import Migration, load_migrations
     from .verifier import VerifyResult, verify
@@ -21,6 +23,8 @@ _EXPORTS = {
     "init": "commands",
     "new": "commands",
     "validate": "commands",
+    "plan_changes": "commands",
+    "PlannedVersion": "commands",
     "Diagnostic": "errors",
     "SchemacError": "errors",
     "Migration": "loader",
@@ -37,6 +41,7 @@ __all__ = [
     "ApplyResult",
     "Diagnostic",
     "Migration",
+    "PlannedVersion",
     "SchemacError",
     "StatusResult",
     "VerifyResult",
@@ -46,6 +51,7 @@ __all__ = [
     "init",
     "load_migrations",
     "new",
+    "plan_changes",
     "status",
     "validate",
     "verify",
@@ -59,3 +65,15 @@ def __getattr__(name: str) -> Any:
     from importlib import import_module
 
     return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+class _Package(types.ModuleType):
+    """Keeps ``schemac.validate`` the verb: importing the submodule of the same name would rebind it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return  # the submodule stays reachable as sys.modules["schemac.validate"]
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -23,7 +23,9 @@ def _group_check(table: str, group: str) -> Check:
     if group == "deleted":
         return Check(
             f"ck_{table}_deleted_by",
-            "(deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0)",
+            # deleted_by IS NOT NULL is needed: length(NULL) > 0 is NULL, and a NULL CHECK passes.
+            "(deleted_at IS NULL AND deleted_by IS NULL) OR "
+            "(deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0)",
         )
     return Check(f"ck_{table}_{group}_by", f"length({group}_by) > 0")
 

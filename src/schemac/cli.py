@@ -135,13 +135,21 @@ def build(
 
 
 @app.command()
-def check(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
+def check(
+    project: ProjectOption = Path("."),
+    base: Annotated[
+        str | None,
+        typer.Option(help="Git ref: also fail when a version published there was changed, removed or reordered."),
+    ] = None,
+    fmt: FormatOption = Format.text,
+    quiet: QuietOption = False,
+) -> None:
     """Rebuild in memory and fail (exit 1) on any difference from the files on disk."""
     from . import commands
     from .errors import EXIT_FINDINGS, SchemacError
 
     try:
-        result = commands.check(project)
+        result = commands.check(project, base=base)
     except SchemacError as exc:
         _fail(exc, fmt)
     _print_diagnostics([d.diagnostic for d in result.drift], fmt)
@@ -152,6 +160,32 @@ def check(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, q
     if result.drift:
         raise typer.Exit(EXIT_FINDINGS)
     _say(quiet, fmt, f"{result.files} files match the specs")
+
+
+@app.command()
+def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
+    """Show the operations and SQL the next build would write, per spec not yet built; writes nothing."""
+    from dataclasses import asdict
+
+    from . import commands
+    from .errors import SchemacError
+
+    try:
+        planned = commands.plan_changes(project)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    if fmt is not Format.text:
+        print(json.dumps([asdict(p) for p in planned], indent=2))
+        return
+    for item in planned:
+        print(f"{item.spec} -> {item.file} ({item.dialect}, {item.status})")
+        for operation in item.operations:
+            print(f"  {operation}")
+        for statement in item.non_idempotent:
+            print(f"  not re-runnable: {statement}")
+        print()
+        print(item.sql)
+    print(f"{len(planned)} version(s) to build")
 
 
 DbOption = Annotated[

@@ -9,6 +9,7 @@ import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import dialects, history, render
 from .compiler import Compiled, Output, compile_project, discover
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
@@ -38,7 +39,7 @@ class Drift:
     """One difference between what the specs give and what is on disk."""
 
     diagnostic: Diagnostic
-    kind: str  # added | edited | removed | stale
+    kind: str  # added | edited | removed | stale | history
     diff: str = ""
 
 
@@ -169,6 +170,7 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
 def build(project: str | Path = ".", *, amend: bool = False) -> BuildResult:
     """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``)."""
     settings = _settings(project)
+    discover(settings)  # a missing project or specs/ is SC111, before the lock needs the directory
     with project_lock(settings.root):
         compiled = compile_project(settings)
         written: list[str] = []
@@ -202,20 +204,40 @@ def _first_difference(old: str, new: str) -> int:
     return min(len(old.splitlines()), len(new.splitlines())) + 1
 
 
-def check(project: str | Path = ".") -> CheckResult:
-    """Regenerate in memory and list every difference from the files on disk (CI's guard)."""
+def check(project: str | Path = ".", *, base: str | None = None) -> CheckResult:
+    """Regenerate in memory and list every difference from the files on disk (CI's guard).
+
+    With ``base`` (a git ref), also list every version published at that ref that was changed,
+    removed or reordered, and every new version numbered at or below the ref's newest.
+    """
     settings = _settings(project)
     compiled = compile_project(settings)
     drift: list[Drift] = []
     for output in compiled.outputs:
         manifest = _read_manifest(output.directory, settings)
+        if base is not None:
+            display = settings.relative(output.directory / MANIFEST_NAME)
+            for problem in history.check_base(settings.root, output.directory, manifest, base, display):
+                drift.append(Drift(problem, "history"))
         recorded = manifest.by_file() if manifest else {}
+        generated = output.manifest.by_file()
         on_disk = {p.name for p in output.directory.glob("*.sql")} if output.directory.is_dir() else set()
         if (output.directory / MANIFEST_NAME).exists():
             on_disk.add(MANIFEST_NAME)
         for name in sorted(on_disk | set(output.files)):
             path = output.directory / name
             shown = settings.relative(path)
+            if name not in output.files and name in recorded:
+                diag = Diagnostic(
+                    recorded[name].spec,
+                    1,
+                    1,
+                    "SC502",
+                    f"removed: spec of published migration {shown} was removed",
+                    "restore the spec; drop tables in a follow-up spec instead",
+                )
+                drift.append(Drift(diag, "removed"))
+                continue
             if name not in output.files:
                 drift.append(
                     Drift(
@@ -273,6 +295,18 @@ def check(project: str | Path = ".") -> CheckResult:
                     "restore it from version control; change the schema with a follow-up spec",
                 )
                 drift.append(Drift(diag, "edited", diff))
+            elif entry is not None and entry.spec_sha256 != generated[name].spec_sha256:
+                diag = Diagnostic(
+                    entry.spec,
+                    1,
+                    1,
+                    "SC510",
+                    f"edited: spec changed after it was published as {shown} "
+                    f"(manifest entry for version {entry.version})",
+                    "revert the spec and write a follow-up spec (schemac new <slug>); "
+                    "only the newest version may change, with build --amend",
+                )
+                drift.append(Drift(diag, "edited", diff))
             else:
                 diag = Diagnostic(
                     shown,
@@ -284,6 +318,48 @@ def check(project: str | Path = ".") -> CheckResult:
                 )
                 drift.append(Drift(diag, "stale", diff))
     return CheckResult(tuple(drift), sum(len(o.files) for o in compiled.outputs))
+
+
+@dataclass(frozen=True)
+class PlannedVersion:
+    """What the next build would write for one spec and dialect: operations, SQL, and what cannot be replayed."""
+
+    dialect: str
+    version: int
+    spec: str
+    file: str
+    status: str  # new | changed
+    operations: tuple[str, ...]
+    sql: str
+    non_idempotent: tuple[str, ...]
+
+
+def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
+    """The operations and SQL of every spec that the manifest does not list yet (or lists with other SQL)."""
+    settings = _settings(project)
+    compiled = compile_project(settings)
+    planned = []
+    for output in compiled.outputs:
+        manifest = _read_manifest(output.directory, settings)
+        recorded = manifest.by_file() if manifest else {}
+        for version, entry in zip(compiled.plans, output.manifest.entries, strict=True):
+            previous = recorded.get(entry.file)
+            if previous is not None and previous.sha256 == entry.sha256:
+                continue
+            operations = render.dialect_operations(version, dialects.get(output.dialect))
+            planned.append(
+                PlannedVersion(
+                    output.dialect,
+                    entry.version,
+                    entry.spec,
+                    settings.relative(output.directory / entry.file),
+                    "new" if previous is None else "changed",
+                    tuple(op.describe() for op in operations),
+                    output.files[entry.file].decode("utf-8"),
+                    entry.non_idempotent,
+                )
+            )
+    return tuple(planned)
 
 
 def raise_on_drift(result: CheckResult) -> None:

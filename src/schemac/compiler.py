@@ -16,7 +16,7 @@ from . import audit, dialects, expressions, render
 from .errors import Diagnostic, SchemacError
 from .manifest import MANIFEST_NAME, Manifest, ManifestEntry, sha256_hex
 from .model import Spec, spec_from_document
-from .plan import CreateTable, VersionPlan, plan
+from .plan import VersionPlan, plan
 from .settings import Settings
 from .source import SPEC_NAME, load_document, read_bytes
 from .validate import check_document
@@ -148,12 +148,10 @@ def compile_project(settings: Settings) -> Compiled:
         found.extend(problems)
         if "sqlite" in settings.dialects:
             for version in plans:
-                created = [op.table for op in version.operations if isinstance(op, CreateTable)]
-                found.extend(expressions.check_tables(version.spec, created))
+                found.extend(expressions.check_tables(version.spec, version.declared))
         for name in settings.dialects:
             for version in plans:
-                created = [op.table for op in version.operations if isinstance(op, CreateTable)]
-                found.extend(dialects.unsupported(dialects.get(name), version.spec, created))
+                found.extend(dialects.unsupported(dialects.get(name), version.spec, version.declared))
         if any(d.severity == "error" for d in found):
             raise SchemacError(found)
         outputs = tuple(_render_dialect(settings, name, plans) for name in settings.dialects)

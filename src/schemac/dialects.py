@@ -14,6 +14,28 @@ from typing import Any
 from .errors import Diagnostic
 from .model import Column, ColumnType, Default, Spec, Table
 
+IN_PLACE_DEFAULT = frozenset(
+    {
+        "create_table",
+        "create_index",
+        "drop_index",
+        "drop_table",
+        "rename_table",
+        "rename_column",
+        "add_column",
+        "insert_column",  # an engine without column positions appends it: column order then differs
+        "add_constrained_column",
+        "drop_column",
+        "drop_constrained_column",
+        "alter_column",
+        "alter_primary_key",
+        "add_check",
+        "drop_check",
+        "add_foreign_key",
+        "drop_foreign_key",
+    }
+)
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -42,6 +64,10 @@ class Dialect:
     unsupported_fk_actions: frozenset[str] = frozenset()
     """Referential actions the engine refuses (InnoDB parses ``SET DEFAULT`` but rejects it)."""
     extra: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    in_place: frozenset[str] = IN_PLACE_DEFAULT
+    """Operation kinds (see :mod:`schemac.plan`) made with ALTER; a table needing any other is rebuilt."""
+    keyed: frozenset[tuple[str, str]] = frozenset()
+    """(table, column) pairs in a key or index of the schema being rendered; set per version by the renderer."""
 
     def ident(self, name: str) -> str:
         """A quoted identifier; names are already validated, so quoting is defence in depth."""
@@ -110,6 +136,20 @@ SQLITE = Dialect(
     true="1",
     false="0",
     boolean_check=True,
+    # SQLite's ALTER TABLE can rename, append a plain column and drop an unconstrained one; every
+    # other change to a table is its documented rebuild (new table, copy rows, drop, rename).
+    in_place=frozenset(
+        {
+            "create_table",
+            "create_index",
+            "drop_index",
+            "drop_table",
+            "rename_table",
+            "rename_column",
+            "add_column",
+            "drop_column",
+        }
+    ),
 )
 
 POSTGRESQL = Dialect(
@@ -133,6 +173,7 @@ POSTGRESQL = Dialect(
         }
     ),
     catalog_types=MappingProxyType({"timestamptz": "timestamp with time zone", "varchar": "character varying"}),
+    in_place=IN_PLACE_DEFAULT | {"reorder_columns"},  # column order is kept: see reorder_columns.sql.j2
 )
 
 MARIADB_INDEXED_TEXT_LENGTH = 255
@@ -172,6 +213,7 @@ MARIADB = Dialect(
     ),
     fk_default_action="restrict",
     unsupported_fk_actions=frozenset({"set default"}),
+    in_place=IN_PLACE_DEFAULT | {"reorder_columns"},
 )
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLITE, POSTGRESQL, MARIADB)}

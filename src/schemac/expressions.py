@@ -1,13 +1,17 @@
-"""Expression safety: parse each CHECK, WHERE and SQL default inside a throwaway SQLite database.
+"""Expression safety: compile each CHECK, WHERE and SQL default inside a throwaway SQLite database.
 
 The lexical scan in :mod:`schemac.model` already guarantees one parenthesis-balanced expression
-without statements, comments or subqueries. Here SQLite compiles it against a relation holding
-only the table's own columns, so an unknown function, a syntax error, or another table's column
-is refused before anything is rendered.
+without statements, comments or subqueries. Here SQLite compiles it where it will stand — a
+``CHECK`` of a table holding only the table's own columns, the ``WHERE`` of a partial index, a
+column ``DEFAULT`` — so an unknown function, a syntax error, another table's column, a ``VALUES``
+subquery or a non-deterministic index condition is refused before anything is rendered. Sample
+rows (all NULL, all 0) are then inserted, because SQLite refuses some expressions only when it
+evaluates them, such as ``datetime('now')`` in a CHECK. Every probe is rolled back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterable
 from functools import cache
@@ -15,10 +19,25 @@ from functools import cache
 from .errors import Diagnostic
 from .model import Spec, Table
 
+# What the expression is → the statements that compile it in place, then the sample rows.
+_PROBES = {
+    "check": ("CREATE TABLE {table} ({columns}, CHECK ({expression}))",),
+    "index condition": (
+        "CREATE TABLE {table} ({columns})",
+        'CREATE INDEX "schemac_probe" ON {table} ({first}) WHERE {expression}',
+    ),
+    "default": ("SELECT ({expression})", "CREATE TABLE {table} ({columns} DEFAULT ({expression}))"),
+}
+_SAMPLE_ROWS = {
+    "check": ("INSERT INTO {table} VALUES ({nulls})", "INSERT INTO {table} VALUES ({zeros})"),
+    "index condition": ("INSERT INTO {table} VALUES ({nulls})", "INSERT INTO {table} VALUES ({zeros})"),
+    "default": ("INSERT INTO {table} DEFAULT VALUES",),
+}
+
 
 @cache
 def _connection() -> sqlite3.Connection:
-    return sqlite3.connect(":memory:", check_same_thread=False)
+    return sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
 
 
 def _quote(name: str) -> str:
@@ -26,36 +45,53 @@ def _quote(name: str) -> str:
 
 
 @cache
-def sqlite_problem(expression: str, table: str | None, columns: tuple[str, ...]) -> str | None:
-    """SQLite's complaint about ``expression`` over ``table(columns)``, or ``None`` when it compiles."""
-    if table is None:
-        sql = f"SELECT ({expression})"
-    else:
-        relation = ", ".join(f"NULL AS {_quote(c)}" for c in columns) or "NULL"
-        sql = f"SELECT 1 FROM (SELECT {relation}) AS {_quote(table)} WHERE ({expression})"
+def sqlite_problem(what: str, expression: str, table: str, columns: tuple[str, ...]) -> str | None:
+    """SQLite's complaint about ``expression`` used as ``what`` on ``table(columns)``, or ``None``."""
+    names = [_quote(c) for c in columns]
+    fields = {
+        "table": _quote(table),
+        "columns": ", ".join(names),
+        "first": names[0],
+        "expression": expression,
+        "nulls": ", ".join(["NULL"] * len(names)),
+        "zeros": ", ".join(["0"] * len(names)),
+    }
+    con = _connection()
+    con.execute("SAVEPOINT schemac_probe")
     try:
-        _connection().execute(f"EXPLAIN {sql}")
-    except sqlite3.Error as exc:
+        for statement in _PROBES[what]:
+            con.execute(statement.format(**fields))
+        for row in _SAMPLE_ROWS[what]:
+            with contextlib.suppress(sqlite3.IntegrityError):  # a rule refusing a sample row is working
+                con.execute(row.format(**fields))
+    except (sqlite3.Error, sqlite3.Warning) as exc:
         return str(exc)
+    finally:
+        con.execute("ROLLBACK TO schemac_probe")
+        con.execute("RELEASE schemac_probe")
     return None
 
 
 def check_tables(spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
-    """Findings for every expression of ``tables`` (as declared by ``spec``)."""
+    """Findings for every expression of ``tables`` (as declared by ``spec``), located at the expression."""
     found = []
     for table in tables:
+        base = ("tables", table.name)
         columns = table.column_names
-        items: list[tuple[tuple[int, int], str, str, tuple[str, ...] | None]]
+        items: list[tuple[tuple[int, int], str, str, tuple[str, ...]]]
         items = [(c.where, "check", c.expression, columns) for c in table.checks]
-        items += [(i.where, "index condition", i.predicate, columns) for i in table.indexes if i.predicate]
         items += [
-            (c.where, "default", str(c.default.value), None)
+            (spec.at(*base, "indexes", i, "where"), "index condition", index.predicate, columns)
+            for i, index in enumerate(table.indexes)
+            if index.predicate
+        ]
+        items += [
+            (spec.at(*base, "columns", c.name, "default", "sql"), "default", str(c.default.value), (c.name,))
             for c in table.columns
             if c.default is not None and c.default.kind == "sql"
         ]
         for where, what, expression, scope in items:
-            assert expression is not None
-            problem = sqlite_problem(expression, table.name if scope else None, scope or ())
+            problem = sqlite_problem(what, expression, table.name, scope)
             if problem:
                 found.append(
                     Diagnostic(

@@ -7,18 +7,21 @@ Checks that need earlier versions (references, renames, diffs) belong to the pla
 
 from __future__ import annotations
 
+import decimal
 import json
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .errors import Diagnostic
-from .source import Document, Path_
+from .source import Document, Path_, dotted
 
 Where = tuple[int, int]
 NO_WHERE: Where = (1, 1)
 MAX_IDENTIFIER = 63
+MAX_PRECISION, MAX_SCALE = 65, 38  # MariaDB's limits, the strictest of the supported databases
 AUDIT_GROUPS = ("created", "updated", "deleted")
 AUDIT_COLUMNS = tuple(f"{group}_{part}" for group in AUDIT_GROUPS for part in ("at", "by"))
 
@@ -445,23 +448,75 @@ class Spec:
         return NO_WHERE
 
 
+RESERVED_PREFIX = "sqlite_"
+"""SQLite refuses tables and indexes whose names start with this; no name may, so specs stay portable."""
+
+
+def is_reserved(name: str) -> bool:
+    return name in RESERVED_WORDS or name.startswith(RESERVED_PREFIX)
+
+
 def check_name(name: str) -> str | None:
     """Why ``name`` cannot be used as an SQL identifier, or ``None`` when it can."""
     if len(name) > MAX_IDENTIFIER:
         return f"name '{name}' is {len(name)} characters, over the limit of {MAX_IDENTIFIER}"
     if not IDENTIFIER.fullmatch(name):
         return f"'{name}' is not a valid name: use lowercase letters, digits and _, not starting with a digit"
+    if name.startswith(RESERVED_PREFIX):
+        return f"'{name}' starts with '{RESERVED_PREFIX}', which SQLite reserves for its own tables"
     if name in RESERVED_WORDS:
         return f"'{name}' is a reserved word in SQLite, PostgreSQL or MariaDB"
     return None
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` other than tab and newline, as ``U+XXXX``, or ``None``."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cc" and ch not in "\t\n":
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def control_character_diagnostics(doc: Document) -> list[Diagnostic]:
+    """Every key or string value holding a control character (CR, NUL, ESC, …): none may reach SQL output."""
+    found = []
+
+    def walk(value: Any, path: Path_) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if (char := control_character(key)) is not None:
+                    found.append(_control_diagnostic(doc, (*path, key), char, key=True))
+                walk(item, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, (*path, i))
+        elif isinstance(value, str) and (char := control_character(value)) is not None:
+            found.append(_control_diagnostic(doc, path, char))
+
+    walk(doc.data, ())
+    return found
+
+
+def _control_diagnostic(doc: Document, path: Path_, char: str, *, key: bool = False) -> Diagnostic:
+    return doc.diagnostic(
+        path,
+        "SC314",
+        f"{dotted(path)} contains the control character {char}, which must not reach the generated SQL",
+        "remove it; text may hold tabs and newlines but no other control characters",
+        key=key,
+    )
 
 
 def scan_expression(text: str) -> str | None:
     """Why ``text`` is not a single self-contained SQL expression, or ``None``.
 
     Outside string literals and quoted names it must have balanced parentheses, no ``;``, no
-    comment markers and no subquery, so that wrapping it in ``CHECK (...)`` cannot escape.
+    comment markers (``--``, ``/*``, ``#``), no ``$`` and no subquery, and it holds no backslash
+    anywhere, so every supported engine sees the same string boundaries and wrapping it in
+    ``CHECK (...)`` cannot escape.
     """
+    if "\\" in text:
+        return "contains a backslash, which MariaDB reads as an escape inside strings and SQLite does not"
     depth = 0
     i = 0
     n = len(text)
@@ -477,8 +532,10 @@ def scan_expression(text: str) -> str | None:
             continue
         if ch == ";":
             return "contains ';': an expression cannot hold a second statement"
-        if text.startswith("--", i) or text.startswith("/*", i):
+        if text.startswith("--", i) or text.startswith("/*", i) or ch == "#":
             return "contains an SQL comment marker"
+        if ch == "$":
+            return "contains '$', which starts a dollar-quoted string in PostgreSQL"
         if ch == "(":
             depth += 1
         elif ch == ")":
@@ -520,8 +577,9 @@ class _SpecReader:
             self.error(path, "SC303", f"generated {problem}", "give it a shorter explicit name", key=key)
         elif len(name) > MAX_IDENTIFIER:
             self.error(path, "SC303", problem, "use a shorter name", key=key)
-        elif name in RESERVED_WORDS:
-            self.error(path, "SC302", problem, f"choose another name, such as '{name}_value'", key=key)
+        elif is_reserved(name):
+            hint = f"choose another name, such as '{name}_value'" if name in RESERVED_WORDS else "drop the prefix"
+            self.error(path, "SC302", problem, hint, key=key)
         else:
             self.error(path, "SC301", problem, key=key)
 
@@ -570,7 +628,12 @@ class _SpecReader:
         for i, item in enumerate(body.get("checks", [])):
             path = (*base, "checks", i)
             checks.append(
-                Check(f"ck_{name}_{item['name']}", item["expression"], item.get("description", ""), self.doc.at(path))
+                Check(
+                    f"ck_{name}_{item['name']}",
+                    item["expression"],
+                    item.get("description", ""),
+                    self.doc.at((*path, "expression")),
+                )
             )
             self.expression((*path, "expression"), item["expression"])
         for check in checks:
@@ -591,6 +654,16 @@ class _SpecReader:
                 )
         self.unique_names(base, "indexes", [i.name for i in indexes])
         foreign_keys = self.foreign_keys(name, body, columns, known)
+        if primary_key and len(f"pk_{name}") > MAX_IDENTIFIER:
+            self.error(
+                base,
+                "SC303",
+                f"generated primary key name 'pk_{name}' is {len(name) + 3} characters, "
+                f"over the limit of {MAX_IDENTIFIER}",
+                f"use a table name of at most {MAX_IDENTIFIER - 3} characters",
+                key=True,
+            )
+        self.constraint_names(name, primary_key, columns, checks, foreign_keys, audit)
         return Table(
             name,
             tuple(columns),
@@ -615,6 +688,56 @@ class _SpecReader:
                     "give one of them an explicit name",
                 )
             seen.add(name)
+
+    def constraint_names(
+        self,
+        table: str,
+        primary_key: tuple[str, ...],
+        columns: list[Column],
+        checks: list[Check],
+        foreign_keys: list[ForeignKey],
+        audit: tuple[str, ...],
+    ) -> None:
+        """Constraint names are one namespace per table (PostgreSQL): a check, a foreign key and the
+        checks the compiler derives (enum, boolean, audit) must not share a name."""
+        where = self.doc.at(("tables", table), key=True)
+        named: list[tuple[str, str, Where]] = [(f"pk_{table}", "the primary key", where)] if primary_key else []
+        for column in columns:
+            if column.enum:
+                named.append(
+                    (f"ck_{table}_{column.name}_enum", f"the enum check of column '{column.name}'", column.where)
+                )
+            if column.type.name == "boolean":
+                named.append(
+                    (f"ck_{table}_{column.name}_bool", f"the boolean check of column '{column.name}'", column.where)
+                )
+        named += [(f"ck_{table}_{group}_by", f"the {group} audit check", where) for group in audit]
+        for name in (f"ck_{table}_{group}_by" for group in audit):
+            if len(name) > MAX_IDENTIFIER:
+                self.error(
+                    ("tables", table),
+                    "SC303",
+                    f"generated audit check name '{name}' is {len(name)} characters, "
+                    f"over the limit of {MAX_IDENTIFIER}",
+                    "use a shorter table name",
+                    key=True,
+                )
+        named += [(c.name, "a check", c.where) for c in checks]
+        named += [(fk.name, "a foreign key", fk.where) for fk in foreign_keys]
+        owners: dict[str, str] = {}
+        for name, owner, (line, col) in named:
+            first = owners.setdefault(name, owner)
+            if first != owner:  # same-kind duplicates are reported by unique_names
+                self.diagnostics.append(
+                    Diagnostic(
+                        self.doc.file,
+                        line,
+                        col,
+                        "SC304",
+                        f"constraint name '{name}' of table '{table}' is used by both {first} and {owner}",
+                        "rename one of them (a check is named ck_<table>_<name>)",
+                    )
+                )
 
     def audit(self, body: dict[str, Any]) -> tuple[str, ...]:
         value = body.get("audit")
@@ -671,6 +794,13 @@ class _SpecReader:
         ctype = ColumnType.parse(body["type"])
         if ctype.name == "decimal" and (ctype.scale or 0) > (ctype.length or 0):
             self.error((*path, "type"), "SC205", f"decimal scale {ctype.scale} exceeds precision {ctype.length}")
+        elif ctype.name == "decimal" and ((ctype.length or 0) > MAX_PRECISION or (ctype.scale or 0) > MAX_SCALE):
+            self.error(
+                (*path, "type"),
+                "SC205",
+                f"{ctype} is too large: every supported database takes precision up to {MAX_PRECISION} "
+                f"and scale up to {MAX_SCALE}",
+            )
         nullable = bool(body.get("nullable", False))
         enum = tuple(body.get("enum", ()))
         if enum:
@@ -684,6 +814,8 @@ class _SpecReader:
                 self.error((*path, action), "SC306", f"column '{name}' has {action} but no references")
             if body.get(action) == "set null" and not nullable:
                 self.error((*path, action), "SC307", f"{action}: set null needs column '{name}' to be nullable: true")
+            if body.get(action) == "set default" and not nullable and "default" not in body:
+                self.error((*path, action), "SC307", f"{action}: set default needs column '{name}' to have a default")
         default = self.default((*path, "default"), ctype, body, nullable, enum) if "default" in body else None
         return Column(
             name,
@@ -713,6 +845,8 @@ class _SpecReader:
                 return
             elif ctype.name == "string" and isinstance(value, str) and len(value) > (ctype.length or 0):
                 self.error((*path, "enum", i), "SC308", f"enum value '{value}' is longer than {ctype}")
+            elif ctype.is_integer and not -_INT_RANGES[ctype.name] <= int(value) < _INT_RANGES[ctype.name]:
+                self.error((*path, "enum", i), "SC308", f"enum value {value} is out of range for {ctype}")
 
     def default(
         self, path: Path_, ctype: ColumnType, body: dict[str, Any], nullable: bool, enum: tuple[str | int, ...]
@@ -798,6 +932,12 @@ class _SpecReader:
             for action in ("on_delete", "on_update"):
                 if item.get(action) == "set null" and any(c.nullable is False for c in columns if c.name in cols):
                     self.error((*path, action), "SC307", f"{action}: set null needs the key columns to be nullable")
+                if item.get(action) == "set default" and any(
+                    not c.nullable and c.default is None for c in columns if c.name in cols
+                ):
+                    self.error(
+                        (*path, action), "SC307", f"{action}: set default needs every key column to have a default"
+                    )
             result.append(
                 ForeignKey(
                     name,
@@ -837,6 +977,10 @@ def _default_problem(ctype: ColumnType, value: Any) -> str | None:
         if not isinstance(value, int | float) or not math.isfinite(value):
             return f"{shown} must be a number for a {ctype} column"
         whole = len(str(abs(int(value)))) if int(value) else 0
+        exponent = decimal.Decimal(repr(value)).as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        if places > (ctype.scale or 0):
+            return f"{shown} has more than {ctype.scale} decimal places for {ctype}"
         return None if whole <= (ctype.length or 0) - (ctype.scale or 0) else f"{shown} does not fit {ctype}"
     if ctype.name == "bytes":
         return f"a bytes column takes only an SQL default ({{sql: ...}}), not {value!r}"
@@ -860,4 +1004,4 @@ def spec_from_document(
     """The model of one schema-valid document, with every local finding."""
     reader = _SpecReader(doc, version, prefix, slug, audit_default)
     spec = reader.spec()
-    return spec, reader.diagnostics
+    return spec, control_character_diagnostics(doc) + reader.diagnostics

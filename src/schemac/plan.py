@@ -1,62 +1,289 @@
 """Plan stage: replay specs in version order, keep the schema as of every version, and list each
 version's operations in a safe order.
+
+A spec that lists an existing table gives its whole desired shape; the plan diffs it against the
+previous shape, one function per kind of element (columns, primary key, indexes, checks, foreign
+keys). Operations are dialect-neutral; :func:`for_dialect` folds the changes a dialect cannot make
+in place into one :class:`RebuildTable` per table.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 from .errors import Diagnostic
-from .model import ForeignKey, Index, Spec, Table
+from .model import Check, Column, ColumnType, ForeignKey, Index, IndexColumn, Spec, Table, Where
 
 
 @dataclass(frozen=True)
 class CreateTable:
     table: Table
+    kind: ClassVar[str] = "create_table"
+
+    def describe(self) -> str:
+        return f"create table {self.table.name}"
 
 
 @dataclass(frozen=True)
 class CreateIndex:
     table: str
     index: Index
+    kind: ClassVar[str] = "create_index"
+
+    def describe(self) -> str:
+        return f"create index {self.index.name} on {self.table}"
 
 
-Operation = CreateTable | CreateIndex
+@dataclass(frozen=True)
+class DropIndex:
+    table: str
+    index: Index
+    kind: ClassVar[str] = "drop_index"
+
+    def describe(self) -> str:
+        return f"drop index {self.index.name} of {self.table}"
+
+
+@dataclass(frozen=True)
+class DropTable:
+    table: Table
+    kind: ClassVar[str] = "drop_table"
+
+    def describe(self) -> str:
+        return f"drop table {self.table.name}"
+
+
+@dataclass(frozen=True)
+class RenameTable:
+    old: str
+    new: str
+    kind: ClassVar[str] = "rename_table"
+
+    def describe(self) -> str:
+        return f"rename table {self.old} to {self.new}"
+
+
+@dataclass(frozen=True)
+class RenameColumn:
+    table: str
+    old: str
+    new: str
+    kind: ClassVar[str] = "rename_column"
+
+    def describe(self) -> str:
+        return f"rename column {self.table}.{self.old} to {self.new}"
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    """``kind`` is ``add_column`` when the column goes last and needs nothing an append cannot give;
+    ``insert_column`` when it goes before existing columns; ``add_constrained_column`` when it
+    brings a check, key, NOT NULL without default, or an expression default."""
+
+    table: str
+    column: Column
+    kind: str = "add_column"
+
+    def describe(self) -> str:
+        return f"add column {self.table}.{self.column.name} {self.column.type}"
+
+
+@dataclass(frozen=True)
+class DropColumn:
+    """``kind`` is ``drop_constrained_column`` when a key, check or enum of the table uses the column."""
+
+    table: str
+    column: Column
+    kind: str = "drop_column"
+
+    def describe(self) -> str:
+        return f"drop column {self.table}.{self.column.name}"
+
+
+@dataclass(frozen=True)
+class AlterColumn:
+    """A change of type, nullability, default or enum; or, with ``renames_checks``, only of the names of
+    the checks derived from its enum or boolean type (the column or its table was renamed)."""
+
+    table: str
+    before: Column
+    after: Column
+    renames_checks: bool = False
+    kind: ClassVar[str] = "alter_column"
+
+    def describe(self) -> str:
+        if self.renames_checks:
+            return f"rename the checks of column {self.table}.{self.after.name}"
+        return f"alter column {self.table}.{self.after.name}: {_column_text(self.before)} -> {_column_text(self.after)}"
+
+
+@dataclass(frozen=True)
+class ReorderColumns:
+    table: str
+    columns: tuple[str, ...]
+    kind: ClassVar[str] = "reorder_columns"
+
+    def describe(self) -> str:
+        return f"reorder columns of {self.table}: {', '.join(self.columns)}"
+
+
+@dataclass(frozen=True)
+class AlterPrimaryKey:
+    """A changed key, or a key whose constraint name changes with its table's (``old_constraint``)."""
+
+    table: str
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+    old_constraint: str
+    kind: ClassVar[str] = "alter_primary_key"
+
+    def describe(self) -> str:
+        return f"change primary key of {self.table}: ({', '.join(self.before)}) -> ({', '.join(self.after)})"
+
+
+@dataclass(frozen=True)
+class AddCheck:
+    table: str
+    check: Check
+    kind: ClassVar[str] = "add_check"
+
+    def describe(self) -> str:
+        return f"add check {self.check.name} on {self.table}"
+
+
+@dataclass(frozen=True)
+class DropCheck:
+    table: str
+    check: Check
+    kind: ClassVar[str] = "drop_check"
+
+    def describe(self) -> str:
+        return f"drop check {self.check.name} of {self.table}"
+
+
+@dataclass(frozen=True)
+class AddForeignKey:
+    table: str
+    foreign_key: ForeignKey
+    kind: ClassVar[str] = "add_foreign_key"
+
+    def describe(self) -> str:
+        return f"add foreign key {self.foreign_key.name} on {self.table}"
+
+
+@dataclass(frozen=True)
+class DropForeignKey:
+    table: str
+    foreign_key: ForeignKey
+    kind: ClassVar[str] = "drop_foreign_key"
+
+    def describe(self) -> str:
+        return f"drop foreign key {self.foreign_key.name} of {self.table}"
+
+
+@dataclass(frozen=True)
+class RebuildTable:
+    """Recreate ``before`` as ``after`` keeping every row: new table, copy, drop old, rename.
+
+    ``copies`` lists the columns copied from the old table, each with whether NULLs are replaced by
+    the new column's default (a column that became NOT NULL); ``changes`` describes the operations
+    the rebuild stands for; ``referenced_by`` names the tables whose foreign keys point at it when
+    it is dropped (their rows would cascade or block with foreign keys on). Indexes follow as CreateIndex.
+    """
+
+    before: Table
+    after: Table
+    copies: tuple[tuple[str, bool], ...]
+    changes: tuple[str, ...] = ()
+    referenced_by: tuple[str, ...] = ()
+    kind: ClassVar[str] = "rebuild_table"
+
+    def describe(self) -> str:
+        return f"rebuild table {self.after.name}: " + "; ".join(self.changes)
+
+
+Operation = (
+    CreateTable
+    | CreateIndex
+    | DropIndex
+    | DropTable
+    | RenameTable
+    | RenameColumn
+    | AddColumn
+    | DropColumn
+    | AlterColumn
+    | ReorderColumns
+    | AlterPrimaryKey
+    | AddCheck
+    | DropCheck
+    | AddForeignKey
+    | DropForeignKey
+    | RebuildTable
+)
+TableChange = (
+    AddColumn
+    | DropColumn
+    | AlterColumn
+    | ReorderColumns
+    | AlterPrimaryKey
+    | AddCheck
+    | DropCheck
+    | AddForeignKey
+    | DropForeignKey
+    | CreateIndex
+)
 
 
 @dataclass(frozen=True)
 class VersionPlan:
-    """One spec, the operations that take the schema from the previous version to it, and the result."""
+    """One spec, the operations that take the schema from the previous version to it, and the result.
+
+    ``changed`` maps each altered table to its shape before (after renames) and after this version;
+    ``declared`` holds every table this spec lists (created, changed or restated).
+    """
 
     spec: Spec
     operations: tuple[Operation, ...]
     schema: Mapping[str, Table]
     fingerprint: str
+    changed: Mapping[str, tuple[Table, Table]] = field(default_factory=dict)
+    declared: tuple[Table, ...] = ()
 
 
 def table_shape(table: Table) -> dict[str, object]:
     """What a live database can show of a table: no descriptions, renames or source positions."""
     return {
         "name": table.name,
-        "columns": [
-            [c.name, str(c.type), c.nullable, c.default and [c.default.kind, c.default.value], list(c.enum)]
-            for c in table.columns
-        ],
+        "columns": [_column_shape(c) for c in table.columns],
         "primary_key": list(table.primary_key),
-        "indexes": sorted(
-            [i.name, i.unique, [[c.name, c.descending] for c in i.columns], i.predicate] for i in table.indexes
-        ),
+        "indexes": sorted(_index_shape(i) for i in table.indexes),
         "checks": sorted([c.name, c.expression] for c in table.checks),
-        "foreign_keys": sorted(
-            [f.name, list(f.columns), f.ref_table, list(f.ref_columns), f.on_delete, f.on_update]
-            for f in table.foreign_keys
-        ),
+        "foreign_keys": sorted(_foreign_key_shape(f) for f in table.foreign_keys),
     }
+
+
+def _column_shape(c: Column) -> list[object]:
+    return [c.name, str(c.type), c.nullable, c.default and [c.default.kind, c.default.value], list(c.enum)]
+
+
+def _index_shape(i: Index) -> list[object]:
+    return [i.name, i.unique, [[c.name, c.descending] for c in i.columns], i.predicate]
+
+
+def _foreign_key_shape(f: ForeignKey) -> list[object]:
+    return [f.name, list(f.columns), f.ref_table, list(f.ref_columns), f.on_delete, f.on_update]
+
+
+def _column_text(c: Column) -> str:
+    default = "" if c.default is None else f" default {c.default.value!r}"
+    enum = f" enum {list(c.enum)}" if c.enum else ""
+    return f"{c.type}{' NULL' if c.nullable else ' NOT NULL'}{default}{enum}"
 
 
 @cache
@@ -89,47 +316,449 @@ def plan(specs: Iterable[Spec]) -> tuple[list[VersionPlan], list[Diagnostic]]:
     diagnostics: list[Diagnostic] = []
     for spec in specs:
         before = dict(state)
-        operations = _plan_one(spec, state, diagnostics)
+        version = _plan_one(spec, state, diagnostics)
         for name in before.keys() | state.keys():
             if before.get(name) is not state.get(name):
                 if name in before:
                     fingerprint.remove(before[name])
                 if name in state:
                     fingerprint.add(state[name])
-        plans.append(VersionPlan(spec, tuple(operations), dict(state), fingerprint.hexdigest()))
+        plans.append(dataclasses.replace(version, schema=dict(state), fingerprint=fingerprint.hexdigest()))
     return plans, diagnostics
 
 
-def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> list[Operation]:
-    def error(where: tuple[int, int], code: str, message: str, hint: str = "") -> None:
+def for_dialect(
+    operations: tuple[Operation, ...], version: VersionPlan, in_place: frozenset[str]
+) -> tuple[Operation, ...]:
+    """``operations`` (of ``version``) for a dialect that makes only the ``in_place`` kinds with ALTER.
+
+    Every other change to a table, with the changes around it, becomes one :class:`RebuildTable`
+    followed by the table's indexes; renames and index drops stay before it.
+    """
+    rebuilt = {
+        op.table
+        for op in operations
+        if isinstance(op, TableChange) and op.kind not in in_place and op.table in version.changed
+    }
+    last = {op.table: i for i, op in enumerate(operations) if isinstance(op, TableChange)}
+    absorbed: dict[str, list[str]] = {name: [] for name in rebuilt}
+    result: list[Operation] = []
+    for i, op in enumerate(operations):
+        if not isinstance(op, TableChange) or op.table not in rebuilt:
+            result.append(op)
+            continue
+        if not isinstance(op, CreateIndex):  # every index follows the rebuild anyway
+            absorbed[op.table].append(op.describe())
+        if last[op.table] == i:
+            before, after = version.changed[op.table]
+            changes = tuple(absorbed[op.table])
+            result.append(RebuildTable(before, after, _copies(before, after), changes, _referencing(op.table, version)))
+            result.extend(CreateIndex(after.name, index) for index in after.indexes)
+    return tuple(result)
+
+
+def _referencing(name: str, version: VersionPlan) -> tuple[str, ...]:
+    """Tables with a foreign key to ``name`` during ``version``: its result, the changed tables' earlier
+    shapes, and the tables it drops (they go last)."""
+    tables = [*version.schema.values(), *(before for before, _ in version.changed.values())]
+    tables += [op.table for op in version.operations if isinstance(op, DropTable)]
+    return tuple(sorted({t.name for t in tables if any(fk.ref_table == name for fk in t.foreign_keys)}))
+
+
+def _copies(before: Table, after: Table) -> tuple[tuple[str, bool], ...]:
+    found = []
+    for column in after.columns:
+        old = before.column(column.name)
+        if old is not None:
+            found.append((column.name, old.nullable and not column.nullable and column.default is not None))
+    return tuple(found)
+
+
+class _Error(Protocol):
+    def __call__(self, where: Where, code: str, message: str, hint: str = "") -> None: ...
+
+
+def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> VersionPlan:
+    """Update ``state`` to ``spec`` and return the operations (schema and fingerprint filled by the caller)."""
+
+    def error(where: Where, code: str, message: str, hint: str = "") -> None:
         found.append(Diagnostic(spec.file, where[0], where[1], code, message, hint))
 
-    new_tables: list[Table] = []
-    for table in spec.tables:
-        previous = state.get(table.name)
-        if previous is None:
-            new_tables.append(table)
-        elif previous != table:
-            error(
-                table.where,
-                "SC402",
-                f"table '{table.name}' already exists with another shape",
-                "changing an existing table needs schema evolution support",
-            )
-    for name in spec.drop_tables:
-        error(spec.at("drop_tables"), "SC402", f"dropping table '{name}' is not supported")
-    after = {**state, **{t.name: t for t in new_tables}}
-    for table in new_tables:
-        for fk in table.foreign_keys:
-            _check_reference(table, fk, after, error)
-    _check_object_names(new_tables, state, error)
+    table_renames = _table_renames(spec, state, error)
+    dropped = _dropped_tables(spec, state, table_renames, error)
+    for new, old in table_renames.items():
+        _rename_table(state, old, new)
+    new_tables = [t for t in spec.tables if t.name not in state]
+    relisted = {t.name: t for t in spec.tables if t.name in state}
+    column_renames: dict[str, dict[str, str]] = {}
+    for name, table in relisted.items():
+        reported = len(found)
+        renames = _column_renames(spec, state[name], table, error)
+        if len(found) == reported:  # else a refused rename would show up again as a drop and an add
+            column_renames[name] = renames
+    for name, renames in column_renames.items():
+        for new, old in renames.items():
+            _rename_column(state, name, old, new)
+    changed = {name: (state[name], relisted[name]) for name in column_renames}
+    for table in dropped:
+        del state[table.name]
+    state.update({t.name: t for t in spec.tables})
+    _check_references(spec, state, dropped, error)
+    _check_object_names(spec, state, error)
     ordered = _creation_order(new_tables, error)
-    state.update({t.name: t for t in ordered})
-    operations: list[Operation] = []
+    diffs = [
+        _diff_table(spec, before, after, error, table_renames.get(name, name), set(column_renames[name]))
+        for name, (before, after) in changed.items()
+    ]
+    operations: list[Operation] = [RenameTable(old, new) for new, old in table_renames.items()]
+    operations += [
+        RenameColumn(name, old, new) for name, renames in column_renames.items() for new, old in renames.items()
+    ]
+    operations += [op for diff in diffs for op in diff.index_drops]
+    operations += [op for diff in diffs for op in diff.constraint_drops]
     for table in ordered:
         operations.append(CreateTable(table))
         operations.extend(CreateIndex(table.name, index) for index in table.indexes)
-    return operations
+    operations += [op for diff in diffs for op in diff.alters]
+    operations += [op for diff in diffs for op in diff.index_creates]
+    operations += [DropTable(t) for t in reversed(_creation_order(dropped, _ignore))]
+    changed = {diff.table: changed[diff.table] for diff in diffs if not diff.empty}
+    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *relisted.values()))
+
+
+@dataclass(frozen=True)
+class _TableDiff:
+    """One re-listed table's operations, by the phase of the version they belong to."""
+
+    table: str
+    index_drops: list[Operation]
+    constraint_drops: list[Operation]
+    alters: list[Operation]
+    index_creates: list[Operation]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.index_drops or self.constraint_drops or self.alters or self.index_creates)
+
+
+def _diff_table(
+    spec: Spec, before: Table, after: Table, error: _Error, original: str, renamed_columns: set[str]
+) -> _TableDiff:
+    """``before`` (its renames applied) → ``after``; ``original`` is the table's name in the previous version."""
+    index_drops, index_creates = _diff_indexes(before, after)
+    check_drops, check_adds = _diff_checks(before, after)
+    key_drops, key_adds = _diff_foreign_keys(before, after)
+    columns = _diff_columns(spec, before, after, error, original != after.name, renamed_columns)
+    primary_key = _diff_primary_key(before, after, original)
+    return _TableDiff(
+        after.name, index_drops, key_drops + check_drops, columns + primary_key + check_adds + key_adds, index_creates
+    )
+
+
+def _refuse_destructive(spec: Spec, where: Where, change: str, error: _Error) -> None:
+    if not spec.allow_destructive:
+        error(
+            where,
+            "SC403",
+            f"destructive change refused: {change}",
+            "existing rows can lose data or stop this migration; if intended, add allow_destructive: true to this spec",
+        )
+
+
+def _table_renames(spec: Spec, state: Mapping[str, Table], error: _Error) -> dict[str, str]:
+    """New name → old name for every table whose ``renamed_from`` names a table of the previous version."""
+    renames: dict[str, str] = {}
+    for table in spec.tables:
+        source = table.renamed_from
+        if not source or source == table.name:
+            continue
+        where = spec.at("tables", table.name, "renamed_from")
+        if table.name in state:
+            if source in state:
+                error(
+                    where,
+                    "SC405",
+                    f"table '{table.name}' is renamed from '{source}', but '{table.name}' already exists",
+                    f"drop '{table.name}' in an earlier spec, or remove renamed_from",
+                )
+            continue  # a rename recorded by an earlier spec
+        if source not in state:
+            error(
+                where,
+                "SC404",
+                f"table '{table.name}' is renamed from '{source}', which does not exist",
+                _known("tables", state),
+            )
+        elif source in renames.values():
+            other = next(new for new, old in renames.items() if old == source)
+            error(where, "SC405", f"tables '{other}' and '{table.name}' are both renamed from '{source}'")
+        else:
+            renames[table.name] = source
+    return renames
+
+
+def _dropped_tables(spec: Spec, state: Mapping[str, Table], renames: Mapping[str, str], error: _Error) -> list[Table]:
+    listed = {t.name for t in spec.tables}
+    dropped = []
+    for i, name in enumerate(spec.drop_tables):
+        where = spec.at("drop_tables", i)
+        if name not in state:
+            error(where, "SC407", f"drop_tables names '{name}', which does not exist", _known("tables", state))
+        elif name in listed or name in renames.values():
+            error(
+                where,
+                "SC406",
+                f"table '{name}' is both dropped and {'listed' if name in listed else 'renamed'} in this spec",
+                "drop it in one spec and create the new table in a later one",
+            )
+        else:
+            _refuse_destructive(spec, where, f"dropping table '{name}'", error)
+            dropped.append(state[name])
+    return dropped
+
+
+def _rename_table(state: dict[str, Table], old: str, new: str) -> None:
+    """Rename in ``state``, and point every foreign key at the new name (as the databases do)."""
+    state[new] = dataclasses.replace(state.pop(old), name=new)
+    _rewrite_references(state, lambda fk: dataclasses.replace(fk, ref_table=new) if fk.ref_table == old else fk)
+
+
+def _rename_column(state: dict[str, Table], table_name: str, old: str, new: str) -> None:
+    """Rename in ``state``: the table's key, indexes and foreign keys, and references from other tables."""
+
+    def rename(name: str) -> str:
+        return new if name == old else name
+
+    table = state[table_name]
+    state[table_name] = dataclasses.replace(
+        table,
+        columns=tuple(dataclasses.replace(c, name=new) if c.name == old else c for c in table.columns),
+        primary_key=tuple(map(rename, table.primary_key)),
+        indexes=tuple(
+            dataclasses.replace(i, columns=tuple(IndexColumn(rename(c.name), c.descending) for c in i.columns))
+            for i in table.indexes
+        ),
+        foreign_keys=tuple(dataclasses.replace(f, columns=tuple(map(rename, f.columns))) for f in table.foreign_keys),
+    )
+    _rewrite_references(
+        state,
+        lambda fk: (
+            dataclasses.replace(fk, ref_columns=tuple(map(rename, fk.ref_columns)))
+            if fk.ref_table == table_name
+            else fk
+        ),
+    )
+
+
+def _rewrite_references(state: dict[str, Table], rewrite: Callable[[ForeignKey], ForeignKey]) -> None:
+    for name, table in state.items():
+        keys = tuple(map(rewrite, table.foreign_keys))
+        if keys != table.foreign_keys:
+            state[name] = dataclasses.replace(table, foreign_keys=keys)
+
+
+def _column_renames(spec: Spec, before: Table, after: Table, error: _Error) -> dict[str, str]:
+    """New name → old name for every column of ``after`` renamed from a column of ``before``."""
+    renames: dict[str, str] = {}
+    for column in after.columns:
+        source = column.renamed_from
+        if not source or source == column.name:
+            continue
+        where = spec.at("tables", after.name, "columns", column.name, "renamed_from")
+        if before.column(column.name) is not None:
+            if before.column(source) is not None:
+                error(
+                    where,
+                    "SC405",
+                    f"column '{after.name}.{column.name}' is renamed from '{source}', but both exist",
+                    "remove renamed_from, or drop one of them first",
+                )
+            continue  # a rename recorded by an earlier spec
+        if before.column(source) is None:
+            error(
+                where,
+                "SC404",
+                f"column '{after.name}.{column.name}' is renamed from '{source}', which does not exist",
+                _known("columns", {c.name: c for c in before.columns}),
+            )
+        elif after.column(source) is not None:
+            error(
+                where,
+                "SC405",
+                f"column '{after.name}.{column.name}' is renamed from '{source}', which is still listed",
+                f"remove column '{source}' or the renamed_from",
+            )
+        elif source in renames.values():
+            other = next(new for new, old in renames.items() if old == source)
+            error(
+                where,
+                "SC405",
+                f"columns '{other}' and '{column.name}' of '{after.name}' are both renamed from '{source}'",
+            )
+        else:
+            renames[column.name] = source
+    return renames
+
+
+_WIDENINGS = frozenset({("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"), ("real", "double")})
+_TEXT_LIKE = frozenset({"text", "string", "uuid", "date", "timestamp", "json"})
+
+
+def narrows(old: ColumnType, new: ColumnType) -> bool:
+    """Whether values of ``old`` may not fit ``new`` (a change that can lose or refuse data)."""
+    if old == new or (new.name == "text" and old.name in _TEXT_LIKE):
+        return False
+    if old.name == new.name == "string":
+        return (new.length or 0) < (old.length or 0)
+    if old.name == new.name == "decimal":
+        old_p, old_s, new_p, new_s = old.length or 0, old.scale or 0, new.length or 0, new.scale or 0
+        return new_s < old_s or new_p - new_s < old_p - old_s
+    return (old.name, new.name) not in _WIDENINGS
+
+
+def _diff_columns(
+    spec: Spec, before: Table, after: Table, error: _Error, table_renamed: bool, renamed_columns: set[str]
+) -> list[Operation]:
+    """Drops, type/nullability/default changes, adds and reordering; destructive ones are refused unless allowed.
+
+    A renamed enum or boolean column, or any such column of a renamed table, changes the name of the
+    check derived from it, so it counts as altered.
+    """
+    ops: list[Operation] = []
+    name = after.name
+
+    def where(column: Column) -> Where:
+        return after.where if column.audit else column.where
+
+    for column in before.columns:
+        if after.column(column.name) is None:
+            _refuse_destructive(spec, after.where, f"dropping column '{name}.{column.name}'", error)
+            ops.append(
+                DropColumn(name, column, "drop_constrained_column" if _constrained(before, column) else "drop_column")
+            )
+    for column in after.columns:
+        old = before.column(column.name)
+        if old is None:
+            continue
+        if _column_shape(old) == _column_shape(column):
+            if _has_derived_check(column) and (table_renamed or column.name in renamed_columns):
+                ops.append(AlterColumn(name, old, column, renames_checks=True))
+            continue
+        if narrows(old.type, column.type):
+            _refuse_destructive(
+                spec,
+                spec.at("tables", name, "columns", column.name, "type"),
+                f"narrowing column '{name}.{column.name}' from {old.type} to {column.type}",
+                error,
+            )
+        if old.nullable and not column.nullable and column.default is None:
+            _refuse_destructive(
+                spec, where(column), f"making column '{name}.{column.name}' NOT NULL without a default", error
+            )
+        ops.append(AlterColumn(name, old, column))
+    kept = [c.name for c in after.columns if before.column(c.name) is not None]
+    for position, column in enumerate(after.columns):
+        if before.column(column.name) is not None:
+            continue
+        if not column.nullable and column.default is None:
+            _refuse_destructive(
+                spec, where(column), f"adding NOT NULL column '{name}.{column.name}' without a default", error
+            )
+        if any(before.column(c.name) is not None for c in after.columns[position + 1 :]):
+            kind = "insert_column"
+        elif (
+            _constrained(after, column)
+            or (not column.nullable and column.default is None)
+            or (column.default is not None and column.default.kind == "sql")
+        ):
+            kind = "add_constrained_column"
+        else:
+            kind = "add_column"
+        ops.append(AddColumn(name, column, kind))
+    if kept != [c.name for c in before.columns if after.column(c.name) is not None]:
+        ops.append(ReorderColumns(name, tuple(c.name for c in after.columns)))
+    return ops
+
+
+def _constrained(table: Table, column: Column) -> bool:
+    """Whether a key, check, enum or boolean check of ``table`` names ``column`` (so ALTER cannot add or drop it)."""
+    return (
+        column.name in table.primary_key
+        or bool(column.enum)
+        or column.type.name == "boolean"
+        or any(column.name in fk.columns for fk in table.foreign_keys)
+        or any(c.name == f"ck_{table.name}_{column.name}" for c in table.checks)
+    )
+
+
+def _has_derived_check(column: Column) -> bool:
+    return bool(column.enum) or column.type.name == "boolean"
+
+
+def _diff_primary_key(before: Table, after: Table, original: str) -> list[Operation]:
+    """A changed key, or a renamed table (its key constraint is named after the table)."""
+    if before.primary_key == after.primary_key and (original == after.name or not after.primary_key):
+        return []
+    return [AlterPrimaryKey(after.name, before.primary_key, after.primary_key, f"pk_{original}")]
+
+
+def _diff_indexes(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:
+    """Index drops and creates: a changed definition is a drop and a create under the same name."""
+    old = {i.name: i for i in before.indexes}
+    new = {i.name: i for i in after.indexes}
+    drops: list[Operation] = [
+        DropIndex(after.name, i)
+        for i in before.indexes
+        if i.name not in new or _index_shape(new[i.name]) != _index_shape(i)
+    ]
+    creates: list[Operation] = [
+        CreateIndex(after.name, i)
+        for i in after.indexes
+        if i.name not in old or _index_shape(old[i.name]) != _index_shape(i)
+    ]
+    return drops, creates
+
+
+def _diff_checks(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:
+    old = {c.name: c.expression for c in before.checks}
+    new = {c.name: c.expression for c in after.checks}
+    drops: list[Operation] = [DropCheck(after.name, c) for c in before.checks if new.get(c.name) != c.expression]
+    adds: list[Operation] = [AddCheck(after.name, c) for c in after.checks if old.get(c.name) != c.expression]
+    return drops, adds
+
+
+def _diff_foreign_keys(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:
+    old = {f.name: _foreign_key_shape(f) for f in before.foreign_keys}
+    new = {f.name: _foreign_key_shape(f) for f in after.foreign_keys}
+    drops: list[Operation] = [
+        DropForeignKey(after.name, f) for f in before.foreign_keys if new.get(f.name) != _foreign_key_shape(f)
+    ]
+    adds: list[Operation] = [
+        AddForeignKey(after.name, f) for f in after.foreign_keys if old.get(f.name) != _foreign_key_shape(f)
+    ]
+    return drops, adds
+
+
+def _check_references(spec: Spec, state: Mapping[str, Table], dropped: list[Table], error: _Error) -> None:
+    """Foreign keys of declared tables, and of every table that references a declared or dropped one."""
+    declared = {t.name for t in spec.tables}
+    gone = {t.name for t in dropped}
+    for i, name in enumerate(spec.drop_tables):
+        users = sorted(t.name for t in state.values() if any(fk.ref_table == name for fk in t.foreign_keys))
+        if name in gone and users:
+            error(
+                spec.at("drop_tables", i),
+                "SC408",
+                f"table '{name}' cannot be dropped: {', '.join(users)} still reference it",
+                "drop those foreign keys (or tables) in this spec too",
+            )
+    for table in state.values():
+        for fk in table.foreign_keys:
+            if table.name in declared:
+                _check_reference(table, fk, state, error)
+            elif fk.ref_table in declared:
+                target = state[fk.ref_table]
+                _check_reference(table, dataclasses.replace(fk, where=target.where), state, error)
 
 
 def _check_reference(table: Table, fk: ForeignKey, tables: Mapping[str, Table], error: _Error) -> None:
@@ -173,14 +802,41 @@ def _check_reference(table: Table, fk: ForeignKey, tables: Mapping[str, Table], 
             )
 
 
-def _check_object_names(new_tables: list[Table], state: Mapping[str, Table], error: _Error) -> None:
-    """Tables and indexes share one namespace per schema (SQLite, PostgreSQL)."""
+def _check_object_names(spec: Spec, state: Mapping[str, Table], error: _Error) -> None:
+    """Tables, indexes and primary keys (an index on PostgreSQL) share one namespace per schema.
+
+    Objects of tables this spec does not list were checked by earlier specs; each clash that
+    involves a listed table is reported at that table's object.
+    """
+    listed = [state[t.name] for t in spec.tables]
+    names = {t.name for t in listed}
     owners: dict[str, str] = {}
     for table in state.values():
+        if table.name not in names:
+            owners[table.name] = f"table '{table.name}'"
+            owners.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
+            if table.primary_key:
+                owners[f"pk_{table.name}"] = f"the primary key of table '{table.name}'"
+    for table in listed:
+        if table.name in owners:
+            error(
+                table.where,
+                "SC304",
+                f"table name '{table.name}' is already used by {owners[table.name]}",
+                "give the table another name",
+            )
         owners[table.name] = f"table '{table.name}'"
-        owners.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
-    for table in new_tables:
-        owners.setdefault(table.name, f"table '{table.name}'")
+    for table in listed:
+        if table.primary_key:
+            name = f"pk_{table.name}"
+            if name in owners:
+                error(
+                    table.where,
+                    "SC304",
+                    f"primary key name '{name}' of table '{table.name}' is already used by {owners[name]}",
+                    "rename the table or the other object",
+                )
+            owners[name] = f"the primary key of table '{table.name}'"
         for index in table.indexes:
             if index.name in owners:
                 error(
@@ -231,5 +887,5 @@ def _known(what: str, items: Mapping[str, object]) -> str:
     return f"known {what}: {', '.join(names[:10])}{', …' if len(names) > 10 else ''}" if names else ""
 
 
-class _Error(Protocol):
-    def __call__(self, where: tuple[int, int], code: str, message: str, hint: str = "") -> None: ...
+def _ignore(where: Where, code: str, message: str, hint: str = "") -> None:
+    """Dropped tables that reference each other are dropped in any order."""

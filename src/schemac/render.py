@@ -7,7 +7,7 @@ A project's ``templates/<dialect>/`` overrides packaged templates by file name.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -16,8 +16,29 @@ from typing import Any
 import jinja2
 
 from .dialects import Dialect
-from .model import Column, Table
-from .plan import CreateIndex, CreateTable, Operation, VersionPlan
+from .errors import SchemacError, fail
+from .model import Column, ForeignKey, Table
+from .plan import (
+    AddCheck,
+    AddColumn,
+    AddForeignKey,
+    AlterColumn,
+    AlterPrimaryKey,
+    CreateIndex,
+    CreateTable,
+    DropCheck,
+    DropColumn,
+    DropForeignKey,
+    DropIndex,
+    DropTable,
+    Operation,
+    RebuildTable,
+    RenameColumn,
+    RenameTable,
+    ReorderColumns,
+    VersionPlan,
+    for_dialect,
+)
 
 Context = dict[str, Any]
 
@@ -34,10 +55,19 @@ def _package_templates(dialect: str) -> str:
     return str(resources.files("schemac").joinpath("templates", dialect))
 
 
-@cache
 def environment(dialect: str, project_templates: Path | None) -> jinja2.Environment:
-    """A Jinja environment for one dialect, with the project's overrides first."""
-    search = [str(project_templates / dialect)] if project_templates and (project_templates / dialect).is_dir() else []
+    """A Jinja environment for one dialect, with the project's overrides first.
+
+    Whether the override directory exists is looked up on every call, so a long-lived process
+    notices a ``templates/`` directory created after its first build.
+    """
+    override = project_templates / dialect if project_templates else None
+    return _environment(dialect, str(override) if override and override.is_dir() else None)
+
+
+@cache
+def _environment(dialect: str, override: str | None) -> jinja2.Environment:
+    search = [override] if override else []
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader([*search, _package_templates(dialect)]),
         autoescape=False,  # SQL, not HTML: every literal is escaped by the dialect instead
@@ -67,6 +97,19 @@ def column_context(column: Column, dialect: Dialect, indexed: bool = False) -> C
     }
 
 
+def foreign_key_context(fk: ForeignKey, dialect: Dialect) -> Context:
+    q = dialect.ident
+    return {
+        "kind": "foreign_key",
+        "name": q(fk.name),
+        "columns": [q(c) for c in fk.columns],
+        "ref_table": q(fk.ref_table),
+        "ref_columns": [q(c) for c in fk.ref_columns],
+        "on_delete": (fk.on_delete or "").upper(),
+        "on_update": (fk.on_update or "").upper(),
+    }
+
+
 def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
     """Primary key, foreign keys, then checks (column-derived first), each with its name."""
     q = dialect.ident
@@ -75,18 +118,7 @@ def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
         found.append(
             {"kind": "primary_key", "name": q(f"pk_{table.name}"), "columns": [q(c) for c in table.primary_key]}
         )
-    for fk in table.foreign_keys:
-        found.append(
-            {
-                "kind": "foreign_key",
-                "name": q(fk.name),
-                "columns": [q(c) for c in fk.columns],
-                "ref_table": q(fk.ref_table),
-                "ref_columns": [q(c) for c in fk.ref_columns],
-                "on_delete": (fk.on_delete or "").upper(),
-                "on_update": (fk.on_update or "").upper(),
-            }
-        )
+    found.extend(foreign_key_context(fk, dialect) for fk in table.foreign_keys)
     for column in table.columns:
         found.extend(
             {"kind": "check", "name": q(name), "expression": expression}
@@ -116,10 +148,125 @@ def _create_index(op: CreateIndex, dialect: Dialect) -> Context:
     }
 
 
+def _drop_index(op: DropIndex, dialect: Dialect) -> Context:
+    return {"name": dialect.ident(op.index.name), "table": dialect.ident(op.table)}
+
+
+def _drop_table(op: DropTable, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table.name)}
+
+
+def _rename_table(op: RenameTable, dialect: Dialect) -> Context:
+    return {"old": dialect.ident(op.old), "new": dialect.ident(op.new)}
+
+
+def _rename_column(op: RenameColumn, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "old": dialect.ident(op.old), "new": dialect.ident(op.new)}
+
+
+def _derived_checks(table: str, column: Column, dialect: Dialect) -> list[Context]:
+    return [{"name": dialect.ident(n), "expression": e} for n, e in dialect.column_checks(table, column)]
+
+
+def _keyed_column(table: str, column: Column, dialect: Dialect) -> Context:
+    return column_context(column, dialect, (table, column.name) in dialect.keyed)
+
+
+def _add_column(op: AddColumn, dialect: Dialect) -> Context:
+    return {
+        "table": dialect.ident(op.table),
+        "column": _keyed_column(op.table, op.column, dialect),
+        "add_checks": _derived_checks(op.table, op.column, dialect),
+    }
+
+
+def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "column": dialect.ident(op.column.name)}
+
+
+def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
+    before, after = column_context(op.before, dialect), _keyed_column(op.table, op.after, dialect)
+    old_checks = _derived_checks(op.table, op.before, dialect)
+    new_checks = _derived_checks(op.table, op.after, dialect)
+    return {
+        "drop_checks": [c["name"] for c in old_checks if c not in new_checks],
+        "add_checks": [c for c in new_checks if c not in old_checks],
+        "table": dialect.ident(op.table),
+        "column": after,
+        "before": before,
+        "type_changed": dialect.sql_type(op.before.type) != dialect.sql_type(op.after.type),
+        "nullable_changed": before["nullable"] != after["nullable"],
+        "default_changed": before["default"] != after["default"],
+    }
+
+
+def _reorder_columns(op: ReorderColumns, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "columns": [dialect.ident(c) for c in op.columns]}
+
+
+def _alter_primary_key(op: AlterPrimaryKey, dialect: Dialect) -> Context:
+    return {
+        "table": dialect.ident(op.table),
+        "old_name": dialect.ident(op.old_constraint),
+        "name": dialect.ident(f"pk_{op.table}"),
+        "before": [dialect.ident(c) for c in op.before],
+        "columns": [dialect.ident(c) for c in op.after],
+    }
+
+
+def _add_check(op: AddCheck, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "name": dialect.ident(op.check.name), "expression": op.check.expression}
+
+
+def _drop_check(op: DropCheck, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "name": dialect.ident(op.check.name)}
+
+
+def _add_foreign_key(op: AddForeignKey, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "constraint": foreign_key_context(op.foreign_key, dialect)}
+
+
+def _drop_foreign_key(op: DropForeignKey, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "name": dialect.ident(op.foreign_key.name)}
+
+
+def _rebuild_table(op: RebuildTable, dialect: Dialect) -> Context:
+    q = dialect.ident
+    defaults = {c.name: c.default for c in op.after.columns}
+    values = []
+    for name, fill in op.copies:
+        default = defaults[name]
+        values.append(f"COALESCE({q(name)}, {dialect.default(default)})" if fill and default else q(name))
+    return {
+        **_create_table(CreateTable(op.after), dialect),  # the new shape: table, columns, constraints
+        "temporary": q(f"_schemac_new_{op.after.name}"),
+        "guard_tables": [q(name) for name in op.referenced_by],
+        "guard_name": q(f"rebuild_of_{op.after.name}_needs_foreign_keys_off"),
+        "copy_columns": [q(name) for name, _ in op.copies],
+        "copy_values": values,
+    }
+
+
 # Operation type → (template file, context builder, whether re-running it is harmless).
+# A dialect renders only the kinds its plan holds: SQLite never sees AlterColumn, AddCheck, … (they are
+# folded into RebuildTable by plan.for_dialect), so it ships no template for them.
 RENDERERS: dict[type, tuple[str, Callable[[Any, Dialect], Context], bool]] = {
     CreateTable: ("create_table.sql.j2", _create_table, True),
     CreateIndex: ("create_index.sql.j2", _create_index, True),
+    DropIndex: ("drop_index.sql.j2", _drop_index, True),
+    DropTable: ("drop_table.sql.j2", _drop_table, True),
+    RenameTable: ("rename_table.sql.j2", _rename_table, False),
+    RenameColumn: ("rename_column.sql.j2", _rename_column, False),
+    AddColumn: ("add_column.sql.j2", _add_column, False),
+    DropColumn: ("drop_column.sql.j2", _drop_column, False),
+    AlterColumn: ("alter_column.sql.j2", _alter_column, False),
+    ReorderColumns: ("reorder_columns.sql.j2", _reorder_columns, False),
+    AlterPrimaryKey: ("alter_primary_key.sql.j2", _alter_primary_key, False),
+    AddCheck: ("add_check.sql.j2", _add_check, False),
+    DropCheck: ("drop_check.sql.j2", _drop_check, False),
+    AddForeignKey: ("add_foreign_key.sql.j2", _add_foreign_key, False),
+    DropForeignKey: ("drop_foreign_key.sql.j2", _drop_foreign_key, False),
+    RebuildTable: ("rebuild_table.sql.j2", _rebuild_table, False),
 }
 
 
@@ -128,9 +275,48 @@ def render_operation(op: Operation, dialect: Dialect, env: jinja2.Environment) -
     return RenderedStatement(env.get_template(template).render(build_context(op, dialect)).strip(), idempotent)
 
 
+def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operation, ...]:
+    """``version``'s operations as ``dialect`` runs them: column changes that render to the same
+    definition here (``bigint`` → ``integer`` on SQLite) are dropped, then what the dialect cannot
+    ALTER is folded into table rebuilds."""
+    visible = tuple(op for op in version.operations if not _same_here(op, dialect))
+    return for_dialect(visible, version, dialect.in_place)
+
+
+def _same_here(op: Operation, dialect: Dialect) -> bool:
+    if not isinstance(op, AlterColumn) or op.renames_checks:
+        return False
+    before, after = op.before, op.after
+    return column_context(before, dialect) == column_context(after, dialect) and dialect.column_checks(
+        op.table, before
+    ) == dialect.column_checks(op.table, after)
+
+
+def _inexpressible(plan: VersionPlan, op: Operation, dialect: Dialect, template: str) -> SchemacError:
+    """A change this dialect has no template for: refused at the table's line, before anything is written."""
+    table = op.new if isinstance(op, RenameTable) else op.after if isinstance(op, RebuildTable) else op.table
+    name = table if isinstance(table, str) else table.name
+    line, column = plan.spec.at("tables", name)
+    return fail(
+        plan.spec.file,
+        line,
+        column,
+        "SC409",
+        f"{dialect.name} cannot express this change: {op.describe()}",
+        f"there is no {dialect.name} template {template}; change the table in two specs, or add the template",
+    )
+
+
 def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
     """The SQL text of one migration file, and the first line of each statement that is not re-runnable."""
-    statements = [render_operation(op, dialect, env) for op in plan.operations]
+    statements = []
+    keyed = frozenset((table.name, name) for table in plan.schema.values() for name in indexed_columns(table))
+    dialect = replace(dialect, keyed=keyed)
+    for op in dialect_operations(plan, dialect):
+        try:
+            statements.append(render_operation(op, dialect, env))
+        except jinja2.TemplateNotFound as missing:
+            raise _inexpressible(plan, op, dialect, str(missing.name)) from None
     description = [" ".join(line.split()) for line in plan.spec.description.splitlines()]
     text = env.get_template("migration.sql.j2").render(
         spec_file=plan.spec.file,

@@ -43,7 +43,9 @@ class Settings:
 
 
 def _line_of(text: str, key: str) -> int:
-    match = re.search(rf"^\s*{re.escape(key)}\s*=", text, re.MULTILINE)
+    """The line that sets ``key`` (``key = ...``) or opens it as a table (``[audit]``, ``[tool.schemac.audit]``)."""
+    name = re.escape(key)
+    match = re.search(rf"^\s*(?:{name}\s*=|\[(?:tool\.schemac\.)?{name}\])", text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
@@ -60,8 +62,9 @@ def load_settings(root: Path) -> Settings:
         try:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
-            line = int(m.group(1)) if (m := re.search(r"line (\d+)", str(exc))) else 1
-            raise SchemacError([Diagnostic(name, line, 1, "SC701", f"invalid TOML: {exc}")]) from None
+            at = re.search(r"line (\d+), column (\d+)", str(exc))
+            line, column = (int(at.group(1)), int(at.group(2))) if at else (1, 1)
+            raise SchemacError([Diagnostic(name, line, column, "SC701", f"invalid TOML: {exc}")]) from None
         for part in path_in_file:
             data = data.get(part, {}) if isinstance(data, dict) else {}
         if data or name == "schemac.toml":
@@ -85,13 +88,15 @@ def load_settings(root: Path) -> Settings:
     audit = table.get("audit", {})
     default: Any = audit.get("default", "full") if isinstance(audit, dict) else None
     if not isinstance(audit, dict):
-        error("audit", "audit must be a table: [tool.schemac.audit]")
+        header = "[tool.schemac.audit]" if source == "pyproject.toml" else "[audit]"
+        error("audit", f"audit must be a table: {header}")
     else:
         for key in sorted(set(audit) - _AUDIT_KEYS):
             error(key, f"unknown audit setting '{key}'", "the audit table takes: default")
     groups = _audit_groups(default)
     if groups is None:
-        error("default", f"audit default must be full, none, or a list of created/updated/deleted, not {default!r}")
+        if isinstance(audit, dict):
+            error("default", f"audit default must be full, none, or a list of created/updated/deleted, not {default!r}")
         groups = AUDIT_GROUPS
     paths = {}
     for key, fallback in (("specs", "specs"), ("migrations", "migrations"), ("templates", "templates")):

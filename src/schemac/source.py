@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -37,7 +38,11 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
             Composer.__init__(self)
 
 
+T = TypeVar("T")
+
 MAX_SPEC_BYTES = 5 * 1024 * 1024
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and lists; a spec needs about 8, and deeper input would exhaust the stack."""
 SPEC_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[a-z0-9_]+)\.yaml")
 
 Path_ = tuple[str | int, ...]
@@ -57,7 +62,7 @@ for _tag, _pattern, _first in (
     (_INT, r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
     (
         _FLOAT,
-        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?",
+        r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)",
         "-+0123456789.",
     ),
 ):
@@ -94,6 +99,14 @@ class Document:
     def diagnostic(self, path: Path_, code: str, message: str, hint: str = "", *, key: bool = False) -> Diagnostic:
         line, column = self.at(path, key=key)
         return Diagnostic(self.file, line, column, code, message, hint)
+
+
+def dotted(path: Path_) -> str:
+    """``('tables', 'docs', 'columns', 'id')`` → ``tables.docs.columns.id``; list items as ``[2]``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "spec"
 
 
 def _position_of(text: str, offset: int) -> tuple[int, int]:
@@ -160,19 +173,20 @@ def read_bytes(path: Path, display: str, limit: int = MAX_SPEC_BYTES) -> bytes:
 def load_document(raw: bytes, display: str) -> Document:
     """Parse one spec file's bytes into a :class:`Document`."""
     text = decode(raw, display)
-    loader = _Loader(text)
     try:
         if "&" in text or "*" in text:
-            _refuse_anchors(loader, display)
-            loader = _Loader(text)
-        node = loader.get_single_node()
+            _with_loader(text, lambda loader: _refuse_anchors(loader, display))
+        node = _with_loader(text, lambda loader: loader.get_single_node())
+    except RecursionError:
+        raise SchemacError([_first_too_deep(text, display)]) from None
     except yaml.MarkedYAMLError as exc:
         raise SchemacError([_syntax_diagnostic(exc, display)]) from None
-    except yaml.YAMLError as exc:  # reader errors carry a position but no mark
-        line, column = _position_of(text, getattr(exc, "position", 0))
-        raise SchemacError([Diagnostic(display, line, column, "SC104", f"invalid YAML: {exc}")]) from None
-    finally:
-        loader.dispose()
+    except yaml.reader.ReaderError as exc:  # reader errors carry a position but no mark
+        line, column = _position_of(text, exc.position)
+        message = f"invalid YAML: the character U+{exc.character:04X} is not allowed in a YAML file"
+        raise SchemacError([Diagnostic(display, line, column, "SC104", message)]) from None
+    except yaml.YAMLError as exc:
+        raise SchemacError([Diagnostic(display, 1, 1, "SC104", f"invalid YAML: {exc}")]) from None
     if node is None:
         raise SchemacError(
             [Diagnostic(display, 1, 1, "SC108", "spec is empty", "a spec is a mapping with at least a description")]
@@ -185,6 +199,15 @@ def load_document(raw: bytes, display: str) -> Document:
     if builder.diagnostics:
         raise SchemacError(builder.diagnostics)
     return Document(display, data, hashlib.sha256(raw).hexdigest(), builder.positions, builder.key_positions)
+
+
+def _with_loader(text: str, use: Callable[[_Loader], T]) -> T:
+    """``use(loader)`` on a fresh loader over ``text``; the reader may already refuse a character here."""
+    loader = _Loader(text)
+    try:
+        return use(loader)
+    finally:
+        loader.dispose()
 
 
 def _refuse_anchors(loader: _Loader, display: str) -> None:
@@ -205,6 +228,37 @@ def _refuse_anchors(loader: _Loader, display: str) -> None:
                     )
                 ]
             )
+
+
+def _depth_diagnostic(display: str, line: int, column: int) -> Diagnostic:
+    return Diagnostic(
+        display,
+        line,
+        column,
+        "SC115",
+        f"mappings and lists are nested more than {MAX_DEPTH} levels deep",
+        "flatten the value; a spec needs only a few levels",
+    )
+
+
+def _first_too_deep(text: str, display: str) -> Diagnostic:
+    """Where nesting first exceeds :data:`MAX_DEPTH`, found from the parser's events without recursion."""
+    return _with_loader(text, lambda loader: _deepest(loader, display))
+
+
+def _deepest(loader: _Loader, display: str) -> Diagnostic:
+    depth = 0
+    try:
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH and (mark := event.start_mark) is not None:
+                    return _depth_diagnostic(display, mark.line + 1, mark.column + 1)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        pass
+    return Diagnostic(display, 1, 1, "SC115", "the YAML is nested too deeply to read")
 
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display: str) -> Diagnostic:
@@ -246,6 +300,10 @@ class _Builder:
 
     def value(self, node: Node, path: Path_) -> Any:
         self.positions[path] = _mark(node)
+        if isinstance(node, MappingNode | SequenceNode) and len(path) >= MAX_DEPTH:
+            if not any(d.code == "SC115" for d in self.diagnostics):
+                self.diagnostics.append(_depth_diagnostic(self.display, *_mark(node)))
+            return None
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
         if isinstance(node, SequenceNode):
@@ -317,7 +375,7 @@ class _Builder:
                 return None
             if node.tag == _INT:
                 return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
-            return float(text)
+            return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
         except ValueError:
             line, column = _mark(node)
             self.diagnostics.append(

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from .errors import Diagnostic
-from .source import Document, Path_
+from .source import Document, Path_, dotted
 
 SCHEMA_RESOURCE = "schema/spec.schema.json"
 
@@ -28,14 +28,6 @@ def schema_text() -> str:
 @cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(json.loads(schema_text()))
-
-
-def dotted(path: Path_) -> str:
-    """``('tables', 'docs', 'columns', 'id')`` → ``tables.docs.columns.id``; list items as ``[2]``."""
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text or "spec"
 
 
 _JSON_TYPES = {
@@ -157,4 +149,6 @@ LOGICAL_TYPES = (
 def _type_error(doc: Document, path: Path_, value: Any) -> Diagnostic:
     close = difflib.get_close_matches(str(value).lower(), LOGICAL_TYPES, n=1)
     hint = f"did you mean '{close[0]}'?" if close else f"known types: {', '.join(LOGICAL_TYPES)}"
+    if isinstance(value, str) and value.startswith("decimal(") and ")" not in value:
+        hint = 'inside {...} a comma ends the value: quote the type, as in type: "decimal(12,2)"'
     return doc.diagnostic(path, "SC205", f"unknown type '{value}'", hint)

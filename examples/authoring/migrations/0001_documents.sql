@@ -19,7 +19,7 @@ CREATE TABLE IF NOT EXISTS "templates" (
     CONSTRAINT "ck_templates_title" CHECK (length(title) > 0),
     CONSTRAINT "ck_templates_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_templates_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_templates_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_templates_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE UNIQUE INDEX IF NOT EXISTS "uq_templates_slug" ON "templates" ("slug");
@@ -45,7 +45,7 @@ CREATE TABLE IF NOT EXISTS "documents" (
     CONSTRAINT "ck_documents_word_count" CHECK (word_count >= 0),
     CONSTRAINT "ck_documents_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_documents_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_documents_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_documents_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE INDEX IF NOT EXISTS "idx_documents_workspace_id_status" ON "documents" ("workspace_id", "status");
@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS "sections" (
     CONSTRAINT "ck_sections_ordinal" CHECK (ordinal >= 0),
     CONSTRAINT "ck_sections_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_sections_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_sections_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_sections_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE UNIQUE INDEX IF NOT EXISTS "uq_sections_document_ordinal_live" ON "sections" ("document_id", "ordinal") WHERE deleted_at IS NULL;

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS "streaming_interaction_sessions" (
     CONSTRAINT "ck_streaming_interaction_sessions_canceled_has_reason" CHECK ((status = 'canceled') = (cancellation_reason IS NOT NULL)),
     CONSTRAINT "ck_streaming_interaction_sessions_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_streaming_interaction_sessions_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_streaming_interaction_sessions_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_streaming_interaction_sessions_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE INDEX IF NOT EXISTS "idx_streaming_interaction_sessions_document_id_queued_at_desc" ON "streaming_interaction_sessions" ("document_id", "queued_at" DESC);

@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS "orders" (
     CONSTRAINT "ck_orders_total_cents" CHECK (total_cents >= 0),
     CONSTRAINT "ck_orders_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_orders_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_orders_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_orders_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE INDEX IF NOT EXISTS "idx_orders_status_created_at_desc" ON "orders" ("status", "created_at" DESC);

@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS "products" (
     CONSTRAINT "ck_products_title_not_blank" CHECK (length(title) > 0),
     CONSTRAINT "ck_products_created_by" CHECK (length(created_by) > 0),
     CONSTRAINT "ck_products_updated_by" CHECK (length(updated_by) > 0),
-    CONSTRAINT "ck_products_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND length(deleted_by) > 0))
+    CONSTRAINT "ck_products_deleted_by" CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 );
 
 CREATE INDEX IF NOT EXISTS "idx_products_kind_listed_at_desc" ON "products" ("kind", "listed_at" DESC);
