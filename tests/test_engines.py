@@ -30,8 +30,20 @@ def pinned_bytes(case: Path, engine: str) -> dict[str, bytes]:
     return files if manifest and json.loads(manifest)["dialect"] == engine else {}
 
 
-@pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("case", cases(), ids=lambda p: p.name)
+SQLITE_ONLY_SQL = {
+    ("all_types", "postgresql"): "its bytes default {sql: \"X'CAFE'\"} is a SQLite blob literal (a bit string here)"
+}
+
+
+def _marks(case: Path, engine: str) -> list[pytest.MarkDecorator]:
+    reason = SQLITE_ONLY_SQL.get((case.name, engine))
+    return [pytest.mark.xfail(reason=reason, strict=True, raises=schemac.SchemacError)] if reason else []
+
+
+@pytest.mark.parametrize(
+    ("case", "engine"),
+    [pytest.param(c, e, id=f"{c.name}-{e}", marks=_marks(c, e)) for c in cases() for e in ENGINES],
+)
 def test_golden_case_applies_and_reads_back(
     case: Path, engine: str, tmp_path: Path, database_factory: Callable[[str], str]
 ) -> None:
@@ -51,24 +63,26 @@ def test_golden_case_applies_and_reads_back(
     compiled = compile_project(load_settings(project))
     versions = [p.spec.version for p in compiled.plans]
 
-    first = schemac.apply(project, url)
-    assert [m.version for m in first.applied] == versions
-    assert schemac.apply(project, url).applied == ()
-
+    migrations = {m.version: m for m in schemac.load_migrations(project / "migrations", engine)}
     database = connect(parse_url(url), 30)
     try:
-        for migration in schemac.load_migrations(project / "migrations", engine):
-            if not migration.non_idempotent:  # replaying a file is harmless
-                for statement in split_statements(migration.sql):
+        for version in versions:
+            assert [m.version for m in schemac.apply(project, url, to=version).applied] == [version]
+            if not migrations[version].non_idempotent:  # replaying the file just applied is harmless
+                for statement in split_statements(migrations[version].sql):
                     database.execute(statement.sql)
+        assert schemac.apply(project, url).applied == ()
         live = database.tables()
     finally:
         database.close()
     schema = compiled.plans[-1].schema
     assert sorted(live) == sorted(schema)
     for name, table in schema.items():
-        assert [c.name for c in live[name].columns] == [c.name for c in table.columns]
-        assert [c.nullable for c in live[name].columns] == [c.nullable for c in table.columns]
+        # PostgreSQL and MariaDB append an inserted column (see README), so only SQLite keeps spec order.
+        order = (lambda cs: cs) if engine == "sqlite" else sorted
+        assert order([(c.name, c.nullable) for c in live[name].columns]) == order(
+            [(c.name, c.nullable) for c in table.columns]
+        )
         assert live[name].primary_key == table.primary_key
         assert {fk.name: (fk.columns, fk.ref_table, fk.ref_columns) for fk in live[name].foreign_keys} == {
             fk.name: (fk.columns, fk.ref_table, fk.ref_columns) for fk in table.foreign_keys

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
@@ -186,7 +187,8 @@ def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
 
 def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
     before, after = column_context(op.before, dialect), _keyed_column(op.table, op.after, dialect)
-    old_checks = _derived_checks(op.table, op.before, dialect)
+    previous = replace(op.before, name=dialect.renamed_columns.get((op.table, op.before.name), op.before.name))
+    old_checks = _derived_checks(dialect.renamed_tables.get(op.table, op.table), previous, dialect)
     new_checks = _derived_checks(op.table, op.after, dialect)
     return {
         "drop_checks": [c["name"] for c in old_checks if c not in new_checks],
@@ -311,7 +313,11 @@ def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment)
     """The SQL text of one migration file, and the first line of each statement that is not re-runnable."""
     statements = []
     keyed = frozenset((table.name, name) for table in plan.schema.values() for name in indexed_columns(table))
-    dialect = replace(dialect, keyed=keyed)
+    renamed = {op.new: op.old for op in plan.operations if isinstance(op, RenameTable)}
+    columns = {(op.table, op.new): op.old for op in plan.operations if isinstance(op, RenameColumn)}
+    dialect = replace(
+        dialect, keyed=keyed, renamed_tables=MappingProxyType(renamed), renamed_columns=MappingProxyType(columns)
+    )
     for op in dialect_operations(plan, dialect):
         try:
             statements.append(render_operation(op, dialect, env))
