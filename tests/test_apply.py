@@ -421,3 +421,44 @@ def test_split_statements_respects_quotes_and_comments() -> None:
         (3, "CREATE TABLE \"a;b\" (x TEXT DEFAULT 'x;y', `c;d` INT);"),
         (5, "INSERT INTO t VALUES ('it''s; fine');"),
     ]
+
+
+PARENTS = """description: Parents and children.
+tables:
+  parents:
+    description: A parent.
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      label: {type: text}
+  children:
+    description: A child.
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      parent_id: {type: integer, references: parents.id, on_delete: cascade}
+"""
+
+
+def test_sqlite_rebuild_of_a_referenced_table_keeps_rows_and_keys(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    (project / "specs" / "0001_family.yaml").write_text(PARENTS, encoding="utf-8")
+    (project / "specs" / "0002_optional_label.yaml").write_text(
+        PARENTS.split("  children:")[0].replace("{type: text}", "{type: text, nullable: true}"), encoding="utf-8"
+    )
+    schemac.build(project)
+    assert "rebuild" in (project / "migrations" / "0002_optional_label.sql").read_text().lower()
+    url = str(tmp_path / "app.db")
+    schemac.apply(project, url, to=1)
+    con = sqlite3.connect(url)
+    con.executescript("INSERT INTO parents VALUES (1, 'a'); INSERT INTO children VALUES (10, 1);")
+    con.close()
+    assert [m.version for m in schemac.apply(project, url).applied] == [2]
+    con = sqlite3.connect(url)
+    assert con.execute("SELECT * FROM parents").fetchall() == [(1, "a")]
+    assert con.execute("SELECT * FROM children").fetchall() == [(10, 1)]
+    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert [r[3] for r in con.execute("PRAGMA table_info(parents)")] == [1, 0]  # label now nullable
+    con.close()
+    assert schemac.verify(project, url).differences == ()

@@ -168,7 +168,17 @@ class SQLiteDatabase(Database):
     )
 
     def begin(self) -> None:
+        """Foreign keys off around the transaction (SQLite's table-rebuild procedure); checked before commit."""
+        self.execute("PRAGMA foreign_keys = OFF")
         self.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+        self.execute("PRAGMA foreign_keys = ON")
+
+    def rollback(self) -> None:
+        super().rollback()
+        self.execute("PRAGMA foreign_keys = ON")
 
     def table_exists(self, name: str) -> bool:
         return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
