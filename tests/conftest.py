@@ -75,6 +75,28 @@ hypothesis_settings.register_profile("thorough", max_examples=10_000, deadline=N
 hypothesis_settings.load_profile(os.environ.get("SCHEMAC_HYPOTHESIS_PROFILE", "ci"))
 
 
+# A spec opening one table ``t`` without audit columns; append column lines such as KEY_COLUMN.
+ONE_TABLE = "description: x\ntables:\n  t:\n    audit: none\n    columns:\n"
+KEY_COLUMN = "      id: {type: integer, primary_key: true}\n"
+
+
+def findings(action: Callable[[], object]) -> list[str]:
+    """The printed diagnostics of the :class:`schemac.SchemacError` that ``action`` must raise."""
+    import schemac
+
+    with pytest.raises(schemac.SchemacError) as caught:
+        action()
+    return [str(d) for d in caught.value.diagnostics]
+
+
+def project_with(root: Path, specs: dict[str, str | bytes]) -> Path:
+    """A project at ``root`` holding the given spec files (text or raw bytes)."""
+    (root / "specs").mkdir(parents=True)
+    for name, data in specs.items():
+        (root / "specs" / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+    return root
+
+
 # Real database servers: each test gets a fresh database of its own and drops it afterwards.
 PG_URL = os.environ.get("SCHEMAC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("SCHEMAC_TEST_MARIADB", "mariadb://root@127.0.0.1:3306/test")

@@ -119,6 +119,16 @@ def test_new_goes_above_published_versions(built: Path, cli: Cli) -> None:
     assert outcome.stdout == f"{built / 'specs' / '0003_again.yaml'}\n"
 
 
+@pytest.mark.parametrize("description", ["Add: orders #1", "yes", "123", "true", "multi\nline", "- x", 'it\'s "q"'])
+def test_new_writes_any_description_as_a_yaml_string(make_project: Callable[..., Path], description: str) -> None:
+    from schemac.source import load_document
+
+    project = make_project({})
+    path = schemac.new(project, "next", description)
+    assert load_document(path.read_bytes(), "x").data == {"description": description}
+    assert schemac.validate(project).specs == 1
+
+
 def test_new_refuses_a_bad_slug(make_project: Callable[..., Path], cli: Cli) -> None:
     project = make_project({})
     outcome = cli("new", "Bad-Slug", "--project", project)
@@ -425,3 +435,25 @@ def test_python_api_mirrors_the_cli(tmp_path: Path) -> None:
     with pytest.raises(schemac.SchemacError) as caught:
         schemac.build(project)
     assert [(d.code, d.file) for d in caught.value.diagnostics] == [("SC501", "migrations/0001_orders.sql")]
+
+
+def test_directories_named_in_the_settings(tmp_path: Path, cli: Cli) -> None:
+    project = tmp_path / "p"
+    (project / "schema_specs").mkdir(parents=True)
+    (project / "schema_specs" / "0001_orders.yaml").write_text(spec("orders"), encoding="utf-8")
+    (project / "tpl" / "sqlite").mkdir(parents=True)
+    (project / "tpl" / "sqlite" / "migration.sql.j2").write_text(
+        "-- house style\n{% for s in statements %}\n{{ s }}\n{% endfor %}", encoding="utf-8"
+    )
+    (project / "pyproject.toml").write_text(
+        '[tool.schemac]\nspecs = "schema_specs"\nmigrations = "out"\ntemplates = "tpl"\n', encoding="utf-8"
+    )
+    outcome = cli("build", "--project", project)
+    assert outcome.stdout.splitlines()[:2] == ["wrote out/0001_orders.sql", "wrote out/manifest.json"]
+    written = (project / "out" / "0001_orders.sql").read_text(encoding="utf-8")
+    assert written.startswith('-- house style\nCREATE TABLE IF NOT EXISTS "orders" (\n')
+    assert json.loads((project / "out" / "manifest.json").read_text())["files"][0]["spec"] == (
+        "schema_specs/0001_orders.yaml"
+    )
+    assert not (project / "migrations").exists()
+    assert cli("check", "--project", project).returncode == 0

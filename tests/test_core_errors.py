@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -9,9 +10,10 @@ from pathlib import Path
 import pytest
 
 import schemac
+from conftest import KEY_COLUMN as KEYED
+from conftest import ONE_TABLE as T
+from conftest import findings, project_with
 
-T = "description: x\ntables:\n  t:\n    audit: none\n    columns:\n"
-KEYED = "      id: {type: integer, primary_key: true}\n"
 TWO_TABLES = "description: x\ntables:\n  a:\n    audit: none\n    columns:\n" + KEYED
 
 SPEC_ERRORS: dict[str, tuple[dict[str, str | bytes], str]] = {
@@ -180,19 +182,6 @@ SPEC_ERRORS: dict[str, tuple[dict[str, str | bytes], str]] = {
 }
 
 
-def findings(action: Callable[[], object]) -> list[str]:
-    with pytest.raises(schemac.SchemacError) as caught:
-        action()
-    return [str(d) for d in caught.value.diagnostics]
-
-
-def project_with(root: Path, files: dict[str, str | bytes]) -> Path:
-    (root / "specs").mkdir(parents=True)
-    for name, text in files.items():
-        (root / "specs" / name).write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
-    return root
-
-
 @pytest.mark.parametrize("code", sorted(SPEC_ERRORS))
 def test_spec_error(code: str, tmp_path: Path) -> None:
     files, expected = SPEC_ERRORS[code]
@@ -252,8 +241,6 @@ def test_sc501_edited_migration_seen_by_the_loader(published: Path) -> None:
     path = published / "migrations" / "0001_a.sql"
     recorded = json.loads((published / "migrations" / "manifest.json").read_text())["files"][0]["sha256"]
     path.write_bytes(path.read_bytes() + b"-- x\n")
-    import hashlib
-
     now = hashlib.sha256(path.read_bytes()).hexdigest()
     shown = (published / "migrations").as_posix()
     assert findings(lambda: schemac.load_migrations(published / "migrations")) == [

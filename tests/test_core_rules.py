@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import schemac
+from conftest import KEY_COLUMN as KEYED
+from conftest import ONE_TABLE as T
+from conftest import findings, project_with
 from schemac.source import load_document
-
-T = "description: x\ntables:\n  t:\n    audit: none\n    columns:\n"
-KEYED = "      id: {type: integer, primary_key: true}\n"
 
 RULES: dict[str, tuple[str, list[str]]] = {
     "primary key name too long": (
@@ -22,6 +22,43 @@ RULES: dict[str, tuple[str, list[str]]] = {
         [
             "specs/0001_a.yaml:3:3: SC303 generated primary key name 'pk_" + "t" * 61 + "' is 64 characters, over "
             "the limit of 63 (hint: use a table name of at most 60 characters)"
+        ],
+    ),
+    "unique column name too long": (
+        "description: x\ntables:\n  "
+        + "t" * 30
+        + ":\n    audit: none\n    columns:\n      "
+        + "c" * 30
+        + ": {type: text, unique: true}\n",
+        [
+            "specs/0001_a.yaml:6:7: SC303 generated name 'uq_" + "t" * 30 + "_" + "c" * 30 + "' is 64 characters, "
+            "over the limit of 63 (hint: declare it under indexes: with unique: true and a shorter name:)"
+        ],
+    ),
+    "enum check name too long": (
+        "description: x\ntables:\n  "
+        + "t" * 30
+        + ":\n    audit: none\n    columns:\n      "
+        + "c" * 25
+        + ": {type: text, enum: [a]}\n",
+        [
+            "specs/0001_a.yaml:6:7: SC303 generated name 'ck_" + "t" * 30 + "_" + "c" * 25 + "_enum' is 64 "
+            "characters, over the limit of 63 (hint: use a shorter table or column name)"
+        ],
+    ),
+    "column foreign key name too long": (
+        "description: x\ntables:\n  "
+        + "t" * 30
+        + ":\n    audit: none\n    columns:\n"
+        + KEYED
+        + "      "
+        + "c" * 30
+        + ": {type: integer, references: "
+        + "t" * 30
+        + ".id}\n",
+        [
+            "specs/0001_a.yaml:7:67: SC303 generated name 'fk_" + "t" * 30 + "_" + "c" * 30 + "' is 64 characters, "
+            "over the limit of 63 (hint: declare it under foreign_keys: with a shorter name:)"
         ],
     ),
     "audit check name too long": (
@@ -52,6 +89,13 @@ RULES: dict[str, tuple[str, list[str]]] = {
         [
             "specs/0001_a.yaml:7:38: SC304 constraint name 'ck_t_a_bool' of table 't' is used by both the boolean "
             "check of column 'a' and a check (hint: rename one of them (a check is named ck_<table>_<name>))"
+        ],
+    ),
+    "check named like a length check": (
+        T + "      code: {type: string(8)}\n    checks:\n      - {name: code_length, expression: code <> ''}\n",
+        [
+            "specs/0001_a.yaml:8:41: SC304 constraint name 'ck_t_code_length' of table 't' is used by both the length "
+            "check of column 'code' and a check (hint: rename one of them (a check is named ck_<table>_<name>))"
         ],
     ),
     "foreign key named like a check": (
@@ -177,6 +221,14 @@ RULES: dict[str, tuple[str, list[str]]] = {
             "function: nosuch (hint: use only this table's columns and SQL functions)"
         ],
     ),
+    "bad item in an audit list": (
+        T.replace("audit: none", "audit: [created, everything]") + KEYED,
+        ["specs/0001_a.yaml:4:22: SC204 tables.t.audit[1] must be one of created, updated, deleted, not 'everything'"],
+    ),
+    "bad order of an index column": (
+        T + KEYED + "    indexes:\n      - columns: [{name: id, order: down}]\n",
+        ["specs/0001_a.yaml:8:37: SC204 tables.t.indexes[0].columns[0].order must be one of asc, desc, not 'down'"],
+    ),
     "null default on a not-null column": (
         T + "      a: {type: text, default: null}\n",
         [
@@ -190,11 +242,8 @@ RULES: dict[str, tuple[str, list[str]]] = {
 @pytest.mark.parametrize("rule", sorted(RULES))
 def test_rule(rule: str, tmp_path: Path) -> None:
     text, expected = RULES[rule]
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "0001_a.yaml").write_text(text, encoding="utf-8")
-    with pytest.raises(schemac.SchemacError) as caught:
-        schemac.validate(tmp_path)
-    assert [str(d) for d in caught.value.diagnostics] == expected
+    project = project_with(tmp_path, {"0001_a.yaml": text})
+    assert findings(lambda: schemac.validate(project)) == expected
 
 
 def test_scalars_resolve_by_the_yaml_1_2_core_schema() -> None:

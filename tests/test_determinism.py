@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+import schemac
 from conftest import REPO
 from golden_cases import GOLDEN, build_case, cases, expected_files
 
@@ -114,8 +115,6 @@ def test_chain_changes_when_a_file_is_removed_or_reordered() -> None:
 
 
 def test_fingerprint_depends_on_the_schema_not_on_spec_text(tmp_path: Path) -> None:
-    import schemac
-
     body = "tables:\n  t:\n    audit: none\n    columns:\n      id: {type: integer, primary_key: true}\n"
     roots = []
     for name, description in (("one", "First wording."), ("two", "Second wording, same schema.")):
@@ -129,8 +128,6 @@ def test_fingerprint_depends_on_the_schema_not_on_spec_text(tmp_path: Path) -> N
 
 
 def test_specs_outside_the_project_are_named_relatively(tmp_path: Path) -> None:
-    import schemac
-
     outputs = []
     for place in ("one", "two/deeper"):
         root = tmp_path / place

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
-import schemac
 from conftest import REPO
 
+Cli = Callable[..., subprocess.CompletedProcess[str]]
 README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
@@ -22,17 +27,35 @@ def blocks(text: str, language: str) -> list[str]:
     return re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
 
 
-def test_quickstart_spec_gives_exactly_the_sql_shown(tmp_path: Path) -> None:
+def test_quickstart_runs_as_written_and_gives_exactly_the_sql_shown(tmp_path: Path, cli: Cli) -> None:
     quickstart = section("Quickstart")
+    (commands,) = blocks(quickstart, "sh")
     (spec,) = blocks(quickstart, "yaml")
     (sql,) = blocks(quickstart, "sql")
-    project = tmp_path / "shop"
-    schemac.init(project)
-    (project / "specs" / "0001_create_orders.yaml").write_text(spec, encoding="utf-8")
-    schemac.build(project)
-    written = (project / "migrations" / "0001_create_orders.sql").read_text(encoding="utf-8")
+    for line in commands.splitlines():
+        words = shlex.split(line, comments=True)
+        if words[0] == "$EDITOR":  # the author writes the spec shown below the commands
+            (tmp_path / words[1]).write_text(spec, encoding="utf-8")
+            continue
+        assert words[0] == "schemac"
+        outcome = cli(*words[1:], cwd=tmp_path)
+        assert outcome.returncode == 0, f"{line}\n{outcome.stdout}{outcome.stderr}"
+    written = (tmp_path / "shop" / "migrations" / "0001_create_orders.sql").read_text(encoding="utf-8")
     # The README elides the spec's 64-digit hash; everything else is byte for byte.
     assert re.sub(r"spec SHA-256 [0-9a-f]{64}", "spec SHA-256 …", written) == sql
+
+    # The Python API example runs against the same project, committed to git as origin/main.
+    for git in (
+        ["init", "-q"],
+        ["add", "."],
+        ["commit", "-qm", "shop"],
+        ["update-ref", "refs/remotes/origin/main", "HEAD"],
+    ):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *git], cwd=tmp_path, check=True)
+    (api_example,) = blocks(section("Python API"), "python")
+    api = subprocess.run([sys.executable, "-c", api_example], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert api.returncode == 0, api.stderr
+    assert api.stdout.splitlines()[-1] == f"1 create_orders {hashlib.sha256(written.encode()).hexdigest()}"
 
 
 def test_fresh_machine_commands_are_the_ones_ci_runs() -> None:

@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -102,13 +103,14 @@ def _checks_in_sql(sql: str) -> dict[str, str]:
 
 
 def _foreign_keys(con: sqlite3.Connection, table: str) -> set[tuple[str, tuple[str, ...], tuple[str, ...], str, str]]:
-    grouped: dict[int, list[tuple[object, ...]]] = {}
+    """(parent table, child columns, parent columns, on update, on delete) per foreign key."""
+    grouped: dict[int, list[tuple[Any, ...]]] = {}
     for row in con.execute(f'PRAGMA foreign_key_list("{table}")'):
         grouped.setdefault(row[0], []).append(row)
     return {
         (rows[0][2], tuple(r[3] for r in rows), tuple(r[4] for r in rows), rows[0][5], rows[0][6])
         for rows in (sorted(g, key=lambda r: r[1]) for g in grouped.values())
-    }  # type: ignore[misc]
+    }
 
 
 @pytest.mark.parametrize("case", [*cases(), EXAMPLE], ids=lambda p: p.name)
@@ -239,6 +241,14 @@ def test_not_null_and_boolean_rules(db: sqlite3.Connection) -> None:
     )
     db.execute("INSERT INTO samples (id, plain, flag_on, flag_off) VALUES ('a', 'x', 0, 1)")
     assert refused(db, "INSERT INTO samples (id, plain) VALUES ('a', 'y')") == "UNIQUE constraint failed: samples.id"
+
+
+@on("all_types")
+def test_string_length_rule(db: sqlite3.Connection) -> None:
+    assert refused(db, "INSERT INTO samples (plain, code) VALUES ('x', ?)", "c" * 13) == (
+        "CHECK constraint failed: ck_samples_code_length"
+    )
+    db.execute("INSERT INTO samples (id, plain, code) VALUES ('a', 'x', ?)", ("ü" * 12,))  # characters, not bytes
 
 
 @on("enums")

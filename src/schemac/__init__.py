@@ -1,7 +1,8 @@
 """schemac: compile YAML table specs into immutable, numbered, checksummed SQL migrations, and apply them.
 
-Every CLI verb is a function here (``schemac.build(project)``, ``schemac.check(project)``, …)
-returning a result object or raising :class:`SchemacError` with located diagnostics.
+Every CLI verb is a function here (``schemac.build(project)``, ``schemac.check(project)``,
+``schemac.lint(project)``, ``schemac.docs(project)``, …) returning a result object or raising
+:class:`SchemacError` with located diagnostics.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .applier import ApplyResult, StatusResult, apply, status
-    from .commands import PlannedVersion, build, check, init, new, plan_changes, validate
+    from .commands import PlannedVersion, build, check, init, new, plan_changes, schema, validate
+    from .docs import DocsResult, docs
     from .errors import Diagnostic, SchemacError
+    from .lint import LintResult, lint
     from .loader import Migration, load_migrations
     from .verifier import VerifyResult, verify
 
@@ -22,11 +25,16 @@ _EXPORTS = {
     "check": "commands",
     "init": "commands",
     "new": "commands",
+    "schema": "commands",
     "validate": "commands",
     "plan_changes": "commands",
     "PlannedVersion": "commands",
+    "DocsResult": "docs",
+    "docs": "docs",
     "Diagnostic": "errors",
     "SchemacError": "errors",
+    "LintResult": "lint",
+    "lint": "lint",
     "Migration": "loader",
     "load_migrations": "loader",
     "apply": "applier",
@@ -40,6 +48,8 @@ _EXPORTS = {
 __all__ = [
     "ApplyResult",
     "Diagnostic",
+    "DocsResult",
+    "LintResult",
     "Migration",
     "PlannedVersion",
     "SchemacError",
@@ -48,10 +58,13 @@ __all__ = [
     "apply",
     "build",
     "check",
+    "docs",
     "init",
+    "lint",
     "load_migrations",
     "new",
     "plan_changes",
+    "schema",
     "status",
     "validate",
     "verify",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
@@ -41,15 +42,28 @@ FormatOption = Annotated[Format, typer.Option("--format", "-f", help="How to pri
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only.")]
 
 
-def _print_diagnostics(diagnostics: list[Diagnostic], fmt: Format) -> None:
+def _escape(text: str, *, property_value: bool = False) -> str:
+    """GitHub workflow-command escaping: ``%``, CR and LF always; ``:`` and ``,`` in property values."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def github_annotation(d: Diagnostic) -> str:
+    """One finding as a GitHub Actions annotation: ``::error file=…,line=…,col=…,title=…::message``."""
+    level = "error" if d.severity == "error" else "warning"
+    message = f"{d.code} {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
+    where = f"file={_escape(d.file, property_value=True)},line={d.line},col={d.column}"
+    return f"::{level} {where},title={_escape(d.code, property_value=True)}::{_escape(message)}"
+
+
+def _print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: Format) -> None:
+    """Findings in the chosen format: text on stderr; json (one list, ``[]`` when clean) and github on stdout."""
     if fmt is Format.json:
         print(json.dumps([d.as_dict() for d in diagnostics], indent=2))
         return
     for d in diagnostics:
         if fmt is Format.github:
-            level = "error" if d.severity == "error" else "warning"
-            message = f"{d.code} {d.message}" + (f" (hint: {d.hint})" if d.hint else "")
-            print(f"::{level} file={d.file},line={d.line},col={d.column},title={d.code}::{message}")
+            print(github_annotation(d))
         else:
             print(str(d), file=sys.stderr)
 
@@ -107,8 +121,7 @@ def validate(project: ProjectOption = Path("."), fmt: FormatOption = Format.text
         result = commands.validate(project)
     except SchemacError as exc:
         _fail(exc, fmt)
-    if fmt is Format.json:
-        print("[]")
+    _print_diagnostics([], fmt)
     _say(quiet, fmt, f"{result.specs} specs, {result.tables} tables: valid")
 
 
@@ -122,13 +135,14 @@ def build(
     """Compile specs into migrations/*.sql and migrations/manifest.json."""
     from . import commands
     from .errors import SchemacError
+    from .progress import Progress
 
     try:
-        result = commands.build(project, amend=amend)
+        with Progress(quiet=quiet) as progress:
+            result = commands.build(project, amend=amend, progress=progress)
     except SchemacError as exc:
         _fail(exc, fmt)
-    if fmt is Format.json:
-        print(json.dumps({"written": list(result.written), "unchanged": len(result.unchanged)}, indent=2))
+    _print_diagnostics([], fmt)
     for path in result.written:
         _say(quiet, fmt, f"wrote {path}")
     _say(quiet, fmt, f"{len(result.written)} written, {len(result.unchanged)} unchanged")
@@ -186,6 +200,53 @@ def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) ->
         print()
         print(item.sql)
     print(f"{len(planned)} version(s) to build")
+
+
+@app.command()
+def lint(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
+    """Run the SC9xx lint rules on the compiled schema; exit 1 when a finding has error severity."""
+    from .errors import EXIT_FINDINGS, SchemacError
+    from .lint import lint as lint_project
+
+    try:
+        result = lint_project(project)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    _print_diagnostics(result.findings, fmt)
+    _say(quiet, fmt, f"{result.errors} errors, {result.warnings} warnings")
+    if not result.ok:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def docs(
+    project: ProjectOption = Path("."),
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Markdown file to write (default: the docs setting).")
+    ] = None,
+    check: Annotated[bool, typer.Option(help="Write nothing; exit 1 when the file is missing or out of date.")] = False,
+    fmt: FormatOption = Format.text,
+    quiet: QuietOption = False,
+) -> None:
+    """Write the Markdown data dictionary with a Mermaid ER diagram (default docs/schema.md)."""
+    from .docs import docs as write_docs
+    from .errors import SchemacError
+
+    try:
+        result = write_docs(project, output, check=check)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    _print_diagnostics([], fmt)
+    state = "wrote" if result.written else "up to date:"
+    _say(quiet, fmt, f"{state} {result.path} ({result.tables} tables)")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of spec files (point an editor's YAML support at it)."""
+    from . import commands
+
+    print(commands.schema(), end="")
 
 
 DbOption = Annotated[

@@ -6,6 +6,8 @@ Each returns a result object or raises :class:`~schemac.errors.SchemacError`; th
 from __future__ import annotations
 
 import difflib
+import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,11 +16,13 @@ from .compiler import Compiled, Output, compile_project, discover
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
 from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
+from .progress import ProgressCallback, no_progress
 from .settings import Settings, load_settings
-from .source import SPEC_NAME, read_bytes
+from .source import SPEC_NAME, load_document, read_bytes
 from .validate import schema_text
 
-SCHEMA_COMMENT = "# yaml-language-server: $schema=../schema/spec.schema.json\n"
+SCHEMA_COMMENT_PREFIX = "# yaml-language-server: $schema="
+SCHEMA_FILE = "schema/spec.schema.json"
 
 
 @dataclass(frozen=True)
@@ -167,12 +171,15 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
     return found
 
 
-def build(project: str | Path = ".", *, amend: bool = False) -> BuildResult:
-    """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``)."""
+def build(project: str | Path = ".", *, amend: bool = False, progress: ProgressCallback = no_progress) -> BuildResult:
+    """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``).
+
+    ``progress(done, total, stage)`` is called as specs are read and rendered (the CLI shows it on a terminal).
+    """
     settings = _settings(project)
     discover(settings)  # a missing project or specs/ is SC111, before the lock needs the directory
     with project_lock(settings.root):
-        compiled = compile_project(settings)
+        compiled = compile_project(settings, progress)
         written: list[str] = []
         unchanged: list[str] = []
         plans = []
@@ -409,18 +416,39 @@ def init(project: str | Path = ".") -> list[str]:
             encoding="utf-8",
         )
         created.append("schemac.toml")
-    schema = root / "schema" / "spec.schema.json"
-    if not schema.exists():
-        schema.parent.mkdir(exist_ok=True)
-        schema.write_text(schema_text(), encoding="utf-8")
-        created.append("schema/spec.schema.json")
+    schema_copy = root / SCHEMA_FILE
+    if not schema_copy.exists():
+        schema_copy.parent.mkdir(exist_ok=True)
+        schema_copy.write_text(schema_text(), encoding="utf-8")
+        created.append(SCHEMA_FILE)
     load_settings(root)
     return created
 
 
 def schema_comment(settings: Settings) -> str:
-    """The editor hint line, when the project keeps a copy of the JSON Schema beside specs/."""
-    return SCHEMA_COMMENT if (settings.specs_dir.parent / "schema" / "spec.schema.json").exists() else ""
+    """The editor hint line, when the project keeps its copy of the JSON Schema (``schema/spec.schema.json``).
+
+    The path is relative to the spec file, as the YAML language server resolves it.
+    """
+    target = settings.root / SCHEMA_FILE
+    if not target.exists():
+        return ""
+    return f"{SCHEMA_COMMENT_PREFIX}{Path(os.path.relpath(target, settings.specs_dir)).as_posix()}\n"
+
+
+def schema() -> str:
+    """The JSON Schema of spec files (2020-12), for editors and other tools."""
+    return schema_text()
+
+
+def _yaml_string(text: str) -> str:
+    """``text`` as a YAML string: plain when it reads back unchanged, else double-quoted (JSON is YAML)."""
+    try:
+        if load_document(f"description: {text}\n".encode(), "").data == {"description": text}:
+            return text
+    except SchemacError:
+        pass
+    return json.dumps(text, ensure_ascii=False)
 
 
 def new(project: str | Path, slug: str, description: str = "Describe what this version changes.") -> Path:
@@ -439,7 +467,7 @@ def new(project: str | Path, slug: str, description: str = "Describe what this v
     version = max([*versions, published]) + 1 if versions or published else 1
     width = len(files[-1].prefix) if files else 4
     path = settings.specs_dir / f"{version:0{width}d}_{slug}.yaml"
-    text = STARTER.format(schema_comment=schema_comment(settings), description=description)
+    text = STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description))
     with open(path, "x", encoding="utf-8", newline="\n") as handle:
         handle.write(text)
     return path

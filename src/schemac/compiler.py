@@ -17,6 +17,7 @@ from .errors import Diagnostic, SchemacError
 from .manifest import MANIFEST_NAME, Manifest, ManifestEntry, sha256_hex
 from .model import Spec, spec_from_document
 from .plan import VersionPlan, plan
+from .progress import ProgressCallback, no_progress
 from .settings import Settings
 from .source import SPEC_NAME, load_document, read_bytes
 from .validate import check_document
@@ -127,10 +128,11 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_specs(settings: Settings) -> tuple[list[Spec], list[Diagnostic]]:
+def read_specs(settings: Settings, progress: ProgressCallback = no_progress) -> tuple[list[Spec], list[Diagnostic]]:
     files, found = discover(settings)
     specs = []
-    for file in files:
+    for number, file in enumerate(files, 1):
+        progress(number, len(files), "reading specs")
         spec, problems = read_spec(file, settings.audit_default)
         found.extend(problems)
         if spec is not None:
@@ -138,10 +140,10 @@ def read_specs(settings: Settings) -> tuple[list[Spec], list[Diagnostic]]:
     return specs, found
 
 
-def compile_project(settings: Settings) -> Compiled:
+def compile_project(settings: Settings, progress: ProgressCallback = no_progress) -> Compiled:
     """Every generated file of every configured dialect, or a :class:`SchemacError` with all findings."""
     with _gc_paused():
-        specs, found = read_specs(settings)
+        specs, found = read_specs(settings, progress)
         if any(d.severity == "error" for d in found):
             raise SchemacError(found)
         plans, problems = plan(specs)
@@ -154,16 +156,17 @@ def compile_project(settings: Settings) -> Compiled:
                 found.extend(dialects.unsupported(dialects.get(name), version.spec, version.declared))
         if any(d.severity == "error" for d in found):
             raise SchemacError(found)
-        outputs = tuple(_render_dialect(settings, name, plans) for name in settings.dialects)
+        outputs = tuple(_render_dialect(settings, name, plans, progress) for name in settings.dialects)
     return Compiled(settings, tuple(specs), tuple(plans), outputs)
 
 
-def _render_dialect(settings: Settings, name: str, plans: list[VersionPlan]) -> Output:
+def _render_dialect(settings: Settings, name: str, plans: list[VersionPlan], progress: ProgressCallback) -> Output:
     dialect = dialects.get(name)
     env = render.environment(name, settings.templates_dir)
     files: dict[str, bytes] = {}
     entries = []
-    for version in plans:
+    for number, version in enumerate(plans, 1):
+        progress(number, len(plans), f"rendering {name}")
         text, non_idempotent = render.render_version(version, dialect, env)
         data = text.encode("utf-8")
         file = f"{version.spec.stem}.sql"

@@ -49,6 +49,8 @@ class Dialect:
     """Whether booleans need ``CHECK (col IN (0, 1))`` because the engine has no boolean type."""
     json_check: str | None = None
     """A CHECK template for json columns, ``{column}`` filled with the quoted name."""
+    length_check: str | None = None
+    """A CHECK template for ``string(n)`` where the type does not enforce n: ``{column}``, ``{length}``."""
     escape_backslash: bool = False
     """Whether string literals treat ``\\`` as an escape character."""
     indexed_types: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -114,6 +116,9 @@ class Dialect:
             found.append((f"ck_{table}_{column.name}_bool", f"{col} IN (0, 1)"))
         if column.type.name == "json" and self.json_check:
             found.append((f"ck_{table}_{column.name}_json", self.json_check.format(column=col)))
+        if column.type.name == "string" and self.length_check:
+            check = self.length_check.format(column=col, length=column.type.length)
+            found.append((f"ck_{table}_{column.name}_length", check))
         return found
 
 
@@ -140,6 +145,7 @@ SQLITE = Dialect(
     true="1",
     false="0",
     boolean_check=True,
+    length_check="length({column}) <= {length}",
     # SQLite's ALTER TABLE can rename, append a plain column and drop an unconstrained one; every
     # other change to a table is its documented rebuild (new table, copy rows, drop, rename).
     in_place=frozenset(

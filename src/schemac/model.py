@@ -448,6 +448,16 @@ class Spec:
         return NO_WHERE
 
 
+def derived_checks(column: Column) -> list[tuple[str, str]]:
+    """(name suffix, kind) of the checks a dialect may derive from a column: ``ck_<table>_<column>_<suffix>``."""
+    found = [("enum", "enum")] if column.enum else []
+    if column.type.name == "boolean":
+        found.append(("bool", "boolean"))
+    if column.type.name == "string":
+        found.append(("length", "length"))
+    return found
+
+
 RESERVED_PREFIX = "sqlite_"
 """SQLite refuses tables and indexes whose names start with this; no name may, so specs stay portable."""
 
@@ -569,12 +579,20 @@ class _SpecReader:
     def error(self, path: Path_, code: str, message: str, hint: str = "", *, key: bool = False) -> None:
         self.diagnostics.append(self.doc.diagnostic(path, code, message, hint, key=key))
 
-    def name(self, path: Path_, name: str, *, key: bool = False, generated: bool = False) -> None:
+    def name(
+        self,
+        path: Path_,
+        name: str,
+        *,
+        key: bool = False,
+        generated: bool = False,
+        hint: str = "give it a shorter explicit name",
+    ) -> None:
         problem = check_name(name)
         if problem is None:
             return
         if generated:
-            self.error(path, "SC303", f"generated {problem}", "give it a shorter explicit name", key=key)
+            self.error(path, "SC303", f"generated {problem}", hint, key=key)
         elif len(name) > MAX_IDENTIFIER:
             self.error(path, "SC303", problem, "use a shorter name", key=key)
         elif is_reserved(name):
@@ -637,7 +655,7 @@ class _SpecReader:
             )
             self.expression((*path, "expression"), item["expression"])
         for check in checks:
-            self.name(base, check.name, generated=True, key=True)
+            self.name(base, check.name, generated=True, key=True, hint="use a shorter table, column or check name")
         self.unique_names(base, "checks", [c.name for c in checks])
         indexes = [self.index(name, i, item, known) for i, item in enumerate(body.get("indexes", []))]
         for column in columns:
@@ -646,11 +664,20 @@ class _SpecReader:
                 indexes.append(
                     Index(f"uq_{name}_{column.name}", (IndexColumn(column.name),), True, None, "", column.where)
                 )
-                self.name((*base, "columns", column.name), f"uq_{name}_{column.name}", generated=True, key=True)
-            if column.type.name == "boolean" or column.enum:
-                suffix = "bool" if column.type.name == "boolean" else "enum"
                 self.name(
-                    (*base, "columns", column.name), f"ck_{name}_{column.name}_{suffix}", generated=True, key=True
+                    (*base, "columns", column.name),
+                    f"uq_{name}_{column.name}",
+                    generated=True,
+                    key=True,
+                    hint="declare it under indexes: with unique: true and a shorter name:",
+                )
+            for suffix, _ in derived_checks(column):
+                self.name(
+                    (*base, "columns", column.name),
+                    f"ck_{name}_{column.name}_{suffix}",
+                    generated=True,
+                    key=True,
+                    hint="use a shorter table or column name",
                 )
         self.unique_names(base, "indexes", [i.name for i in indexes])
         foreign_keys = self.foreign_keys(name, body, columns, known)
@@ -699,18 +726,14 @@ class _SpecReader:
         audit: tuple[str, ...],
     ) -> None:
         """Constraint names are one namespace per table (PostgreSQL): a check, a foreign key and the
-        checks the compiler derives (enum, boolean, audit) must not share a name."""
+        checks the compiler derives (enum, boolean, length, audit) must not share a name."""
         where = self.doc.at(("tables", table), key=True)
         named: list[tuple[str, str, Where]] = [(f"pk_{table}", "the primary key", where)] if primary_key else []
-        for column in columns:
-            if column.enum:
-                named.append(
-                    (f"ck_{table}_{column.name}_enum", f"the enum check of column '{column.name}'", column.where)
-                )
-            if column.type.name == "boolean":
-                named.append(
-                    (f"ck_{table}_{column.name}_bool", f"the boolean check of column '{column.name}'", column.where)
-                )
+        named += [
+            (f"ck_{table}_{column.name}_{suffix}", f"the {what} check of column '{column.name}'", column.where)
+            for column in columns
+            for suffix, what in derived_checks(column)
+        ]
         named += [(f"ck_{table}_{group}_by", f"the {group} audit check", where) for group in audit]
         for name in (f"ck_{table}_{group}_by" for group in audit):
             if len(name) > MAX_IDENTIFIER:
@@ -911,7 +934,12 @@ class _SpecReader:
                     cbody.get("on_update"),
                     self.doc.at((*base, "columns", column.name, "references")),
                 )
-                self.name((*base, "columns", column.name, "references"), fk.name, generated=True)
+                self.name(
+                    (*base, "columns", column.name, "references"),
+                    fk.name,
+                    generated=True,
+                    hint="declare it under foreign_keys: with a shorter name:",
+                )
                 result.append(fk)
         for i, item in enumerate(body.get("foreign_keys", [])):
             path = (*base, "foreign_keys", i)

@@ -18,7 +18,7 @@ from functools import cache
 from typing import ClassVar, Protocol
 
 from .errors import Diagnostic
-from .model import Check, Column, ColumnType, ForeignKey, Index, IndexColumn, Spec, Table, Where
+from .model import Check, Column, ColumnType, ForeignKey, Index, IndexColumn, Spec, Table, Where, derived_checks
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class DropColumn:
 @dataclass(frozen=True)
 class AlterColumn:
     """A change of type, nullability, default or enum; or, with ``renames_checks``, only of the names of
-    the checks derived from its enum or boolean type (the column or its table was renamed)."""
+    the checks derived from its enum, boolean or string(n) type (the column or its table was renamed)."""
 
     table: str
     before: Column
@@ -621,7 +621,7 @@ def _diff_columns(
 ) -> list[Operation]:
     """Drops, type/nullability/default changes, adds and reordering; destructive ones are refused unless allowed.
 
-    A renamed enum or boolean column, or any such column of a renamed table, changes the name of the
+    A renamed enum, boolean or string(n) column, or any such column of a renamed table, changes the name of the
     check derived from it, so it counts as altered.
     """
     ops: list[Operation] = []
@@ -681,18 +681,18 @@ def _diff_columns(
 
 
 def _constrained(table: Table, column: Column) -> bool:
-    """Whether a key, check, enum or boolean check of ``table`` names ``column`` (so ALTER cannot add or drop it)."""
+    """Whether a key, check or derived check of ``table`` names ``column`` (so ALTER cannot add or drop it)."""
     return (
         column.name in table.primary_key
-        or bool(column.enum)
-        or column.type.name == "boolean"
+        or _has_derived_check(column)
         or any(column.name in fk.columns for fk in table.foreign_keys)
         or any(c.name == f"ck_{table.name}_{column.name}" for c in table.checks)
     )
 
 
 def _has_derived_check(column: Column) -> bool:
-    return bool(column.enum) or column.type.name == "boolean"
+    """Whether a dialect may derive a check from the column (enum, boolean, string length)."""
+    return bool(derived_checks(column))
 
 
 def _diff_primary_key(before: Table, after: Table, original: str) -> list[Operation]:

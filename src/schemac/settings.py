@@ -13,7 +13,7 @@ from .errors import Diagnostic, SchemacError
 from .model import AUDIT_GROUPS
 
 KNOWN_DIALECTS = ("sqlite", "postgresql", "mariadb")
-_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit"}
+_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs"}
 _AUDIT_KEYS = {"default"}
 
 
@@ -47,6 +47,21 @@ def _line_of(text: str, key: str) -> int:
     name = re.escape(key)
     match = re.search(rf"^\s*(?:{name}\s*=|\[(?:tool\.schemac\.)?{name}\])", text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def setting_diagnostic(
+    settings: Settings, key: str, code: str, message: str, hint: str = "", *, section: str = ""
+) -> Diagnostic:
+    """A finding about one key of the project's settings file, at that key's line.
+
+    With ``section`` (``"lint"``), the key is looked for after that table's header.
+    """
+    path = settings.root / settings.source if settings.source else None
+    text = path.read_bytes().decode("utf-8", errors="replace") if path and path.is_file() else ""
+    header = re.search(rf"^\s*\[(tool\.schemac\.)?{re.escape(section)}[.\]]", text, re.MULTILINE) if section else None
+    skipped = text.count("\n", 0, header.start()) if header else 0
+    line = skipped + _line_of(text[header.start() :] if header else text, key)
+    return Diagnostic(settings.source or "schemac.toml", line, 1, code, message, hint)
 
 
 def load_settings(root: Path) -> Settings:

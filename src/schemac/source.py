@@ -262,9 +262,11 @@ def _deepest(loader: _Loader, display: str) -> Diagnostic:
 
 
 def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display: str) -> Diagnostic:
-    mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     problem = exc.problem or "invalid YAML"
+    # A quote or bracket left open is reported at the end of the file; point at where it opened.
+    unclosed = ("end of stream" in problem or "<stream end>" in problem) and exc.context_mark is not None
+    mark = exc.context_mark if unclosed else exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
     if "'\\t'" in problem:
         return Diagnostic(
             display, line, column, "SC104", "tab character in indentation", "YAML indents with spaces only"

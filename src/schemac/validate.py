@@ -50,6 +50,13 @@ _WANTED = {
 }
 
 
+def _shown(value: Any) -> str:
+    """A value as written in YAML: strings quoted, ``true``/``false``/``null`` bare."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    return json.dumps(value, ensure_ascii=False)
+
+
 def _describe(value: Any) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
@@ -98,12 +105,16 @@ def _translate(doc: Document, error: ValidationError) -> list[Diagnostic]:
         allowed = ", ".join(str(v) for v in expected_value)
         close = difflib.get_close_matches(str(instance), [str(v) for v in expected_value], n=1)
         hint = f"did you mean '{close[0]}'?" if close else ""
-        return [doc.diagnostic(path, "SC204", f"{where} must be one of {allowed}, not '{instance}'", hint)]
+        return [doc.diagnostic(path, "SC204", f"{where} must be one of {allowed}, not {_shown(instance)}", hint)]
     if kind in ("minItems", "minProperties", "minLength"):
         return [doc.diagnostic(path, "SC207", f"{where} must not be empty")]
     if kind == "uniqueItems":
         return [doc.diagnostic(path, "SC208", f"{where} lists the same item twice")]
     if kind in ("anyOf", "oneOf"):
+        meant = [e for e in error.context or [] if e.validator != "type"]
+        meant = [e for e in meant if len(e.absolute_path) > len(path)] or meant
+        if meant:  # the alternative whose shape the value took: say what is wrong inside it
+            return [d for e in meant for d in _translate(doc, e)]
         expected = schema.get("description", "")
         return [doc.diagnostic(path, "SC204", f"{where} is not valid: expected {expected}".rstrip())]
     return [doc.diagnostic(path, "SC299", f"{where}: {error.message}")]

@@ -15,6 +15,7 @@ CREATE TABLE IF NOT EXISTS "templates" (
     "deleted_at" TEXT,
     "deleted_by" TEXT,
     CONSTRAINT "pk_templates" PRIMARY KEY ("id"),
+    CONSTRAINT "ck_templates_slug_length" CHECK (length("slug") <= 100),
     CONSTRAINT "ck_templates_is_published_bool" CHECK ("is_published" IN (0, 1)),
     CONSTRAINT "ck_templates_title" CHECK (length(title) > 0),
     CONSTRAINT "ck_templates_created_by" CHECK (length(created_by) > 0),

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS "samples" (
     "maybe_count" INTEGER,
     "plain" TEXT NOT NULL,
     CONSTRAINT "pk_samples" PRIMARY KEY ("id"),
+    CONSTRAINT "ck_samples_code_length" CHECK (length("code") <= 12),
     CONSTRAINT "ck_samples_flag_on_bool" CHECK ("flag_on" IN (0, 1)),
     CONSTRAINT "ck_samples_flag_off_bool" CHECK ("flag_off" IN (0, 1))
 );

@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS "answers" (
     CONSTRAINT "pk_answers" PRIMARY KEY ("id"),
     CONSTRAINT "ck_answers_reply_enum" CHECK ("reply" IN ('yes', 'no', 'on', 'off')),
     CONSTRAINT "ck_answers_switch_enum" CHECK ("switch" IN ('on', 'off')),
+    CONSTRAINT "ck_answers_switch_length" CHECK (length("switch") <= 5),
     CONSTRAINT "ck_answers_priority_enum" CHECK ("priority" IN (1, 2, 3)),
     CONSTRAINT "ck_answers_mood_enum" CHECK ("mood" IN ('it''s fine', 'plain', '100'))
 );

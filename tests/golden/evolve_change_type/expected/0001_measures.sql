@@ -7,5 +7,6 @@ CREATE TABLE IF NOT EXISTS "measures" (
     "amount" INTEGER NOT NULL,
     "label" TEXT NOT NULL,
     "ratio" REAL,
-    CONSTRAINT "pk_measures" PRIMARY KEY ("id")
+    CONSTRAINT "pk_measures" PRIMARY KEY ("id"),
+    CONSTRAINT "ck_measures_label_length" CHECK (length("label") <= 20)
 );

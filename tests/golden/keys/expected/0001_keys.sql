@@ -25,6 +25,7 @@ CREATE TABLE IF NOT EXISTS "products" (
     "parent_id" INTEGER,
     CONSTRAINT "pk_products" PRIMARY KEY ("id"),
     CONSTRAINT "fk_products_parent" FOREIGN KEY ("parent_id") REFERENCES "products" ("id") ON DELETE SET NULL,
+    CONSTRAINT "ck_products_sku_length" CHECK (length("sku") <= 32),
     CONSTRAINT "ck_products_not_own_parent" CHECK (parent_id IS NULL OR parent_id <> id)
 );
 

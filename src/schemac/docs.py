@@ -1,0 +1,218 @@
+"""Docs stage: a Markdown data dictionary and a Mermaid ``erDiagram``, from the compiled plans.
+
+One section per table of the newest schema (sorted by name): description, columns, keys, indexes,
+checks, and the versions that created and last changed it. The text is byte-deterministic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .compiler import compile_project
+from .errors import Diagnostic, SchemacError
+from .files import write_atomic
+from .model import Column, Default, ForeignKey, Spec, Table
+from .plan import VersionPlan
+from .settings import Settings, load_settings, setting_diagnostic
+
+DEFAULT_OUTPUT = "docs/schema.md"
+
+
+@dataclass(frozen=True)
+class History:
+    """The spec that created a table (following renames) and the one that last changed it."""
+
+    created: Spec
+    changed: Spec
+
+
+@dataclass(frozen=True)
+class DocsResult:
+    path: Path
+    tables: int
+    written: bool  # False when the file already held exactly this text
+
+
+def histories(plans: Iterable[VersionPlan]) -> dict[str, History]:
+    """For every table of the newest schema, the versions that created and last changed it."""
+    found: dict[str, History] = {}
+    previous: Mapping[str, Table] = {}
+    for plan in plans:
+        current: dict[str, History] = {}
+        for name, table in plan.schema.items():
+            if name in previous:
+                history = found[name]
+                unchanged = previous[name] is table or previous[name] == table
+                current[name] = history if unchanged else History(history.created, plan.spec)
+            elif table.renamed_from in found and table.renamed_from not in plan.schema:
+                current[name] = History(found[table.renamed_from].created, plan.spec)
+            else:
+                current[name] = History(plan.spec, plan.spec)
+        found, previous = current, plan.schema
+    return found
+
+
+def _cell(text: str) -> str:
+    """Text fit for one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _code(text: str) -> str:
+    """An inline code span that survives backticks and pipes in ``text``."""
+    fence = "``" if "`" in text else "`"
+    pad = " " if "`" in text else ""
+    return f"{fence}{pad}{_cell(text)}{pad}{fence}"
+
+
+def _names(names: Iterable[str]) -> str:
+    return ", ".join(_code(n) for n in names)
+
+
+def _default(default: Default | None) -> str:
+    if default is None:
+        return ""
+    value = default.value
+    if default.kind == "sql":
+        return f"SQL {_code(str(value))}"
+    if default.kind == "json":
+        return _code(str(value))
+    if value is None:
+        return _code("NULL")
+    if isinstance(value, bool):
+        return _code("true" if value else "false")
+    return _code(f"'{value}'" if isinstance(value, str) else str(value))
+
+
+def _type(column: Column) -> str:
+    text = _code(str(column.type))
+    return f"{text}, one of {_names(str(v) for v in column.enum)}" if column.enum else text
+
+
+def _version(spec: Spec) -> str:
+    return f"{spec.prefix} ({_code(spec.file)})"
+
+
+def _table_section(table: Table, history: History) -> list[str]:
+    lines = [f"## {table.name}", ""]
+    if table.description:
+        lines += [" ".join(table.description.split()), ""]
+    lines += [
+        f"Created in version {_version(history.created)}; last changed in version {_version(history.changed)}.",
+        "",
+        "| column | type | null | default | description |",
+        "|---|---|---|---|---|",
+    ]
+    for c in table.columns:
+        description = "audit column, added by schemac" if c.audit and not c.description else c.description
+        null = "NULL" if c.nullable else "NOT NULL"
+        lines.append(f"| {_code(c.name)} | {_type(c)} | {null} | {_default(c.default)} | {_cell(description)} |")
+    lines += ["", f"Primary key: {_names(table.primary_key) if table.primary_key else 'none'}", ""]
+    if table.foreign_keys:
+        lines += ["| foreign key | columns | references | on delete | on update |", "|---|---|---|---|---|"]
+        for fk in table.foreign_keys:
+            target = f"{_code(fk.ref_table)} ({_names(fk.ref_columns)})"
+            actions = " | ".join(a or "no action" for a in (fk.on_delete, fk.on_update))
+            lines.append(f"| {_code(fk.name)} | {_names(fk.columns)} | {target} | {actions} |")
+        lines.append("")
+    if table.indexes:
+        lines += ["| index | columns | unique | where | description |", "|---|---|---|---|---|"]
+        for i in table.indexes:
+            columns = _names(c.name + (" DESC" if c.descending else "") for c in i.columns)
+            where = _code(i.predicate) if i.predicate else ""
+            unique = "yes" if i.unique else "no"
+            lines.append(f"| {_code(i.name)} | {columns} | {unique} | {where} | {_cell(i.description)} |")
+        lines.append("")
+    if table.checks:
+        lines += ["| check | expression | description |", "|---|---|---|"]
+        lines += [f"| {_code(c.name)} | {_code(c.expression)} | {_cell(c.description)} |" for c in table.checks]
+        lines.append("")
+    return lines
+
+
+def _is_unique(table: Table, columns: tuple[str, ...]) -> bool:
+    keys = [table.primary_key]
+    keys += [tuple(c.name for c in i.columns) for i in table.indexes if i.unique and i.predicate is None]
+    return any(key and set(key) == set(columns) for key in keys)
+
+
+def _relationship(table: Table, fk: ForeignKey) -> str:
+    """``parent ||--o{ child : "fk_name"``: a nullable key makes the parent optional, a unique key one child."""
+    optional = any(c.nullable for c in table.columns if c.name in fk.columns)
+    parent = "|o" if optional else "||"
+    child = "o|" if _is_unique(table, fk.columns) else "o{"
+    return f'    {fk.ref_table} {parent}--{child} {table.name} : "{fk.name}"'
+
+
+def mermaid(schema: Mapping[str, Table]) -> str:
+    """An ``erDiagram`` with every table (and its columns) and every foreign key, sorted by name."""
+    lines = ["erDiagram"]
+    relationships = []
+    for name in sorted(schema):
+        table = schema[name]
+        fk_columns = {c for fk in table.foreign_keys for c in fk.columns}
+        unique = {i.columns[0].name for i in table.indexes if i.unique and len(i.columns) == 1 and not i.predicate}
+        lines.append(f"    {name} {{")
+        for c in table.columns:
+            keys = [k for k, on in (("PK", c.name in table.primary_key), ("FK", c.name in fk_columns)) if on]
+            keys += ["UK"] if c.name in unique and c.name not in table.primary_key else []
+            notes = ([str(c.type)] if c.type.length is not None else []) + (["nullable"] if c.nullable else [])
+            attribute = f"        {c.type.name} {c.name}"
+            attribute += f" {', '.join(keys)}" if keys else ""
+            attribute += f' "{", ".join(notes)}"' if notes else ""
+            lines.append(attribute)
+        lines.append("    }")
+        relationships += [_relationship(table, fk) for fk in sorted(table.foreign_keys, key=lambda f: f.name)]
+    return "\n".join(lines + relationships) + "\n"
+
+
+def render(plans: tuple[VersionPlan, ...]) -> str:
+    """The whole Markdown document for a project's compiled plans."""
+    lines = ["<!-- Generated by schemac docs from the specs. Do not edit: run 'schemac docs'. -->", ""]
+    lines += ["# Data dictionary", ""]
+    if not plans or not plans[-1].schema:
+        return "\n".join([*lines, "No tables yet.", ""])
+    schema, newest = plans[-1].schema, plans[-1].spec
+    found = histories(plans)
+    lines += [f"{len(schema)} tables as of version {_version(newest)}.", ""]
+    for name in sorted(schema):
+        about = _cell(schema[name].description)
+        lines.append(f"- [{name}](#{name})" + (f": {about}" if about else ""))
+    lines += ["", "## Diagram", "", "```mermaid", mermaid(schema) + "```", ""]
+    for name in sorted(schema):
+        lines += _table_section(schema[name], found[name])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def output_path(settings: Settings, output: str | Path | None) -> Path:
+    """``output`` as given; else the ``docs`` setting (relative to the project); else docs/schema.md."""
+    if output is not None:
+        return Path(output)
+    value = settings.raw.get("docs", DEFAULT_OUTPUT)
+    if not isinstance(value, str) or not value.endswith(".md"):
+        raise SchemacError(
+            [setting_diagnostic(settings, "docs", "SC704", f"docs must be the path of a .md file, not {value!r}")]
+        )
+    return settings.root / value
+
+
+def docs(project: str | Path = ".", output: str | Path | None = None, *, check: bool = False) -> DocsResult:
+    """Write the data dictionary (atomically; untouched when unchanged), or with ``check`` only compare.
+
+    With ``check``, a missing or different file raises :class:`SchemacError` (SC590, exit 1).
+    """
+    settings = load_settings(Path(project))
+    path = output_path(settings, output)
+    compiled = compile_project(settings)
+    data = render(compiled.plans).encode("utf-8")
+    tables = len(compiled.plans[-1].schema) if compiled.plans else 0
+    current = path.read_bytes() if path.is_file() else None
+    if current == data:
+        return DocsResult(path, tables, written=False)
+    if check:
+        shown = settings.relative(path.resolve())
+        message = "is missing" if current is None else "is out of date: the specs give different content"
+        raise SchemacError([Diagnostic(shown, 1, 1, "SC590", f"data dictionary {message}", "run 'schemac docs'")], 1)
+    write_atomic(path, data)
+    return DocsResult(path, tables, written=True)

@@ -1,0 +1,281 @@
+"""Lint stage: coded rules (SC9xx) over the compiled model, each configurable per project.
+
+Rules read the plans that :func:`~schemac.compiler.compile_project` returns (the schema after the
+newest version, and every version's operations), never the raw YAML. ``[tool.schemac.lint]`` takes
+``enable`` and ``disable`` (lists of rule codes or names) and ``severity`` (rule → error, warning
+or off).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .compiler import compile_project
+from .errors import Diagnostic, SchemacError, Severity
+from .model import AUDIT_GROUPS, Spec, Table, Where
+from .plan import AlterColumn, DropColumn, DropTable, Operation, VersionPlan, narrows
+from .settings import Settings, load_settings, setting_diagnostic
+
+Hit = tuple[str, Where, str]  # file, line:column, message
+
+
+@dataclass(frozen=True)
+class Model:
+    """What the rules see: every version's plan, and the spec that last declared each table."""
+
+    plans: tuple[VersionPlan, ...]
+    declared_in: Mapping[str, Spec]
+
+    @classmethod
+    def of(cls, plans: tuple[VersionPlan, ...]) -> Model:
+        declared_in = {table.name: plan.spec for plan in plans for table in plan.spec.tables}
+        return cls(plans, declared_in)
+
+    def tables(self) -> Iterator[tuple[Spec, Table]]:
+        """The tables of the newest schema, by name, each with the spec that declared its shape."""
+        schema = self.plans[-1].schema if self.plans else {}
+        for name in sorted(schema):
+            yield self.declared_in[name], schema[name]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    default: Severity | None  # None: off unless enabled
+    catches: str
+    fix: str
+    check: Callable[[Model], Iterator[Hit]]
+
+
+def _audit_opt_out(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        if table.audit != AUDIT_GROUPS:
+            missing = ", ".join(g for g in AUDIT_GROUPS if g not in table.audit)
+            kept = ", ".join(table.audit) or "none"
+            key = ("tables", table.name, "audit")
+            where = spec.positions.get(key, table.where)  # the audit: key, or the table when the default opts out
+            yield spec.file, where, f"table '{table.name}' opts out of audit columns {missing} (keeps: {kept})"
+
+
+def _json_suffix(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        for column in table.columns:
+            if column.type.name == "json" and not column.name.endswith("_json"):
+                yield spec.file, column.where, f"json column '{table.name}.{column.name}' is not named *_json"
+
+
+def _covered(table: Table, columns: tuple[str, ...]) -> bool:
+    """Whether the primary key or a full (not partial) index starts with exactly ``columns``."""
+    leading = [list(table.primary_key)]
+    leading += [[c.name for c in i.columns] for i in table.indexes if i.predicate is None]
+    return any(set(key[: len(columns)]) == set(columns) for key in leading)
+
+
+def _foreign_key_index(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        for fk in table.foreign_keys:
+            if not _covered(table, fk.columns):
+                message = f"foreign key {fk.name} ({', '.join(fk.columns)}) has no index that starts with its columns"
+                yield spec.file, fk.where, message + " (partial indexes do not count)"
+
+
+def _primary_key(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        if not table.primary_key:
+            yield spec.file, table.where, f"table '{table.name}' has no primary key"
+
+
+def _data_loss(spec: Spec, operation: Operation) -> Where | None:
+    """Where ``spec`` asks for an operation that loses data (a drop, or a narrowed type), else ``None``."""
+    if isinstance(operation, DropTable):
+        return spec.at("drop_tables", spec.drop_tables.index(operation.table.name))
+    if isinstance(operation, DropColumn):
+        return spec.at("tables", operation.table, "columns")
+    if isinstance(operation, AlterColumn) and narrows(operation.before.type, operation.after.type):
+        return spec.at("tables", operation.table, "columns", operation.after.name, "type")
+    return None
+
+
+def _destructive(model: Model) -> Iterator[Hit]:
+    for plan in model.plans:
+        for operation in plan.operations:
+            where = _data_loss(plan.spec, operation)
+            if where is not None:
+                yield plan.spec.file, where, f"version {plan.spec.prefix} loses data: {operation.describe()}"
+
+
+def _nullable_boolean(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        for column in table.columns:
+            if column.type.name == "boolean" and column.nullable:
+                yield spec.file, column.where, f"boolean column '{table.name}.{column.name}' is nullable"
+
+
+def _missing_description(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        if not table.description:
+            yield spec.file, table.where, f"table '{table.name}' has no description"
+        for column in table.columns:
+            if not column.audit and not column.description:
+                yield spec.file, column.where, f"column '{table.name}.{column.name}' has no description"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "SC901",
+        "audit-opt-out",
+        "warning",
+        "a table that keeps fewer than all six audit columns (audit: none or a subset)",
+        "intended for append-only or reference tables: keep the finding visible for auditors, or set audit: full",
+        _audit_opt_out,
+    ),
+    Rule(
+        "SC902",
+        "json-suffix",
+        "warning",
+        "a json column whose name does not end in _json",
+        "rename the column to <name>_json (renamed_from: keeps its data)",
+        _json_suffix,
+    ),
+    Rule(
+        "SC903",
+        "foreign-key-index",
+        "warning",
+        "a foreign key whose columns do not lead the primary key or a non-partial index",
+        "add a non-partial index whose first columns are the foreign key's columns",
+        _foreign_key_index,
+    ),
+    Rule(
+        "SC904",
+        "primary-key",
+        "error",
+        "a table without a primary key",
+        "add primary_key: true on one column, or a table-level primary_key: [..]",
+        _primary_key,
+    ),
+    Rule(
+        "SC905",
+        "destructive",
+        "warning",
+        "an operation that loses data: dropping a table or a column, or narrowing a column's type",
+        "make sure the data is no longer needed or has been copied; the finding lists it for review",
+        _destructive,
+    ),
+    Rule(
+        "SC906",
+        "nullable-boolean",
+        "warning",
+        "a nullable boolean column (three states: true, false and NULL)",
+        "drop nullable: true and give it a default, or use an enum if a third state is meant",
+        _nullable_boolean,
+    ),
+    Rule(
+        "SC907",
+        "missing-description",
+        None,
+        "a table or a column (other than audit columns) without a description",
+        "add description: to the table or column",
+        _missing_description,
+    ),
+)
+
+_BY_KEY = {key: rule for rule in RULES for key in (rule.code, rule.name)}
+KNOWN_RULES = f"rules are {RULES[0].code}-{RULES[-1].code} or their names, such as {RULES[1].name}"
+_SEVERITIES = ("error", "warning", "off")
+_LINT_KEYS = ("disable", "enable", "severity")
+
+
+def rule_severities(settings: Settings) -> dict[str, Severity | None]:
+    """Each rule's severity for this project (``None``: off); a bad ``[lint]`` setting raises SC703."""
+    raw: Any = settings.raw.get("lint", {})
+    found: list[Diagnostic] = []
+
+    def problem(key: str, message: str, hint: str = "") -> None:
+        found.append(setting_diagnostic(settings, key, "SC703", message, hint, section="lint"))
+
+    def rule_for(key: str, value: Any) -> Rule | None:
+        rule = _BY_KEY.get(value) if isinstance(value, str) else None
+        if rule is None:
+            close = difflib.get_close_matches(str(value), sorted(_BY_KEY), n=1)
+            problem(key, f"unknown lint rule {value!r}", f"did you mean '{close[0]}'?" if close else KNOWN_RULES)
+        return rule
+
+    severities: dict[str, Severity | None] = {rule.code: rule.default for rule in RULES}
+    if not isinstance(raw, dict):
+        problem("lint", "lint must be a table: [tool.schemac.lint]")
+        raw = {}
+    for key in sorted(set(raw) - set(_LINT_KEYS)):
+        problem(key, f"unknown lint setting '{key}'", f"the lint table takes: {', '.join(_LINT_KEYS)}")
+    switched: dict[str, str] = {}
+    for key in ("enable", "disable"):
+        values = raw.get(key, [])
+        if not isinstance(values, list):
+            problem(key, f"lint {key} must be a list of rule codes or names")
+            continue
+        for value in values:
+            rule = rule_for(key, value)
+            if rule is None:
+                continue
+            if switched.setdefault(rule.code, key) != key:
+                problem(key, f"lint rule {rule.code} is both enabled and disabled")
+            severities[rule.code] = (rule.default or "warning") if key == "enable" else None
+    table = raw.get("severity", {})
+    if not isinstance(table, dict):
+        problem("severity", 'lint severity must be a table of rule = "error" | "warning" | "off"')
+        table = {}
+    for name, value in sorted(table.items()):
+        rule = rule_for(name, name)
+        if rule is not None and value not in _SEVERITIES:
+            problem(name, f"lint severity of {name} must be error, warning or off, not {value!r}")
+        elif rule is not None:
+            severities[rule.code] = None if value == "off" else value
+    if found:
+        raise SchemacError(found)
+    return severities
+
+
+@dataclass(frozen=True)
+class LintResult:
+    """Every finding, sorted by file and position, and each rule's severity as configured."""
+
+    findings: tuple[Diagnostic, ...]
+    severities: Mapping[str, Severity | None]
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity == "error" for d in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity == "warning" for d in self.findings)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing has error severity (warnings alone do not fail)."""
+        return self.errors == 0
+
+
+def lint_plans(plans: tuple[VersionPlan, ...], severities: Mapping[str, Severity | None]) -> list[Diagnostic]:
+    """Run every enabled rule over compiled plans."""
+    model = Model.of(plans)
+    found = []
+    for rule in RULES:
+        severity = severities.get(rule.code)
+        if severity is None:
+            continue
+        for file, (line, column), message in rule.check(model):
+            found.append(Diagnostic(file, line, column, rule.code, message, rule.fix, severity))
+    return sorted(set(found))
+
+
+def lint(project: str | Path = ".") -> LintResult:
+    """Compile the project in memory and run the lint rules; raises on invalid specs or settings."""
+    settings = load_settings(Path(project))
+    severities = rule_severities(settings)
+    compiled = compile_project(settings)
+    return LintResult(tuple(lint_plans(compiled.plans, severities)), severities)

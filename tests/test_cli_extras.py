@@ -1,0 +1,152 @@
+"""The CLI's extras: --version, bash completion, progress on a terminal, and the Python verbs behind it."""
+
+from __future__ import annotations
+
+import io
+import os
+import pty
+import subprocess
+import sys
+from collections.abc import Callable
+from importlib.metadata import version
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+
+import schemac
+from schemac.progress import Progress
+
+Run = Callable[..., CompletedProcess[str]]
+SCRIPT = Path(sys.executable).parent / "schemac"
+
+
+def test_version(cli: Run) -> None:
+    outcome = cli("--version")
+    assert (outcome.returncode, outcome.stdout) == (0, f"schemac {version('schemac')}\n")
+
+
+def test_bash_completion_script_completes_commands_and_choices(tmp_path: Path) -> None:
+    if not SCRIPT.exists():
+        pytest.skip(f"console script not installed at {SCRIPT}")
+    shown = subprocess.run([SCRIPT, "--show-completion", "bash"], capture_output=True, text=True, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert "complete -o default -F _schemac_completion schemac" in shown.stdout
+    (tmp_path / "completion.bash").write_text(shown.stdout, encoding="utf-8")
+    probe = f"""
+source {tmp_path / "completion.bash"}
+complete_words() {{
+    COMP_WORDS=("$@"); COMP_CWORD=$(( $# - 1 ))
+    _schemac_completion schemac; printf '%s,' "${{COMPREPLY[@]}}"; echo
+}}
+complete_words schemac li
+complete_words schemac lint --format ''
+"""
+    env = {**os.environ, "PATH": f"{SCRIPT.parent}{os.pathsep}{os.environ['PATH']}"}
+    outcome = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, env=env, timeout=60)
+    assert outcome.returncode == 0, outcome.stderr
+    assert outcome.stdout.splitlines() == ["lint,", "text,json,github,"]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_draws_one_line_per_percent_and_clears_it() -> None:
+    stream = _Terminal()
+    with Progress(stream) as progress:
+        for done in range(1, 301):
+            progress(done, 300, "reading specs")
+    text = stream.getvalue()
+    assert text.count("\r\x1b[K") == 102  # 101 distinct percents (0..100) and the final clear
+    assert "\r\x1b[Kreading specs 3/300 (1%)" in text
+    assert text.endswith("\r\x1b[Kreading specs 300/300 (100%)\r\x1b[K")
+
+
+def test_progress_is_silent_off_a_terminal_or_when_quiet() -> None:
+    for stream, quiet in ((io.StringIO(), False), (_Terminal(), True)):
+        with Progress(stream, quiet=quiet) as progress:
+            progress(1, 2, "reading specs")
+        assert stream.getvalue() == ""
+
+
+def test_build_reports_each_spec_and_version(example_copy: Path) -> None:
+    calls: list[tuple[int, int, str]] = []
+    schemac.build(example_copy, progress=lambda done, total, stage: calls.append((done, total, stage)))
+    assert calls == [(n, 3, "reading specs") for n in (1, 2, 3)] + [(n, 3, "rendering sqlite") for n in (1, 2, 3)]
+
+
+def _build_on_a_terminal(project: Path, *flags: str) -> tuple[int, bytes, str]:
+    controller, terminal = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "schemac", "build", "--project", str(project), *flags],
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(terminal)
+        stdout, _ = process.communicate(timeout=300)
+        seen = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # EIO: the terminal's other end is closed and drained
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(controller)
+    return process.returncode, seen, stdout.decode()
+
+
+def test_build_shows_progress_on_a_terminal_and_not_with_quiet(example_copy: Path) -> None:
+    (example_copy / "migrations" / "0003_streaming_progress_and_fallback.sql").unlink()
+    (example_copy / "migrations" / "manifest.json").unlink()
+    code, seen, stdout = _build_on_a_terminal(example_copy)
+    assert code == 0
+    assert b"\r\x1b[Kreading specs 3/3 (100%)" in seen
+    assert b"\r\x1b[Krendering sqlite 3/3 (100%)" in seen
+    assert seen.endswith(b"\r\x1b[K")
+    assert "2 written, 2 unchanged" in stdout  # stdout is a pipe: the summary only
+    code, seen, stdout = _build_on_a_terminal(example_copy, "--quiet")
+    assert (code, seen, stdout) == (0, b"", "")
+
+
+def test_every_verb_is_a_documented_function() -> None:
+    for name in ("init", "new", "validate", "build", "check", "lint", "docs", "schema"):
+        verb = getattr(schemac, name)
+        assert callable(verb) and verb.__doc__, name
+        assert name in schemac.__all__
+
+
+def test_a_verb_stays_a_function_after_its_module_is_imported() -> None:
+    import schemac.docs
+    import schemac.lint
+    import schemac.validate
+
+    assert callable(schemac.lint) and callable(schemac.docs) and callable(schemac.validate)
+    assert schemac.lint.__module__ == "schemac.lint"
+    assert sys.modules["schemac.lint"].RULES
+
+
+def test_pre_commit_hooks_run_the_project_commands(example_copy: Path, make_project: Callable[..., Path]) -> None:
+    import shlex
+
+    import yaml
+
+    hooks = yaml.safe_load((Path(__file__).parents[1] / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
+    assert [h["id"] for h in hooks] == ["schemac-check", "schemac-lint"]
+    if not SCRIPT.exists():
+        pytest.skip(f"console script not installed at {SCRIPT}")
+    no_key = make_project({"0001_t.yaml": "description: x\ntables:\n  t:\n    columns:\n      a: {type: text}\n"})
+    for hook in hooks:
+        assert (hook["language"], hook["pass_filenames"]) == ("python", False)
+        assert hook["name"] and hook["description"]
+        command = [str(SCRIPT.parent / word) if word == "schemac" else word for word in shlex.split(hook["entry"])]
+        clean = subprocess.run(command, cwd=example_copy, capture_output=True, text=True, timeout=300)
+        assert clean.returncode == 0, clean.stderr
+        failing = subprocess.run(command, cwd=no_key, capture_output=True, text=True, timeout=300)
+        assert failing.returncode == 1, failing.stderr  # check: not built yet; lint: SC904 no primary key
