@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS "products" (
     "deleted_at" TEXT,
     "deleted_by" TEXT,
     CONSTRAINT "pk_products" PRIMARY KEY ("id"),
+    CONSTRAINT "ck_products_sku_length" CHECK (length("sku") <= 32),
     CONSTRAINT "ck_products_kind_enum" CHECK ("kind" IN ('physical', 'digital')),
     CONSTRAINT "ck_products_active_bool" CHECK ("active" IN (0, 1)),
     CONSTRAINT "ck_products_quantity" CHECK (quantity >= 0),

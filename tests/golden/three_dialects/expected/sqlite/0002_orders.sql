@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS "order_lines" (
     CONSTRAINT "fk_order_lines_order_id" FOREIGN KEY ("order_id") REFERENCES "orders" ("id") ON DELETE CASCADE,
     CONSTRAINT "fk_order_lines_product_id" FOREIGN KEY ("product_id") REFERENCES "products" ("id") ON DELETE SET NULL ON UPDATE RESTRICT,
     CONSTRAINT "fk_order_lines_sku" FOREIGN KEY ("sku") REFERENCES "products" ("sku") ON DELETE RESTRICT,
+    CONSTRAINT "ck_order_lines_sku_length" CHECK (length("sku") <= 32),
     CONSTRAINT "ck_order_lines_line_no" CHECK (line_no > 0),
     CONSTRAINT "ck_order_lines_created_by" CHECK (length(created_by) > 0)
 );
