@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -462,3 +463,28 @@ def test_sqlite_rebuild_of_a_referenced_table_keeps_rows_and_keys(tmp_path: Path
     assert [r[3] for r in con.execute("PRAGMA table_info(parents)")] == [1, 0]  # label now nullable
     con.close()
     assert schemac.verify(project, url).differences == ()
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_held_lock_past_the_timeout_is_sc608(
+    engine: str, tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    project, url = built(engine, tmp_path), database_factory(engine)
+    schemac.apply(project, url, to=1)
+    with opened(url) as holder:
+        if engine == "sqlite":
+            holder.begin()  # BEGIN IMMEDIATE: the write lock every SQLite applier needs
+            held: Any = None
+        else:
+            held = holder.locked(30)
+            held.__enter__()
+        outcome = run_cli("apply", "--db", url, "--project", project, "--lock-timeout", "0.2")
+        if held is not None:
+            held.__exit__(None, None, None)
+    assert outcome.returncode == 2
+    assert outcome.stderr == (
+        f"{url}:1:1: SC608 another schemac apply held the migration lock for 0.2 s "
+        "(hint: wait for it to finish, or raise --lock-timeout)\n"
+    )
+    assert history(url) == [(1, "catalog")]
+    assert [m.version for m in schemac.apply(project, url).applied] == [2]

@@ -168,9 +168,19 @@ class SQLiteDatabase(Database):
     )
 
     def begin(self) -> None:
-        """Foreign keys off around the transaction (SQLite's table-rebuild procedure); checked before commit."""
+        """Foreign keys off around the transaction (SQLite's table-rebuild procedure); checked before commit.
+
+        ``BEGIN IMMEDIATE`` is the applier lock here: it waits up to the busy timeout for another writer.
+        """
         self.execute("PRAGMA foreign_keys = OFF")
-        self.execute("BEGIN IMMEDIATE")
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc):
+                raise
+            self.execute("PRAGMA foreign_keys = ON")
+            waited_ms = self.query("PRAGMA busy_timeout")[0][0]
+            raise _lock_timeout(self.target, waited_ms / 1000) from None
 
     def commit(self) -> None:
         self.execute("COMMIT")
