@@ -54,7 +54,7 @@ def make_project(tmp_path: Path) -> Callable[..., Path]:
 def example_copy(tmp_path: Path) -> Path:
     """A writable copy of the example project."""
     target = tmp_path / "authoring"
-    shutil.copytree(EXAMPLE, target)
+    shutil.copytree(EXAMPLE, target, ignore=shutil.ignore_patterns(".schemac-cache"))  # a clean checkout
     return target
 
 

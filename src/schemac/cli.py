@@ -40,6 +40,9 @@ ProjectOption = Annotated[
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="How to print findings.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="Print findings only.")]
+CacheOption = Annotated[
+    bool, typer.Option("--cache/--no-cache", help="Reuse .schemac-cache/ so that only new specs are compiled.")
+]
 
 
 def _escape(text: str, *, property_value: bool = False) -> str:
@@ -131,6 +134,7 @@ def build(
     amend: Annotated[bool, typer.Option(help="Allow rewriting the newest published version.")] = False,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
+    cache: CacheOption = True,
 ) -> None:
     """Compile specs into migrations/*.sql and migrations/manifest.json."""
     from . import commands
@@ -139,7 +143,7 @@ def build(
 
     try:
         with Progress(quiet=quiet) as progress:
-            result = commands.build(project, amend=amend, progress=progress)
+            result = commands.build(project, amend=amend, cache=cache, progress=progress)
     except SchemacError as exc:
         _fail(exc, fmt)
     _print_diagnostics([], fmt)
@@ -157,13 +161,14 @@ def check(
     ] = None,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
+    cache: CacheOption = True,
 ) -> None:
     """Rebuild in memory and fail (exit 1) on any difference from the files on disk."""
     from . import commands
     from .errors import EXIT_FINDINGS, SchemacError
 
     try:
-        result = commands.check(project, base=base)
+        result = commands.check(project, base=base, cache=cache)
     except SchemacError as exc:
         _fail(exc, fmt)
     _print_diagnostics([d.diagnostic for d in result.drift], fmt)

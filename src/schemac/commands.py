@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import dialects, history, render
-from .compiler import Compiled, Output, compile_project, discover
+from .compiler import Compiled, Output, compile_outputs, compile_project, discover
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
 from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
@@ -35,7 +35,14 @@ class ValidateResult:
 class BuildResult:
     written: tuple[str, ...]
     unchanged: tuple[str, ...]
-    compiled: Compiled = field(repr=False)
+    outputs: tuple[Output, ...] = field(repr=False)
+    settings: Settings | None = field(default=None, repr=False)
+
+    @property
+    def compiled(self) -> Compiled:
+        """The whole compile (specs, plans, outputs), made on first use: a cached build does not hold it."""
+        assert self.settings is not None
+        return compile_project(self.settings)
 
 
 @dataclass(frozen=True)
@@ -171,19 +178,22 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
     return found
 
 
-def build(project: str | Path = ".", *, amend: bool = False, progress: ProgressCallback = no_progress) -> BuildResult:
+def build(
+    project: str | Path = ".", *, amend: bool = False, cache: bool = True, progress: ProgressCallback = no_progress
+) -> BuildResult:
     """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``).
 
+    ``cache`` reuses ``.schemac-cache/`` so that only specs after the cached ones are compiled.
     ``progress(done, total, stage)`` is called as specs are read and rendered (the CLI shows it on a terminal).
     """
     settings = _settings(project)
     discover(settings)  # a missing project or specs/ is SC111, before the lock needs the directory
     with project_lock(settings.root):
-        compiled = compile_project(settings, progress)
+        outputs = compile_outputs(settings, use_cache=cache, progress=progress)
         written: list[str] = []
         unchanged: list[str] = []
         plans = []
-        for output in compiled.outputs:
+        for output in outputs:
             recover(output.directory)
             manifest = _read_manifest(output.directory, settings)
             problems = _published_problems(output, manifest, settings, amend) if manifest else []
@@ -201,7 +211,7 @@ def build(project: str | Path = ".", *, amend: bool = False, progress: ProgressC
             if changes:
                 publish(directory, changes)
                 written.extend(settings.relative(directory / n) for n in sorted(changes))
-    return BuildResult(tuple(written), tuple(unchanged), compiled)
+    return BuildResult(tuple(written), tuple(unchanged), outputs, settings)
 
 
 def _first_difference(old: str, new: str) -> int:
@@ -211,16 +221,17 @@ def _first_difference(old: str, new: str) -> int:
     return min(len(old.splitlines()), len(new.splitlines())) + 1
 
 
-def check(project: str | Path = ".", *, base: str | None = None) -> CheckResult:
+def check(project: str | Path = ".", *, base: str | None = None, cache: bool = True) -> CheckResult:
     """Regenerate in memory and list every difference from the files on disk (CI's guard).
 
     With ``base`` (a git ref), also list every version published at that ref that was changed,
     removed or reordered, and every new version numbered at or below the ref's newest.
+    ``cache`` reuses ``.schemac-cache/`` for the specs it has seen; the files on disk are always compared.
     """
     settings = _settings(project)
-    compiled = compile_project(settings)
+    outputs = compile_outputs(settings, use_cache=cache)
     drift: list[Drift] = []
-    for output in compiled.outputs:
+    for output in outputs:
         manifest = _read_manifest(output.directory, settings)
         if base is not None:
             display = settings.relative(output.directory / MANIFEST_NAME)
@@ -324,7 +335,7 @@ def check(project: str | Path = ".", *, base: str | None = None) -> CheckResult:
                     "run 'schemac build' (a published spec must not change: write a follow-up)",
                 )
                 drift.append(Drift(diag, "stale", diff))
-    return CheckResult(tuple(drift), sum(len(o.files) for o in compiled.outputs))
+    return CheckResult(tuple(drift), sum(len(o.files) for o in outputs))
 
 
 @dataclass(frozen=True)

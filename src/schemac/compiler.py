@@ -5,22 +5,31 @@ Nothing here writes files: ``build`` writes what this returns, ``check`` compare
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import hashlib
 import itertools
-from collections.abc import Iterator
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
-from . import audit, dialects, expressions, render
+from . import audit, cache, dialects, expressions, render
+from .cache import Rendered
 from .errors import Diagnostic, SchemacError
 from .manifest import MANIFEST_NAME, Manifest, ManifestEntry, sha256_hex
 from .model import Spec, spec_from_document
-from .plan import VersionPlan, plan
+from .plan import PlanState, VersionPlan, plan
 from .progress import ProgressCallback, no_progress
 from .settings import Settings
-from .source import SPEC_NAME, load_document, read_bytes
+from .source import MAX_SPEC_BYTES, SPEC_NAME, load_document, read_bytes
 from .validate import check_document
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,10 +112,12 @@ def discover(settings: Settings) -> tuple[list[SpecFile], list[Diagnostic]]:
     return files, found
 
 
-def read_spec(file: SpecFile, audit_default: tuple[str, ...]) -> tuple[Spec | None, list[Diagnostic]]:
-    """Source, validation, model and audit stages for one file."""
+def read_spec(
+    file: SpecFile, audit_default: tuple[str, ...], raw: bytes | None = None
+) -> tuple[Spec | None, list[Diagnostic]]:
+    """Source, validation, model and audit stages for one file (``raw``: its bytes, when already read)."""
     try:
-        doc = load_document(read_bytes(file.path, file.display), file.display)
+        doc = load_document(read_bytes(file.path, file.display) if raw is None else raw, file.display)
     except SchemacError as exc:
         return None, exc.diagnostics
     found = check_document(doc)
@@ -128,61 +139,217 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_specs(settings: Settings, progress: ProgressCallback = no_progress) -> tuple[list[Spec], list[Diagnostic]]:
-    files, found = discover(settings)
-    specs = []
-    for number, file in enumerate(files, 1):
-        progress(number, len(files), "reading specs")
-        spec, problems = read_spec(file, settings.audit_default)
+_PARALLEL_FROM = 64
+"""Below this many items, work stays in this process: starting workers would cost more than it saves."""
+_task: Callable[[int, int], list[Any]] | None = None
+
+
+def _run_task(bounds: tuple[int, int]) -> list[Any]:
+    assert _task is not None
+    with _gc_paused():
+        return _task(*bounds)
+
+
+def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[int], None] = lambda _: None) -> list[T]:
+    """``work(start, stop)`` over ``range(count)``, concatenated in order; on every core when it pays.
+
+    ``done(i)`` is called in this process, in order, as each item's result arrives. Workers are
+    forked, so they share what this process already holds (modules, specs, plans) and only the
+    results travel back.
+    """
+    global _task
+    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    parallel = count >= _PARALLEL_FROM and workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+    size = max(8, count // (workers * 8)) if parallel else 1
+    bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
+    results: list[T] = []
+    _task = work
+    try:
+        with (
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            if parallel
+            else (contextlib.nullcontext()) as pool
+        ):
+            parts = pool.map(_run_task, bounds) if pool is not None else map(_run_task, bounds)
+            for (start, stop), part in zip(bounds, parts, strict=True):
+                results.extend(part)
+                for i in range(start, stop):
+                    done(i)
+    finally:
+        _task = None
+    return results
+
+
+def read_many(
+    files: list[SpecFile],
+    audit_default: tuple[str, ...],
+    raws: list[bytes] | None = None,
+    progress: ProgressCallback = no_progress,
+) -> tuple[list[Spec], list[Diagnostic]]:
+    """Read spec files in order."""
+    contents: list[bytes | None] = list(raws) if raws is not None else [None] * len(files)
+    results = in_chunks(
+        lambda start, stop: [read_spec(files[i], audit_default, contents[i]) for i in range(start, stop)],
+        len(files),
+        lambda i: progress(i + 1, len(files), "reading specs"),
+    )
+    specs: list[Spec] = []
+    found: list[Diagnostic] = []
+    for spec, problems in results:
         found.extend(problems)
         if spec is not None:
             specs.append(spec)
     return specs, found
 
 
+def read_specs(settings: Settings, progress: ProgressCallback = no_progress) -> tuple[list[Spec], list[Diagnostic]]:
+    files, found = discover(settings)
+    specs, problems = read_many(files, settings.audit_default, progress=progress)
+    return specs, found + problems
+
+
+def _fail_on_errors(found: list[Diagnostic]) -> None:
+    if any(d.severity == "error" for d in found):
+        raise SchemacError(found)
+
+
+def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[Diagnostic]:
+    """SQLite's verdict on the expressions of every table the plans' specs declare, and what a
+    configured dialect cannot express in them."""
+    found: list[Diagnostic] = []
+    if "sqlite" in settings.dialects:
+        for version in plans:
+            found.extend(expressions.check_tables(version.spec, version.declared))
+    for name in settings.dialects:
+        for version in plans:
+            found.extend(dialects.unsupported(dialects.get(name), version.spec, version.declared))
+    return found
+
+
+def _finish(
+    settings: Settings, plans: list[VersionPlan], found: list[Diagnostic], progress: ProgressCallback = no_progress
+) -> tuple[list[Diagnostic], dict[str, list[Rendered]]]:
+    """Expression findings for the plans, and each dialect's rendered migrations (wasted only on errors).
+
+    With errors in ``found`` already, raises them together with the expression findings. Work
+    items are (dialect, version), dialect by dialect; the first dialect's items also probe the
+    expressions.
+    """
+    if any(d.severity == "error" for d in found):
+        raise SchemacError(found + _expression_findings(settings, plans))
+    items = [(name, i) for name in settings.dialects for i in range(len(plans))]
+
+    def work(start: int, stop: int) -> list[tuple[list[Diagnostic], Rendered]]:
+        return [
+            (
+                _expression_findings(settings, plans[i : i + 1]) if name == settings.dialects[0] else [],
+                _render_versions(settings, name, plans[i : i + 1])[0],
+            )
+            for name, i in items[start:stop]
+        ]
+
+    def done(item: int) -> None:
+        name, i = items[item]
+        progress(i + 1, len(plans), f"rendering {name}")
+
+    results = in_chunks(work, len(items), done)
+    problems = [d for findings, _ in results for d in findings]
+    rendered: dict[str, list[Rendered]] = {name: [] for name in settings.dialects}
+    for (name, _), (_, version) in zip(items, results, strict=True):
+        rendered[name].append(version)
+    return problems, rendered
+
+
 def compile_project(settings: Settings, progress: ProgressCallback = no_progress) -> Compiled:
     """Every generated file of every configured dialect, or a :class:`SchemacError` with all findings."""
     with _gc_paused():
         specs, found = read_specs(settings, progress)
-        if any(d.severity == "error" for d in found):
-            raise SchemacError(found)
+        _fail_on_errors(found)
         plans, problems = plan(specs)
         found.extend(problems)
-        if "sqlite" in settings.dialects:
-            for version in plans:
-                found.extend(expressions.check_tables(version.spec, version.declared))
-        for name in settings.dialects:
-            for version in plans:
-                found.extend(dialects.unsupported(dialects.get(name), version.spec, version.declared))
-        if any(d.severity == "error" for d in found):
-            raise SchemacError(found)
-        outputs = tuple(_render_dialect(settings, name, plans, progress) for name in settings.dialects)
+        problems, rendered = _finish(settings, plans, found, progress)
+        _fail_on_errors(found + problems)
+        outputs = tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
     return Compiled(settings, tuple(specs), tuple(plans), outputs)
 
 
-def _render_dialect(settings: Settings, name: str, plans: list[VersionPlan], progress: ProgressCallback) -> Output:
+def compile_outputs(
+    settings: Settings, *, use_cache: bool = True, progress: ProgressCallback = no_progress
+) -> tuple[Output, ...]:
+    """The same outputs as :func:`compile_project`, redoing only the specs after the cached ones.
+
+    A cache entry is reused up to (not including) its newest spec, when every earlier spec is
+    byte-identical; so adding a spec, or amending the newest, compiles one spec.
+    """
+    if not use_cache:
+        return compile_project(settings, progress).outputs
+    with _gc_paused():
+        files, found = discover(settings)
+        raws = [_bytes_or_empty(f.path) for f in files]
+        if found or any(not raw for raw in raws):
+            return compile_project(settings, progress).outputs  # reports every finding the usual way
+        ids = [(f.display, hashlib.sha256(raw).hexdigest()) for f, raw in zip(files, raws, strict=True)]
+        cache_key = cache.key(settings)
+        snapshot = cache.load(settings, cache_key)
+        if snapshot is not None and snapshot.specs == ids:
+            return tuple(_output(settings, name, snapshot.outputs[name]) for name in settings.dialects)
+        resume = 0
+        state = PlanState()
+        if (
+            snapshot is not None
+            and 0 < len(snapshot.specs) <= len(ids)
+            and snapshot.specs[:-1] == ids[: len(snapshot.specs) - 1]
+        ):
+            resume, state = len(snapshot.specs) - 1, snapshot.before_last
+        specs, found = read_many(files[resume:], settings.audit_default, raws[resume:], progress)
+        _fail_on_errors(found)
+        plans, problems = plan(specs[:-1], state)
+        checkpoint = state.copy()
+        last, problems_last = plan(specs[-1:], state)
+        plans += last
+        found += problems + problems_last
+        problems, fresh = _finish(settings, plans, found, progress)
+        _fail_on_errors(found + problems)
+        reused = {name: snapshot.outputs[name][:resume] if snapshot and resume else [] for name in settings.dialects}
+        rendered = {name: reused[name] + fresh[name] for name in settings.dialects}
+        if not isinstance(checkpoint.tables, cache.LazyTables):
+            checkpoint.tables = cache.LazyTables(dict(checkpoint.tables))
+        cache.save(settings, cache.Snapshot(cache_key, ids, rendered, checkpoint))
+        return tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
+
+
+def _bytes_or_empty(path: Path) -> bytes:
+    """A spec's bytes, or nothing when it cannot be read (the full compile then says why)."""
+    try:
+        return path.read_bytes() if path.stat().st_size <= MAX_SPEC_BYTES else b""
+    except OSError:
+        return b""
+
+
+def _render_versions(settings: Settings, name: str, plans: list[VersionPlan]) -> list[Rendered]:
     dialect = dialects.get(name)
     env = render.environment(name, settings.templates_dir)
-    files: dict[str, bytes] = {}
-    entries = []
-    for number, version in enumerate(plans, 1):
-        progress(number, len(plans), f"rendering {name}")
+    rendered: list[Rendered] = []
+    for version in plans:
         text, non_idempotent = render.render_version(version, dialect, env)
         data = text.encode("utf-8")
         file = f"{version.spec.stem}.sql"
-        files[file] = data
-        entries.append(
-            ManifestEntry(
-                version.spec.version,
-                version.spec.slug,
-                file,
-                sha256_hex(data),
-                version.spec.file,
-                version.spec.sha256,
-                version.fingerprint,
-                tuple(non_idempotent),
-            )
+        entry = ManifestEntry(
+            version.spec.version,
+            version.spec.slug,
+            file,
+            sha256_hex(data),
+            version.spec.file,
+            version.spec.sha256,
+            version.fingerprint,
+            tuple(non_idempotent),
         )
-    manifest = Manifest(name, tuple(entries))
+        rendered.append((file, data, entry))
+    return rendered
+
+
+def _output(settings: Settings, name: str, rendered: list[Rendered]) -> Output:
+    manifest = Manifest(name, tuple(entry for _, _, entry in rendered))
+    files = {file: data for file, data, _ in rendered}
     files[MANIFEST_NAME] = manifest.to_text().encode("utf-8")
     return Output(name, settings.output_dir(name), files, manifest)

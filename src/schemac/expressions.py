@@ -72,6 +72,33 @@ def sqlite_problem(what: str, expression: str, table: str, columns: tuple[str, .
     return None
 
 
+def _all_pass(table: Table) -> bool:
+    """Whether every CHECK and index condition of ``table`` passes its probe, asked in one go.
+
+    One table holds all the checks and one index per condition, then takes the sample rows. When
+    nothing at all is refused, each expression alone would pass too; anything else (a sample row
+    refused by a check included) sends the table through the probes one expression at a time.
+    """
+    names = [_quote(c) for c in table.column_names]
+    checks = "".join(f", CHECK ({c.expression})" for c in table.checks)
+    con = _connection()
+    con.execute("SAVEPOINT schemac_probe")
+    try:
+        con.execute(f"CREATE TABLE {_quote(table.name)} ({', '.join(names)}{checks})")
+        for i, index in enumerate(i for i in table.indexes if i.predicate):
+            con.execute(
+                f'CREATE INDEX "schemac_probe_{i}" ON {_quote(table.name)} ({names[0]}) WHERE {index.predicate}'
+            )
+        for value in ("NULL", "0"):
+            con.execute(f"INSERT INTO {_quote(table.name)} VALUES ({', '.join([value] * len(names))})")
+    except (sqlite3.Error, sqlite3.Warning):
+        return False
+    finally:
+        con.execute("ROLLBACK TO schemac_probe")
+        con.execute("RELEASE schemac_probe")
+    return True
+
+
 def check_tables(spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
     """Findings for every expression of ``tables`` (as declared by ``spec``), located at the expression."""
     found = []
@@ -85,6 +112,8 @@ def check_tables(spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
             for i, index in enumerate(table.indexes)
             if index.predicate
         ]
+        if items and table.column_names and _all_pass(table):
+            items = []
         items += [
             (spec.at(*base, "columns", c.name, "default", "sql"), "default", str(c.default.value), (c.name,))
             for c in table.columns

@@ -9,10 +9,13 @@ in place into one :class:`RebuildTable` per table.
 
 from __future__ import annotations
 
+import bisect
+import copy
 import dataclasses
 import hashlib
+import itertools
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import ClassVar, Protocol
@@ -295,8 +298,8 @@ def _table_digest(table: Table) -> int:
 class Fingerprint:
     """A hash of a set of tables that updates in O(changed tables): the sum of table digests mod 2**256."""
 
-    def __init__(self) -> None:
-        self.total = 0
+    def __init__(self, total: int = 0) -> None:
+        self.total = total
 
     def add(self, table: Table) -> None:
         self.total = (self.total + _table_digest(table)) % 2**256
@@ -308,22 +311,169 @@ class Fingerprint:
         return hashlib.sha256(self.total.to_bytes(32, "big")).hexdigest()
 
 
-def plan(specs: Iterable[Spec]) -> tuple[list[VersionPlan], list[Diagnostic]]:
-    """Plans for every spec, in order, with every finding that needs the schema of earlier versions."""
-    state: dict[str, Table] = {}
-    fingerprint = Fingerprint()
+def _object_names(table: Table) -> dict[str, str]:
+    """Names a table puts in the schema's one namespace, each with a description of its owner."""
+    names = {table.name: f"table '{table.name}'"}
+    names.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
+    if table.primary_key:
+        names[f"pk_{table.name}"] = f"the primary key of table '{table.name}'"
+    return names
+
+
+class PlanState(MutableMapping[str, Table]):
+    """The schema while planning, with what the checks look up kept up to date as tables change.
+
+    Who owns each object name, which tables reference each table, and the schema order are
+    updated per changed table, so planning a version costs what its spec touches, not the size of
+    the schema. A state can be kept and resumed (the build cache does), ``tables`` may load lazily.
+    """
+
+    def __init__(self, tables: MutableMapping[str, Table] | None = None) -> None:
+        self.tables: MutableMapping[str, Table] = tables if tables is not None else {}
+        self.position = {name: i for i, name in enumerate(self.tables)}
+        self.next_position = len(self.position)
+        self.owners: dict[str, dict[str, str]] = {}
+        self.referrers: dict[str, set[str]] = {}
+        self.fingerprint = 0
+        self.versions = 0
+        self._since_version: dict[str, Table | None] = {}
+        self._since_index: dict[str, Table | None] = {name: None for name in self.tables}
+        self.refresh()
+        self._since_version.clear()
+
+    def __getitem__(self, name: str) -> Table:
+        table: Table = self.tables[name]
+        return table
+
+    def __setitem__(self, name: str, table: Table) -> None:
+        self._touch(name)
+        if name not in self.tables:
+            self.position[name] = self.next_position
+            self.next_position += 1
+        self.tables[name] = table
+
+    def __delitem__(self, name: str) -> None:
+        self._touch(name)
+        del self.tables[name]
+        del self.position[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    def _touch(self, name: str) -> None:
+        for record in (self._since_version, self._since_index):
+            if name not in record:
+                record[name] = self.tables.get(name)
+
+    def refresh(self) -> None:
+        """Bring owners and referrers up to date with the tables changed since the last refresh."""
+        for name, old in self._since_index.items():
+            new = self.tables.get(name)
+            if old is new:
+                continue
+            for table, add in ((old, False), (new, True)):
+                if table is None:
+                    continue
+                for key, owner in _object_names(table).items():
+                    owned = self.owners.setdefault(key, {})
+                    if add:
+                        owned[name] = owner
+                    elif owned.pop(name, None) is not None and not owned:
+                        del self.owners[key]
+                for target in {fk.ref_table for fk in table.foreign_keys}:
+                    users = self.referrers.setdefault(target, set())
+                    (users.add if add else users.discard)(name)
+        self._since_index.clear()
+
+    def end_version(self) -> list[tuple[str, Table | None]]:
+        """The tables this version changed (in schema order), folded into the fingerprint."""
+        self.refresh()
+        fingerprint = Fingerprint(self.fingerprint)
+        changes = []
+        for name, old in self._since_version.items():
+            new = self.tables.get(name)
+            if old is new:
+                continue
+            if old is not None:
+                fingerprint.remove(old)
+            if new is not None:
+                fingerprint.add(new)
+            changes.append((name, new))
+        self._since_version.clear()
+        self.fingerprint = fingerprint.total
+        self.versions += 1
+        return changes
+
+    def owner(self, name: str, excluding: set[str]) -> str | None:
+        """Who owns object ``name`` among tables not in ``excluding`` (the latest in schema order)."""
+        owned = [(self.position[t], owner) for t, owner in self.owners.get(name, {}).items() if t not in excluding]
+        return max(owned)[1] if owned else None
+
+    def in_order(self, names: Iterable[str]) -> list[str]:
+        return sorted((n for n in set(names) if n in self.position), key=self.position.__getitem__)
+
+    def copy(self) -> PlanState:
+        """A copy to resume from later (tables themselves are immutable and shared)."""
+        clone: PlanState = copy.copy(self)
+        clone.tables = copy.copy(self.tables)
+        clone.position = dict(self.position)
+        clone.owners = {name: dict(owned) for name, owned in self.owners.items()}
+        clone.referrers = {name: set(users) for name, users in self.referrers.items()}
+        clone._since_version, clone._since_index = dict(self._since_version), dict(self._since_index)
+        return clone
+
+
+class SchemaAt(Mapping[str, Table]):
+    """The schema as of one version, read from the shared history without copying it per version.
+
+    ``base`` is the schema before the first version of the history (empty unless planning resumed).
+    """
+
+    def __init__(
+        self, history: dict[str, list[tuple[int, Table | None]]], version: int, base: Mapping[str, Table]
+    ) -> None:
+        self._history, self._version, self._base = history, version, base
+
+    def __getitem__(self, name: str) -> Table:
+        changes = self._history.get(name, [])
+        at = bisect.bisect_right(changes, self._version, key=lambda change: change[0])
+        table = changes[at - 1][1] if at else self._base.get(name)
+        if table is None:
+            raise KeyError(name)
+        return table
+
+    def __iter__(self) -> Iterator[str]:
+        names = itertools.chain(self._base, (name for name in self._history if name not in self._base))
+        return (name for name in names if name in self)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.get(name) is not None
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+def plan(specs: Iterable[Spec], start: PlanState | None = None) -> tuple[list[VersionPlan], list[Diagnostic]]:
+    """Plans for every spec, in order, with every finding that needs the schema of earlier versions.
+
+    ``start`` (updated in place) resumes after versions planned earlier. Work per version follows
+    what its spec touches, not the size of the schema so far.
+    """
+    state = start if start is not None else PlanState()
+    base = copy.copy(state.tables)
+    history: dict[str, list[tuple[int, Table | None]]] = {}
     plans: list[VersionPlan] = []
     diagnostics: list[Diagnostic] = []
     for spec in specs:
-        before = dict(state)
+        number = state.versions
         version = _plan_one(spec, state, diagnostics)
-        for name in before.keys() | state.keys():
-            if before.get(name) is not state.get(name):
-                if name in before:
-                    fingerprint.remove(before[name])
-                if name in state:
-                    fingerprint.add(state[name])
-        plans.append(dataclasses.replace(version, schema=dict(state), fingerprint=fingerprint.hexdigest()))
+        for name, table in state.end_version():
+            history.setdefault(name, []).append((number, table))
+        fingerprint = Fingerprint(state.fingerprint).hexdigest()
+        plans.append(dataclasses.replace(version, schema=SchemaAt(history, number, base), fingerprint=fingerprint))
     return plans, diagnostics
 
 
@@ -378,7 +528,7 @@ class _Error(Protocol):
     def __call__(self, where: Where, code: str, message: str, hint: str = "") -> None: ...
 
 
-def _plan_one(spec: Spec, state: dict[str, Table], found: list[Diagnostic]) -> VersionPlan:
+def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionPlan:
     """Update ``state`` to ``spec`` and return the operations (schema and fingerprint filled by the caller)."""
 
     def error(where: Where, code: str, message: str, hint: str = "") -> None:
@@ -517,13 +667,13 @@ def _dropped_tables(spec: Spec, state: Mapping[str, Table], renames: Mapping[str
     return dropped
 
 
-def _rename_table(state: dict[str, Table], old: str, new: str) -> None:
+def _rename_table(state: MutableMapping[str, Table], old: str, new: str) -> None:
     """Rename in ``state``, and point every foreign key at the new name (as the databases do)."""
     state[new] = dataclasses.replace(state.pop(old), name=new)
     _rewrite_references(state, lambda fk: dataclasses.replace(fk, ref_table=new) if fk.ref_table == old else fk)
 
 
-def _rename_column(state: dict[str, Table], table_name: str, old: str, new: str) -> None:
+def _rename_column(state: MutableMapping[str, Table], table_name: str, old: str, new: str) -> None:
     """Rename in ``state``: the table's key, indexes and foreign keys, and references from other tables."""
 
     def rename(name: str) -> str:
@@ -550,8 +700,8 @@ def _rename_column(state: dict[str, Table], table_name: str, old: str, new: str)
     )
 
 
-def _rewrite_references(state: dict[str, Table], rewrite: Callable[[ForeignKey], ForeignKey]) -> None:
-    for name, table in state.items():
+def _rewrite_references(state: MutableMapping[str, Table], rewrite: Callable[[ForeignKey], ForeignKey]) -> None:
+    for name, table in list(state.items()):
         keys = tuple(map(rewrite, table.foreign_keys))
         if keys != table.foreign_keys:
             state[name] = dataclasses.replace(table, foreign_keys=keys)
@@ -739,12 +889,13 @@ def _diff_foreign_keys(before: Table, after: Table) -> tuple[list[Operation], li
     return drops, adds
 
 
-def _check_references(spec: Spec, state: Mapping[str, Table], dropped: list[Table], error: _Error) -> None:
+def _check_references(spec: Spec, state: PlanState, dropped: list[Table], error: _Error) -> None:
     """Foreign keys of declared tables, and of every table that references a declared or dropped one."""
+    state.refresh()
     declared = {t.name for t in spec.tables}
     gone = {t.name for t in dropped}
     for i, name in enumerate(spec.drop_tables):
-        users = sorted(t.name for t in state.values() if any(fk.ref_table == name for fk in t.foreign_keys))
+        users = sorted(state.referrers.get(name, ()))
         if name in gone and users:
             error(
                 spec.at("drop_tables", i),
@@ -752,7 +903,8 @@ def _check_references(spec: Spec, state: Mapping[str, Table], dropped: list[Tabl
                 f"table '{name}' cannot be dropped: {', '.join(users)} still reference it",
                 "drop those foreign keys (or tables) in this spec too",
             )
-    for table in state.values():
+    involved = declared.union(*(state.referrers.get(name, set()) for name in declared))
+    for table in (state[name] for name in state.in_order(involved)):
         for fk in table.foreign_keys:
             if table.name in declared:
                 _check_reference(table, fk, state, error)
@@ -802,21 +954,16 @@ def _check_reference(table: Table, fk: ForeignKey, tables: Mapping[str, Table], 
             )
 
 
-def _check_object_names(spec: Spec, state: Mapping[str, Table], error: _Error) -> None:
+def _check_object_names(spec: Spec, state: PlanState, error: _Error) -> None:
     """Tables, indexes and primary keys (an index on PostgreSQL) share one namespace per schema.
 
     Objects of tables this spec does not list were checked by earlier specs; each clash that
     involves a listed table is reported at that table's object.
     """
+    state.refresh()
     listed = [state[t.name] for t in spec.tables]
     names = {t.name for t in listed}
-    owners: dict[str, str] = {}
-    for table in state.values():
-        if table.name not in names:
-            owners[table.name] = f"table '{table.name}'"
-            owners.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
-            if table.primary_key:
-                owners[f"pk_{table.name}"] = f"the primary key of table '{table.name}'"
+    owners = _Owners(state, names)
     for table in listed:
         if table.name in owners:
             error(
@@ -880,6 +1027,25 @@ def _find_cycle(pending: Mapping[str, set[str]]) -> list[str]:
         path.append(node)
         node = min(pending[node])
     return path[path.index(node) :]
+
+
+class _Owners(dict[str, str]):
+    """Owners of object names: those set here first, then the schema's tables other than ``excluding``."""
+
+    def __init__(self, state: PlanState, excluding: set[str]) -> None:
+        super().__init__()
+        self.state, self.excluding = state, excluding
+
+    def __missing__(self, name: str) -> str:
+        owner = self.state.owner(name, self.excluding)
+        if owner is None:
+            raise KeyError(name)
+        return owner
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or (
+            isinstance(name, str) and self.state.owner(name, self.excluding) is not None
+        )
 
 
 def _known(what: str, items: Mapping[str, object]) -> str:

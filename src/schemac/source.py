@@ -17,25 +17,24 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
 from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
 
 from .errors import Diagnostic, SchemacError
 
-try:  # libyaml is an optional part of PyYAML; the pure-Python parser is the fallback.
-    from yaml import CParser as _Parser  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml.composer import Composer
-    from yaml.parser import Parser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
 
-    class _Parser(Reader, Scanner, Parser, Composer):  # type: ignore[no-redef]
-        def __init__(self, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            Parser.__init__(self)
-            Composer.__init__(self)
+class _PyParser(Reader, Scanner, Parser, Composer):
+    """The pure-Python parser: the fallback, and the source of every syntax diagnostic's wording."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
 
 
 T = TypeVar("T")
@@ -69,10 +68,25 @@ for _tag, _pattern, _first in (
     _CoreResolver.add_implicit_resolver(_tag, re.compile(rf"^(?:{_pattern})$"), list(_first))
 
 
-class _Loader(_Parser, _CoreResolver):  # type: ignore[misc]
+class _PyLoader(_PyParser, _CoreResolver):
     def __init__(self, stream: str) -> None:
-        _Parser.__init__(self, stream)
+        _PyParser.__init__(self, stream)
         _CoreResolver.__init__(self)
+
+
+_LOADERS: list[Any] = [_PyLoader]
+try:  # libyaml ships inside PyYAML's wheels and parses about six times faster than the pure-Python parser.
+    from yaml._yaml import CParser
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    pass
+else:
+
+    class _FastLoader(CParser, _CoreResolver):
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            _CoreResolver.__init__(self)
+
+    _LOADERS.insert(0, _FastLoader)
 
 
 @dataclass(frozen=True)
@@ -173,20 +187,14 @@ def read_bytes(path: Path, display: str, limit: int = MAX_SPEC_BYTES) -> bytes:
 def load_document(raw: bytes, display: str) -> Document:
     """Parse one spec file's bytes into a :class:`Document`."""
     text = decode(raw, display)
-    try:
-        if "&" in text or "*" in text:
-            _with_loader(text, lambda loader: _refuse_anchors(loader, display))
-        node = _with_loader(text, lambda loader: loader.get_single_node())
-    except RecursionError:
-        raise SchemacError([_first_too_deep(text, display)]) from None
-    except yaml.MarkedYAMLError as exc:
-        raise SchemacError([_syntax_diagnostic(exc, display)]) from None
-    except yaml.reader.ReaderError as exc:  # reader errors carry a position but no mark
-        line, column = _position_of(text, exc.position)
-        message = f"invalid YAML: the character U+{exc.character:04X} is not allowed in a YAML file"
-        raise SchemacError([Diagnostic(display, line, column, "SC104", message)]) from None
-    except yaml.YAMLError as exc:
-        raise SchemacError([Diagnostic(display, 1, 1, "SC104", f"invalid YAML: {exc}")]) from None
+    for loader_class in _LOADERS:
+        try:
+            node = _compose(loader_class, text, display)
+            break
+        except SchemacError:
+            if loader_class is _LOADERS[-1]:
+                raise
+            # libyaml words its errors differently: the pure-Python parser names the problem.
     if node is None:
         raise SchemacError(
             [Diagnostic(display, 1, 1, "SC108", "spec is empty", "a spec is a mapping with at least a description")]
@@ -201,16 +209,35 @@ def load_document(raw: bytes, display: str) -> Document:
     return Document(display, data, hashlib.sha256(raw).hexdigest(), builder.positions, builder.key_positions)
 
 
-def _with_loader(text: str, use: Callable[[_Loader], T]) -> T:
+def _compose(loader_class: Any, text: str, display: str) -> Node | None:
+    """The node tree of ``text``, or a located diagnostic for bad syntax, anchors, aliases and deep nesting."""
+    try:
+        if "&" in text or "*" in text:
+            _with_loader(text, lambda loader: _refuse_anchors(loader, display), loader_class)
+        node: Node | None = _with_loader(text, lambda loader: loader.get_single_node(), loader_class)
+        return node
+    except RecursionError:
+        raise SchemacError([_first_too_deep(text, display)]) from None
+    except yaml.MarkedYAMLError as exc:
+        raise SchemacError([_syntax_diagnostic(exc, display)]) from None
+    except yaml.reader.ReaderError as exc:  # reader errors carry a position but no mark
+        line, column = _position_of(text, exc.position)
+        message = f"invalid YAML: the character U+{exc.character:04X} is not allowed in a YAML file"
+        raise SchemacError([Diagnostic(display, line, column, "SC104", message)]) from None
+    except yaml.YAMLError as exc:
+        raise SchemacError([Diagnostic(display, 1, 1, "SC104", f"invalid YAML: {exc}")]) from None
+
+
+def _with_loader(text: str, use: Callable[[Any], T], loader_class: Any = None) -> T:
     """``use(loader)`` on a fresh loader over ``text``; the reader may already refuse a character here."""
-    loader = _Loader(text)
+    loader = (loader_class or _PyLoader)(text)
     try:
         return use(loader)
     finally:
         loader.dispose()
 
 
-def _refuse_anchors(loader: _Loader, display: str) -> None:
+def _refuse_anchors(loader: Any, display: str) -> None:
     """Stop at the first anchor or alias, before anything is expanded."""
     while (event := loader.get_event()) is not None:
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
@@ -246,7 +273,7 @@ def _first_too_deep(text: str, display: str) -> Diagnostic:
     return _with_loader(text, lambda loader: _deepest(loader, display))
 
 
-def _deepest(loader: _Loader, display: str) -> Diagnostic:
+def _deepest(loader: Any, display: str) -> Diagnostic:
     depth = 0
     try:
         while (event := loader.get_event()) is not None:

@@ -5,6 +5,7 @@ Every error is reported, each mapped back to the YAML line:column of the offendi
 
 from __future__ import annotations
 
+import copy
 import difflib
 import json
 from functools import cache
@@ -25,9 +26,73 @@ def schema_text() -> str:
     return resources.files("schemac").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
 
 
+def inline_refs(node: Any, defs: dict[str, Any]) -> Any:
+    """``node`` with every local ``#/$defs/...`` reference replaced by its target (the schema has no cycles).
+
+    Looking references up is a third of the validator's time; the errors it reports are unchanged.
+    """
+    if isinstance(node, list):
+        return [inline_refs(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    resolved = {key: inline_refs(value, defs) for key, value in node.items() if key not in ("$ref", "$defs")}
+    if "$ref" not in node:
+        return resolved
+    target = inline_refs(defs[node["$ref"].removeprefix("#/$defs/")], defs)
+    return {**resolved, "allOf": [target]} if resolved else target
+
+
 @cache
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_text()))
+    schema = json.loads(schema_text())
+    return Draft202012Validator(inline_refs(schema, schema.get("$defs", {})))
+
+
+_COLUMNS_AT = ("properties", "tables", "additionalProperties", "properties", "columns", "additionalProperties")
+
+
+@cache
+def _split_validators() -> tuple[Draft202012Validator, Draft202012Validator] | None:
+    """The schema with each column's subschema replaced by ``true``, and that column subschema alone.
+
+    Columns repeat a lot across specs (ids, foreign keys, statuses), so checking each distinct
+    column once and the rest of the document separately is several times faster than checking
+    whole documents. ``None`` when the schema does not have the expected shape.
+    """
+    outer = copy.deepcopy(_validator().schema)
+    parent: Any = outer
+    for key in _COLUMNS_AT[:-1]:
+        parent = parent.get(key) if isinstance(parent, dict) else None
+    if not isinstance(parent, dict) or not isinstance(parent.get(_COLUMNS_AT[-1]), dict):
+        return None
+    column = parent[_COLUMNS_AT[-1]]
+    parent[_COLUMNS_AT[-1]] = True
+    return Draft202012Validator(outer), Draft202012Validator(column)
+
+
+def is_valid(data: Any) -> bool:
+    """Whether ``data`` is valid against the spec schema (the same answer as the full validator, faster)."""
+    split = _split_validators()
+    if split is None:
+        return _validator().is_valid(data)
+    outer, column = split
+    if not outer.is_valid(data):
+        return False
+    return all(
+        _column_is_valid(repr(body), column, body)
+        for table in (data.get("tables") or {}).values()
+        for body in table["columns"].values()
+    )
+
+
+_known_columns: dict[str, bool] = {}
+
+
+def _column_is_valid(key: str, validator: Draft202012Validator, body: Any) -> bool:
+    verdict = _known_columns.get(key)
+    if verdict is None:
+        verdict = _known_columns[key] = validator.is_valid(body)
+    return verdict
 
 
 _JSON_TYPES = {
@@ -63,6 +128,8 @@ def _describe(value: Any) -> str:
 
 def check_document(doc: Document) -> list[Diagnostic]:
     """All JSON Schema findings for one document, sorted by position."""
+    if is_valid(doc.data):
+        return []
     found: list[Diagnostic] = []
     for error in _validator().iter_errors(doc.data):
         found.extend(_translate(doc, error))

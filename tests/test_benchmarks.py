@@ -1,0 +1,37 @@
+"""The benchmark keeps working: a smoke run of the smallest size, peers optional."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import REPO
+
+
+def test_benchmark_smoke_run_measures_every_figure_and_marks_missing_peers() -> None:
+    outcome = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--sizes", "100", "--repeats", "1", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert outcome.returncode == 0, outcome.stderr
+    report = json.loads(outcome.stdout)
+    rows = {(row["size"], row["name"], row["peer"]): row for row in report["rows"]}
+    for key in [
+        (100, "cold build", "SQLAlchemy build+compile"),
+        (100, "check", ""),
+        (100, "load_migrations (checksums verified)", "sha256sum"),
+        (100, "build after adding one spec (incremental)", ""),
+        (0, "schemac --help", "python -c pass"),
+    ]:
+        assert rows[key]["value"] > 0, key
+    assert rows[(100, "peak RSS of a cold build", "")]["unit"] == "MB"
+    assert rows[(100, "load_migrations (checksums verified)", "sha256sum")]["peer_value"] > 0
+    for row in report["rows"]:
+        if row["peer"] and row["peer_value"] is None and row["name"] != "apply to a fresh SQLite file":
+            assert "not installed" in row["note"], row
+    assert report["machine"]["nproc"] >= 1
+    assert {t["outcome"] for t in report["targets"]} <= {"met", "not met", "not measured"}

@@ -1,0 +1,100 @@
+"""The build cache only saves work: with it, every output is byte-identical to a build without it."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from benchmarks.generate import add_spec, spec_text, write_project
+
+import schemac
+from schemac.cache import CACHE_DIR
+
+
+def outputs(project: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((project / "migrations").iterdir())}
+
+
+def uncached_copy(project: Path, tmp_path: Path) -> dict[str, bytes]:
+    """What a build without any cache makes of the same specs."""
+    fresh = tmp_path / "uncached"
+    shutil.rmtree(fresh, ignore_errors=True)
+    shutil.copytree(project / "specs", fresh / "specs")
+    shutil.copy(project / "schemac.toml", fresh / "schemac.toml")
+    schemac.build(fresh, cache=False)
+    assert not (fresh / CACHE_DIR).exists()
+    return outputs(fresh)
+
+
+@pytest.fixture
+def built(tmp_path: Path) -> Path:
+    project = write_project(tmp_path / "project", 30)
+    schemac.build(project)
+    return project
+
+
+def test_cache_is_ignored_by_git_and_holds_one_snapshot(built: Path) -> None:
+    assert (built / CACHE_DIR / ".gitignore").read_text(encoding="utf-8").splitlines()[-1] == "*"
+    assert sorted(p.name for p in (built / CACHE_DIR).iterdir()) == [".gitignore", "compile.pickle"]
+
+
+def test_adding_a_spec_builds_only_it_and_matches_an_uncached_build(built: Path, tmp_path: Path) -> None:
+    add_spec(built, 4)
+    result = schemac.build(built)
+    assert result.written == ("migrations/00004_synthetic_4.sql", "migrations/manifest.json")
+    assert outputs(built) == uncached_copy(built, tmp_path)
+
+
+def test_amending_the_newest_spec_matches_an_uncached_build(built: Path, tmp_path: Path) -> None:
+    newest = built / "specs" / "00003_synthetic_3.yaml"
+    newest.write_text(spec_text(3).replace("Synthetic version 3", "Amended version 3"), encoding="utf-8")
+    result = schemac.build(built, amend=True)
+    assert "migrations/00003_synthetic_3.sql" in result.written
+    assert "-- Amended version 3 with 10 tables." in (built / "migrations" / "00003_synthetic_3.sql").read_text()
+    assert outputs(built) == uncached_copy(built, tmp_path)
+
+
+def test_check_with_a_warm_cache_still_catches_an_edited_migration(built: Path) -> None:
+    assert schemac.check(built).ok
+    path = built / "migrations" / "00002_synthetic_2.sql"
+    path.write_text(path.read_text(encoding="utf-8").replace("TEXT NOT NULL", "TEXT", 1), encoding="utf-8")
+    report = schemac.check(built)
+    assert [(d.kind, d.diagnostic.code, d.diagnostic.file) for d in report.drift] == [
+        ("edited", "SC501", "migrations/00002_synthetic_2.sql")
+    ]
+
+
+def test_check_with_a_warm_cache_still_catches_an_edited_published_spec(built: Path) -> None:
+    spec = built / "specs" / "00001_synthetic_1.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("code: {type: string(40)", "code: {type: text"), "utf-8")
+    cached = schemac.check(built).drift
+    assert ("edited", "specs/00001_synthetic_1.yaml") in {(d.kind, d.diagnostic.file) for d in cached}
+    assert [d.diagnostic for d in cached] == [d.diagnostic for d in schemac.check(built, cache=False).drift]
+
+
+def test_a_damaged_cache_costs_a_full_compile_not_a_wrong_output(built: Path, tmp_path: Path) -> None:
+    (built / CACHE_DIR / "compile.pickle").write_bytes(b"not a pickle")
+    add_spec(built, 4)
+    schemac.build(built)
+    assert outputs(built) == uncached_copy(built, tmp_path)
+
+
+def test_a_new_template_override_is_not_hidden_by_the_cache(built: Path) -> None:
+    overrides = built / "templates" / "sqlite"
+    overrides.mkdir(parents=True)
+    packaged = Path(schemac.__file__).parent / "templates" / "sqlite" / "create_index.sql.j2"
+    (overrides / "create_index.sql.j2").write_text(packaged.read_text().replace("IF NOT EXISTS ", ""), "utf-8")
+    report = schemac.check(built)
+    assert {d.diagnostic.file for d in report.drift} >= {"migrations/00001_synthetic_1.sql"}
+
+
+def test_no_cache_on_the_command_line_writes_no_cache(tmp_path: Path, cli: Callable[..., object]) -> None:
+    project = write_project(tmp_path / "project", 10)
+    outcome = cli("build", "--project", project, "--no-cache", "--quiet")
+    assert outcome.returncode == 0, outcome.stderr
+    assert not (project / CACHE_DIR).exists()
+    outcome = cli("check", "--project", project, "--no-cache")
+    assert outcome.returncode == 0
+    assert not (project / CACHE_DIR).exists()
