@@ -158,3 +158,40 @@ def test_types_and_defaults_round_trip_on_each_engine(
             )
     finally:
         database.close()
+
+
+PEOPLE = """description: People.
+tables:
+  people:
+    description: A person.
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      email: {type: text}
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_indexing_an_existing_text_column_and_dropping_the_index_again(
+    engine: str, tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    (project / "schemac.toml").write_text(f'dialects = ["{engine}"]\n', encoding="utf-8")
+    indexed = PEOPLE.replace("      email: {type: text}\n", "      email: {type: text, unique: true}\n")
+    for number, text in enumerate((PEOPLE, indexed, PEOPLE), 1):
+        (project / "specs" / f"000{number}_people.yaml").write_text(text, encoding="utf-8")
+    schemac.build(project)
+    url = database_factory(engine)
+    email_types = []
+    for version in (1, 2, 3):
+        schemac.apply(project, url, to=version)
+        assert schemac.verify(project, url).differences == ()
+        database = connect(parse_url(url), 30)
+        try:
+            email_types.append(next(c.type for c in database.tables()["people"].columns if c.name == "email"))
+        finally:
+            database.close()
+    # MariaDB cannot index TEXT: the column becomes VARCHAR(255) while the unique index exists.
+    expected = {"sqlite": ["text"] * 3, "postgresql": ["text"] * 3, "mariadb": ["text", "varchar(255)", "text"]}
+    assert email_types == expected[engine]

@@ -70,6 +70,8 @@ class Dialect:
     """Operation kinds (see :mod:`schemac.plan`) made with ALTER; a table needing any other is rebuilt."""
     keyed: frozenset[tuple[str, str]] = frozenset()
     """(table, column) pairs in a key or index of the schema being rendered; set per version by the renderer."""
+    was_keyed: frozenset[tuple[str, str]] = frozenset()
+    """The same pairs for the schema before the version being rendered."""
     renamed_tables: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """New table name → previous name, for the version being rendered; set per version by the renderer."""
     renamed_columns: MappingProxyType[tuple[str, str], str] = field(default_factory=lambda: MappingProxyType({}))

@@ -6,7 +6,7 @@ A project's ``templates/<dialect>/`` overrides packaged templates by file name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
@@ -186,7 +186,8 @@ def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
 
 
 def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
-    before, after = column_context(op.before, dialect), _keyed_column(op.table, op.after, dialect)
+    before = column_context(op.before, dialect, (op.table, op.before.name) in dialect.was_keyed)
+    after = _keyed_column(op.table, op.after, dialect)
     previous = replace(op.before, name=dialect.renamed_columns.get((op.table, op.before.name), op.before.name))
     old_checks = _derived_checks(dialect.renamed_tables.get(op.table, op.table), previous, dialect)
     new_checks = _derived_checks(op.table, op.after, dialect)
@@ -196,7 +197,7 @@ def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
         "table": dialect.ident(op.table),
         "column": after,
         "before": before,
-        "type_changed": dialect.sql_type(op.before.type) != dialect.sql_type(op.after.type),
+        "type_changed": before["type"] != after["type"],
         "nullable_changed": before["nullable"] != after["nullable"],
         "default_changed": before["default"] != after["default"],
     }
@@ -309,16 +310,54 @@ def _inexpressible(plan: VersionPlan, op: Operation, dialect: Dialect, template:
     )
 
 
+def _keyed(tables: Iterable[Table]) -> frozenset[tuple[str, str]]:
+    return frozenset((table.name, name) for table in tables for name in indexed_columns(table))
+
+
+def _retyped(plan: VersionPlan, dialect: Dialect, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+    """``operations`` plus a type change for each column whose type depends on being in a key or index
+    (MariaDB's TEXT is VARCHAR there) and that this version keys (before the first key or index of
+    its table) or no longer keys (at the end)."""
+    keying: dict[str, list[Operation]] = {}
+    unkeying: list[Operation] = []
+    for name, (before, after) in plan.changed.items():
+        for column in after.columns:
+            old = before.column(column.name)
+            if old is None or old.type != column.type or not _type_depends_on_key(column, dialect):
+                continue
+            change = AlterColumn(name, old, column)
+            if (name, column.name) in dialect.keyed and (name, column.name) not in dialect.was_keyed:
+                keying.setdefault(name, []).append(change)
+            elif (name, column.name) in dialect.was_keyed and (name, column.name) not in dialect.keyed:
+                unkeying.append(change)
+    result: list[Operation] = []
+    for op in operations:
+        if isinstance(op, CreateIndex | AddForeignKey | AlterPrimaryKey):
+            result.extend(keying.pop(op.table, []))
+        result.append(op)
+    return (*result, *(op for ops in keying.values() for op in ops), *unkeying)
+
+
+def _type_depends_on_key(column: Column, dialect: Dialect) -> bool:
+    return dialect.sql_type(column.type) != dialect.sql_type(column.type, indexed=True)
+
+
 def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
     """The SQL text of one migration file, and the first line of each statement that is not re-runnable."""
     statements = []
-    keyed = frozenset((table.name, name) for table in plan.schema.values() for name in indexed_columns(table))
+    keyed = _keyed(plan.schema.values())
+    unchanged = [t for t in plan.schema.values() if t.name not in plan.changed]
+    was_keyed = _keyed([*unchanged, *(before for before, _ in plan.changed.values())])
     renamed = {op.new: op.old for op in plan.operations if isinstance(op, RenameTable)}
     columns = {(op.table, op.new): op.old for op in plan.operations if isinstance(op, RenameColumn)}
     dialect = replace(
-        dialect, keyed=keyed, renamed_tables=MappingProxyType(renamed), renamed_columns=MappingProxyType(columns)
+        dialect,
+        keyed=keyed,
+        was_keyed=was_keyed,
+        renamed_tables=MappingProxyType(renamed),
+        renamed_columns=MappingProxyType(columns),
     )
-    for op in dialect_operations(plan, dialect):
+    for op in _retyped(plan, dialect, dialect_operations(plan, dialect)):
         try:
             statements.append(render_operation(op, dialect, env))
         except jinja2.TemplateNotFound as missing:
