@@ -126,29 +126,28 @@ class Bench:
             self.add(Row(tables, "apply to a fresh SQLite file", None, note=note))
 
     def cold_build(self, tables: int, source: Path) -> None:
-        seconds, memory = [], []
+        """Cold builds, each followed by SQLAlchemy on the same tables, so both see the same machine load."""
+        from schemac.commands import _settings
+        from schemac.compiler import compile_project
+
+        model = list(compile_project(_settings(source)).plans[-1].schema.values())
+        problem = peers.missing("sqlalchemy")
+        row = Row(tables, "cold build", None, peer="SQLAlchemy build+compile", note=problem or "")
+        memory: list[float] = []
         for attempt in range(self.repeats):
             project = self.fresh(source, f"built_{tables}_{attempt}")
             took, rss = run([*self.schemac, "build", "--project", project, "--quiet"])
-            seconds.append(took)
+            row.samples.append(took)
             memory.append(rss / 2**20)
+            if not problem:
+                row.peer_samples.append(timed(lambda: peers.sqlalchemy_ddl(model)))
             if attempt:
                 shutil.rmtree(self.work / f"built_{tables}_{attempt - 1}")
         self.built[tables] = project
         sql_files = sorted((project / "migrations").glob("*.sql"))
         assert len(sql_files) == -(-tables // TABLES_PER_SPEC), "the cold build wrote one file per spec"
-        from schemac.commands import _settings
-        from schemac.compiler import compile_project
-
-        compiled = compile_project(_settings(project))
-        model = list(compiled.plans[-1].schema.values())
-        row = Row(tables, "cold build", median(seconds), samples=seconds, peer="SQLAlchemy build+compile")
-        problem = peers.missing("sqlalchemy")
-        if problem:
-            row.note = problem
-        else:
-            row.peer_samples = [timed(lambda: peers.sqlalchemy_ddl(model)) for _ in range(self.repeats)]
-            row.peer_value = median(row.peer_samples)
+        row.value = median(row.samples)
+        row.peer_value = median(row.peer_samples) if row.peer_samples else None
         self.add(row)
         self.add(Row(tables, "peak RSS of a cold build", median(memory), unit="MB", samples=memory))
 
