@@ -95,3 +95,114 @@ def project_with(root: Path, specs: dict[str, str | bytes]) -> Path:
     for name, data in specs.items():
         (root / "specs" / name).write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
     return root
+
+
+# Real database servers: each test gets a fresh database of its own and drops it afterwards.
+PG_URL = os.environ.get("SCHEMAC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+MARIADB_URL = os.environ.get("SCHEMAC_TEST_MARIADB", "mariadb://root@127.0.0.1:3306/test")
+ENGINES = ("sqlite", "postgresql", "mariadb")
+
+
+def _unreachable(engine: str, reason: object) -> None:
+    message = f"{engine} server not reachable ({reason}); set SCHEMAC_TEST_PG / SCHEMAC_TEST_MARIADB"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def _with_database(url: str, name: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
+
+
+@pytest.fixture
+def database_factory(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[str], str]:
+    """``make(engine)`` → the URL of a new, empty database on that engine, removed after the test."""
+    import uuid
+
+    cleanups: list[Callable[[], None]] = []
+    request.addfinalizer(lambda: [cleanup() for cleanup in reversed(cleanups)])
+
+    def make(engine: str) -> str:
+        name = f"schemac_t_{uuid.uuid4().hex[:12]}"
+        if engine == "sqlite":
+            return str(tmp_path / f"{name}.db")
+        if engine == "postgresql":
+            psycopg = pytest.importorskip("psycopg")
+            try:
+                admin = psycopg.connect(PG_URL, autocommit=True, connect_timeout=5)
+            except psycopg.Error as exc:
+                _unreachable(engine, exc)
+            admin.execute(f'CREATE DATABASE "{name}"')
+            admin.close()
+
+            def drop_pg() -> None:
+                with psycopg.connect(PG_URL, autocommit=True) as con:
+                    con.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+            cleanups.append(drop_pg)
+            return _with_database(PG_URL, name)
+        pymysql = pytest.importorskip("pymysql")
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(MARIADB_URL)
+
+        def admin_mariadb() -> object:
+            return pymysql.connect(
+                host=parts.hostname,
+                port=parts.port or 3306,
+                user=unquote(parts.username or ""),
+                password=unquote(parts.password or ""),
+                autocommit=True,
+                connect_timeout=5,
+            )
+
+        try:
+            admin = admin_mariadb()
+        except pymysql.Error as exc:
+            _unreachable(engine, exc)
+        with admin.cursor() as cursor:  # type: ignore[attr-defined]
+            cursor.execute(f"CREATE DATABASE `{name}`")
+        admin.close()  # type: ignore[attr-defined]
+
+        def drop_mariadb() -> None:
+            con = admin_mariadb()
+            with con.cursor() as cursor:  # type: ignore[attr-defined]
+                cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+            con.close()  # type: ignore[attr-defined]
+
+        cleanups.append(drop_mariadb)
+        return _with_database(MARIADB_URL, name)
+
+    return make
+
+
+def set_dialects(root: Path, dialects: list[str]) -> None:
+    """Point a project's settings (schemac.toml) at ``dialects``, keeping its other keys."""
+    settings = root / "schemac.toml"
+    text = settings.read_text(encoding="utf-8") if settings.exists() else ""
+    lines = [line for line in text.splitlines() if not line.strip().startswith(("dialects", "dialect "))]
+    first_table = next((i for i, line in enumerate(lines) if line.startswith("[")), len(lines))
+    lines.insert(first_table, "dialects = [" + ", ".join(f'"{d}"' for d in dialects) + "]")
+    settings.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def case_project(case: Path, engine: str, workdir: Path) -> Path:
+    """A copy of a golden case's project that builds only ``engine``'s migrations."""
+    project = workdir / case.name
+    shutil.copytree(case / "specs", project / "specs")
+    for part in ("schemac.toml", "templates"):
+        if (case / part).is_dir():
+            shutil.copytree(case / part, project / part)
+        elif (case / part).is_file():
+            shutil.copy(case / part, project / part)
+    set_dialects(project, [engine])
+    return project
+
+
+@pytest.fixture(autouse=True)
+def _private_cache_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests keep the build cache's signing key in a temporary home, never the user's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import shutil
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 import schemac
-from schemac import files
+from schemac import dialects, files
 from schemac.errors import SchemacError
 
 HELPER = Path(__file__).resolve().parent / "audit_build.py"
@@ -186,7 +187,7 @@ def _wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
         ("open", ".schemac-new", 42),  # the marker: every file written, stage not complete
         ("os.rename", ".schemac-new", 1),  # stage complete, not yet marked ready
         ("shutil.rmtree", ".schemac-ready", 1),  # swapped in, the old set not yet removed
-        ("os.remove", ".schemac-stage", 1),  # swapped in, the marker not yet removed
+        ("os.remove", "/migrations/.schemac-stage", 1),  # swapped in, the marker not yet removed
     ],
 )
 def test_a_sigkilled_build_of_a_large_project_leaves_the_old_or_the_new_set(
@@ -257,3 +258,46 @@ def test_concurrent_builds_do_not_interleave_and_a_dead_holder_leaves_no_lock(tm
     assert len(result.written) == 3
     assert not (project / ".migrations.schemac-new").exists()
     assert schemac.check(project).ok
+
+
+def test_a_crashed_build_never_mixes_the_dialect_directories_of_a_multi_dialect_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(dialects.DIALECTS, "postgresql", dataclasses.replace(dialects.SQLITE, name="postgresql"))
+
+    def project(name: str) -> Path:
+        root = tmp_path / name
+        (root / "schemac.toml").parent.mkdir(parents=True)
+        (root / "schemac.toml").write_text('dialects = ["sqlite", "postgresql"]\n', encoding="utf-8")
+        package = Path(schemac.__file__).parent / "templates" / "sqlite"
+        shutil.copytree(package, root / "templates" / "postgresql")  # stands in for the real templates
+        add_specs(root, range(1, 3))
+        schemac.build(root)
+        return root
+
+    reference = project("reference")
+    old = snapshot(reference)
+    add_specs(reference, range(3, 5))
+    schemac.build(reference)
+    new = snapshot(reference)
+    assert {Path(p).parts[1] for p in new} == {"sqlite", "postgresql"}
+    at, outcomes = 0, set()
+    while True:
+        at += 1
+        root = project(f"crash_{at}")
+        add_specs(root, range(3, 5))
+        crash = CrashAt(at)
+        with monkeypatch.context() as patch:
+            crash.install(patch)
+            try:
+                schemac.build(root)
+            except Crash:
+                pass
+            else:
+                break
+        for directory in (root / "migrations" / "sqlite", root / "migrations" / "postgresql", root / "migrations"):
+            files.recover(directory)
+        after = snapshot(root)
+        assert after in (old, new), f"crash at step {at} left a mix"
+        outcomes.add("new" if after == new else "old")
+    assert outcomes == {"old", "new"}

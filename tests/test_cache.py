@@ -113,3 +113,36 @@ def test_workers_on_every_core_give_the_bytes_of_one_process(tmp_path: Path, mon
     monkeypatch.setenv("SCHEMAC_WORKERS", "1")
     schemac.build(project, cache=False)
     assert outputs(project) == parallel
+
+
+class _Plant:
+    """A pickle that, when loaded, creates a file: what a hostile committed cache would carry."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[Path]]:
+        return (Path.touch, (self.marker,))
+
+
+def test_a_cache_written_by_someone_else_is_never_unpickled(built: Path, tmp_path: Path) -> None:
+    import pickle
+
+    snapshot = built / CACHE_DIR / "compile.pickle"
+    marker = tmp_path / "planted"
+    payload = pickle.dumps(_Plant(marker))
+    for forged in (payload, b"\0" * 32 + payload, snapshot.read_bytes()[:32] + payload):
+        snapshot.write_bytes(forged)
+        assert schemac.check(built).ok
+        assert not marker.exists()
+
+
+def test_the_cache_is_signed_with_a_private_key_outside_the_project(built: Path) -> None:
+    import hashlib
+    import hmac
+    import os
+
+    key_file = Path(os.environ["XDG_CACHE_HOME"]) / "schemac" / "cache.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    data = (built / CACHE_DIR / "compile.pickle").read_bytes()
+    assert hmac.compare_digest(data[:32], hmac.new(key_file.read_bytes(), data[32:], hashlib.sha256).digest())

@@ -457,3 +457,12 @@ def test_directories_named_in_the_settings(tmp_path: Path, cli: Cli) -> None:
     )
     assert not (project / "migrations").exists()
     assert cli("check", "--project", project).returncode == 0
+
+
+def test_validate_stays_the_verb_when_its_module_is_imported(make_project: Callable[..., Path]) -> None:
+    import importlib
+
+    module = importlib.import_module("schemac.validate")  # the validation stage, also imported by the compiler
+    assert callable(module.check_document)
+    assert schemac.validate is not module
+    assert schemac.validate(make_project({"0001_a.yaml": spec("a")})).tables == 1

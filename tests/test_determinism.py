@@ -51,13 +51,21 @@ def test_builds_in_other_directories_and_hash_seeds_give_identical_bytes(tmp_pat
 
 @pytest.mark.parametrize("case", cases(), ids=lambda p: p.name)
 def test_manifest_records_exactly_the_written_files(case: Path, tmp_path: Path) -> None:
-    files = build_case(case, tmp_path)
+    built = build_case(case, tmp_path)
+    directories = sorted({name.rpartition("/")[0] for name in built if name.endswith("manifest.json")})
+    for directory in directories:  # "" for one dialect; one directory per dialect for several
+        prefix = f"{directory}/" if directory else ""
+        files = {k[len(prefix) :]: v for k, v in built.items() if k.startswith(prefix) and "/" not in k[len(prefix) :]}
+        _check_manifest(case, files, directory or "sqlite")
+
+
+def _check_manifest(case: Path, files: dict[str, bytes], dialect: str) -> None:
     manifest_text = files.pop("manifest.json").decode("utf-8")
     manifest = json.loads(manifest_text)
     assert manifest_text == json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     assert {k: manifest[k] for k in ("algorithm", "dialect", "format")} == {
         "algorithm": "sha256",
-        "dialect": "sqlite",
+        "dialect": dialect,
         "format": 1,
     }
     specs = sorted((case / "specs").iterdir(), key=lambda p: int(p.name.split("_", 1)[0]))
@@ -80,9 +88,14 @@ def test_manifest_records_exactly_the_written_files(case: Path, tmp_path: Path) 
 
 @pytest.mark.parametrize("case", cases(), ids=lambda p: p.name)
 def test_sql_files_are_utf8_lf_with_one_trailing_newline_and_a_header(case: Path) -> None:
-    manifest = json.loads((case / "expected" / "manifest.json").read_text(encoding="utf-8"))
+    for manifest_path in sorted((case / "expected").rglob("manifest.json")):  # one per dialect
+        _check_sql_files(manifest_path)
+
+
+def _check_sql_files(manifest_path: Path) -> None:
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     for entry in manifest["files"]:
-        data = (case / "expected" / entry["file"]).read_bytes()
+        data = (manifest_path.parent / entry["file"]).read_bytes()
         text = data.decode("utf-8")
         assert b"\r" not in data and text.endswith(";\n") and not text.endswith("\n\n")
         assert text.splitlines()[:2] == [

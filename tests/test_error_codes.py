@@ -11,7 +11,8 @@ ROW = re.compile(r"^\| `(SC[0-9]{3})` \|", re.MULTILINE)
 
 
 def test_every_code_in_src_has_a_row_in_the_readme_table() -> None:
-    emitted = {code for path in (REPO / "src").rglob("*.py") for code in CODE.findall(path.read_text("utf-8"))}
+    sources = [p for p in (REPO / "src").rglob("*") if p.suffix in (".py", ".json", ".j2")]
+    emitted = {code for path in sources for code in CODE.findall(path.read_text(encoding="utf-8"))}
     rows = ROW.findall((REPO / "README.md").read_text(encoding="utf-8"))
     assert len(rows) == len(set(rows)), "a code has two rows"
     assert sorted(emitted - set(rows)) == []

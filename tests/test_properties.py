@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import schemac
 from conftest import EXAMPLE
 from schemac.compiler import Compiled, compile_project
 from schemac.dialects import SQLITE
@@ -24,7 +26,8 @@ from schemac.errors import SchemacError
 from schemac.model import AUDIT_COLUMNS, Table, check_name
 from schemac.settings import load_settings
 
-NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True).filter(
+# No "_" in generated names, so idx_<table>_<columns> can never name two different indexes.
+NAMES = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True).filter(
     lambda n: check_name(n) is None and n not in AUDIT_COLUMNS and n != "id"
 )
 TEXT = st.text(
@@ -82,7 +85,7 @@ def specs(draw: st.DrawFn) -> dict[str, Any]:
         table: dict[str, Any] = {"columns": cols}
         if tables and draw(st.booleans()):
             target = draw(st.sampled_from(sorted(tables)))
-            cols[f"{target}_ref"] = {"type": "integer", "nullable": True, "references": f"{target}.id"}
+            cols[f"{target}ref"] = {"type": "integer", "nullable": True, "references": f"{target}.id"}
         indexable = [c for c, body in cols.items() if body["type"] not in ("json", "bytes") and c != "id"]
         if indexable:
             chosen = draw(
@@ -165,11 +168,9 @@ SEEDS = {p.name: p.read_bytes() for p in sorted((EXAMPLE / "specs").glob("*.yaml
 LOCATED = re.compile(r"SC[0-9]{3}")
 
 
-@st.composite
-def damaged(draw: st.DrawFn) -> tuple[str, bytes]:
-    """One example spec with a few random byte flips, deletions and insertions."""
-    name = draw(st.sampled_from(sorted(SEEDS)))
-    data = bytearray(SEEDS[name])
+def _damage(draw: st.DrawFn, original: bytes) -> bytes:
+    """``original`` with a few random byte flips, deletions and insertions."""
+    data = bytearray(original)
     for _ in range(draw(st.integers(1, 4))):
         at = draw(st.integers(0, len(data) - 1))
         kind = draw(st.sampled_from(["flip", "delete", "insert", "insert_text"]))
@@ -180,10 +181,27 @@ def damaged(draw: st.DrawFn) -> tuple[str, bytes]:
         elif kind == "insert":
             data[at:at] = bytes([draw(st.integers(0, 255))])
         else:
-            data[at:at] = draw(
-                st.sampled_from([b":", b"- ", b"\t", b"{", b"]", b"'", b'"', b"&a ", b"*a", b"!x ", b"\n  "])
-            )
-    return name, bytes(data)
+            data[at:at] = draw(st.sampled_from(INSERTS))
+    return bytes(data)
+
+
+INSERTS = [b":", b"- ", b"\t", b"{", b"]", b"'", b'"', b"&a ", b"*a", b"!x ", b"\n  ", b",", b"null", b"1e999"]
+
+
+@st.composite
+def damaged(draw: st.DrawFn) -> tuple[str, bytes]:
+    """One example spec, damaged."""
+    name = draw(st.sampled_from(sorted(SEEDS)))
+    return name, _damage(draw, SEEDS[name])
+
+
+def _assert_located(exc: SchemacError, files: set[str] | None = None) -> None:
+    """Every diagnostic names a file (one of ``files`` when given), a code, a message and a position."""
+    assert exc.diagnostics
+    for d in exc.diagnostics:
+        assert d.file if files is None else d.file in files, d
+        assert LOCATED.fullmatch(d.code) and d.message, d
+        assert d.line >= 1 and d.column >= 1, d
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -194,13 +212,31 @@ def test_damaged_yaml_gives_located_diagnostics_or_a_good_build(damage: tuple[st
     try:
         compiled = _compile(files)
     except SchemacError as exc:
-        assert exc.diagnostics
+        _assert_located(exc, {f"specs/{n}" for n in files})
         lines = len(data.decode("utf-8", "replace").splitlines()) + 1  # YAML also breaks lines at a lone CR
-        for d in exc.diagnostics:
-            assert d.file in {f"specs/{n}" for n in files}, d
-            assert LOCATED.fullmatch(d.code) and d.message, d
-            assert d.line >= 1 and d.column >= 1, d
-            if d.file == f"specs/{name}":
-                assert d.line <= lines, d
+        assert all(d.line <= lines for d in exc.diagnostics if d.file == f"specs/{name}"), exc
         return
     _run(compiled)
+
+
+MANIFEST = (EXAMPLE / "migrations" / "manifest.json").read_bytes()
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(st.composite(lambda draw: _damage(draw, MANIFEST))())
+def test_a_damaged_manifest_gives_located_diagnostics_to_the_loader_check_and_build(data: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "authoring"
+        shutil.copytree(EXAMPLE, root)
+        (root / "migrations" / "manifest.json").write_bytes(data)
+        before = {p.name: p.read_bytes() for p in (root / "migrations").iterdir()}
+        for verb in (lambda: schemac.load_migrations(root / "migrations"), lambda: schemac.check(root)):
+            try:
+                verb()
+            except SchemacError as exc:
+                _assert_located(exc)  # a damaged entry may name any spec or migration file
+        try:
+            schemac.build(root)
+        except SchemacError as exc:
+            _assert_located(exc)
+            assert {p.name: p.read_bytes() for p in (root / "migrations").iterdir()} == before

@@ -55,7 +55,7 @@ def test_quickstart_runs_as_written_and_gives_exactly_the_sql_shown(tmp_path: Pa
     (api_example,) = blocks(section("Python API"), "python")
     api = subprocess.run([sys.executable, "-c", api_example], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert api.returncode == 0, api.stderr
-    assert api.stdout.splitlines()[-1] == f"1 create_orders {hashlib.sha256(written.encode()).hexdigest()}"
+    assert f"1 create_orders {hashlib.sha256(written.encode()).hexdigest()}" in api.stdout.splitlines()
 
 
 def test_fresh_machine_commands_are_the_ones_ci_runs() -> None:

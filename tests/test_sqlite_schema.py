@@ -40,7 +40,7 @@ def built(case: Path, workdir: Path) -> tuple[sqlite3.Connection, Mapping[str, T
         project = copy_case(case, workdir)
     schemac.build(project)
     con = _connect()
-    for migration in schemac.load_migrations(project / "migrations"):
+    for migration in schemac.load_migrations(project / "migrations", "sqlite"):
         con.executescript(migration.sql)
     compiled = compile_project(load_settings(project))
     return con, compiled.plans[-1].schema

@@ -12,11 +12,13 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .applier import ApplyResult, StatusResult, apply, status
     from .commands import PlannedVersion, build, check, init, new, plan_changes, schema, validate
     from .docs import DocsResult, docs
     from .errors import Diagnostic, SchemacError
     from .lint import LintResult, lint
     from .loader import Migration, load_migrations
+    from .verifier import VerifyResult, verify
 
 _EXPORTS = {
     "build": "commands",
@@ -35,15 +37,25 @@ _EXPORTS = {
     "lint": "lint",
     "Migration": "loader",
     "load_migrations": "loader",
+    "apply": "applier",
+    "status": "applier",
+    "ApplyResult": "applier",
+    "StatusResult": "applier",
+    "verify": "verifier",
+    "VerifyResult": "verifier",
 }
 
 __all__ = [
+    "ApplyResult",
     "Diagnostic",
     "DocsResult",
     "LintResult",
     "Migration",
     "PlannedVersion",
     "SchemacError",
+    "StatusResult",
+    "VerifyResult",
+    "apply",
     "build",
     "check",
     "docs",
@@ -53,7 +65,9 @@ __all__ = [
     "new",
     "plan_changes",
     "schema",
+    "status",
     "validate",
+    "verify",
 ]
 
 

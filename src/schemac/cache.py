@@ -1,15 +1,18 @@
 """Build cache: the last compile's outputs and planning state, so the next compile only does what changed.
 
-It lives in ``<project>/.schemac-cache/`` (with its own ``.gitignore``) and is safe to delete. An
-entry is used only when schemac's own files, the libraries that shape the output, the settings,
-the template overrides and every earlier spec's bytes are the same as when it was written. The
-cache only saves work: ``check`` still compares what it produces with the files on disk, and
-``--no-cache`` compiles everything afresh.
+It lives in ``<project>/.schemac-cache/`` (with its own ``.gitignore``) and is safe to delete. The
+snapshot is a pickle, so it is signed with HMAC-SHA256 under a key kept outside every project
+(``$XDG_CACHE_HOME/schemac/cache.key``, mode 0600): a snapshot that someone else wrote, such as
+one committed to a repository, fails the check and is never unpickled. An entry is used only when
+schemac's own files, the libraries that shape the output, the settings, the template overrides and
+every earlier spec's bytes are the same as when it was written. The cache only saves work: ``check``
+still compares what it produces with the files on disk, and ``--no-cache`` compiles everything afresh.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 import pickle
 import sqlite3
@@ -114,12 +117,38 @@ def _path(settings: Settings) -> Path:
     return settings.root / CACHE_DIR / _SNAPSHOT
 
 
+def _signing_key() -> bytes | None:
+    """This user's cache-signing key, made on first use; ``None`` (no cache) where it cannot be kept."""
+    home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "schemac"
+    path = home / "cache.key"
+    try:
+        if not path.exists():
+            home.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(os.urandom(32))
+        key = path.read_bytes()
+    except OSError:
+        return None
+    return key if len(key) == 32 else None
+
+
+def _tag(key: bytes, payload: bytes) -> bytes:
+    return hmac.new(key, payload, hashlib.sha256).digest()
+
+
 def load(settings: Settings, expected_key: str) -> Snapshot | None:
     """The snapshot written for the same tool and settings, or ``None`` (missing, stale or unreadable)."""
+    signing_key = _signing_key()
+    if signing_key is None:
+        return None
     try:
-        with open(_path(settings), "rb") as handle:
-            snapshot = pickle.load(handle)
-    except Exception:  # a damaged or foreign cache file only costs a full compile
+        data = _path(settings).read_bytes()
+        tag, payload = data[:32], data[32:]
+        if not hmac.compare_digest(tag, _tag(signing_key, payload)):
+            return None  # not written by this user's schemac: never unpickle it
+        snapshot = pickle.loads(payload)
+    except Exception:  # a damaged cache file only costs a full compile
         return None
     if not isinstance(snapshot, Snapshot) or snapshot.key != expected_key:
         return None
@@ -129,14 +158,18 @@ def load(settings: Settings, expected_key: str) -> Snapshot | None:
 def save(settings: Settings, snapshot: Snapshot) -> None:
     """Write the snapshot atomically; a cache that cannot be written is skipped, never an error."""
     path = _path(settings)
+    signing_key = _signing_key()
+    if signing_key is None:
+        return
     try:
         path.parent.mkdir(exist_ok=True)
         ignore = path.parent / ".gitignore"
         if not ignore.exists():
             ignore.write_text("# schemac's build cache: safe to delete, never commit it.\n*\n", encoding="utf-8")
         temporary = path.with_name(f".{_SNAPSHOT}.{os.getpid()}")
+        payload = pickle.dumps(snapshot, pickle.HIGHEST_PROTOCOL)
         with open(temporary, "wb") as handle:
-            pickle.dump(snapshot, handle, pickle.HIGHEST_PROTOCOL)
+            handle.write(_tag(signing_key, payload) + payload)
         os.replace(temporary, path)
     except OSError:
         return

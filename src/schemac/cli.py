@@ -254,6 +254,93 @@ def schema() -> None:
     print(commands.schema(), end="")
 
 
+DbOption = Annotated[
+    str, typer.Option("--db", help="Database: a SQLite path, sqlite:///, postgresql://, mariadb:// or mysql:// URL.")
+]
+
+
+@app.command()
+def apply(
+    db: DbOption,
+    project: ProjectOption = Path("."),
+    to: Annotated[int | None, typer.Option("--to", help="Apply up to and including this version.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List pending migrations; change nothing.")] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another applier.")] = 300.0,
+    fmt: FormatOption = Format.text,
+    quiet: QuietOption = False,
+) -> None:
+    """Apply pending migrations in order, each in its own transaction, recorded in schemac_history."""
+    from .applier import AppliedMigration
+    from .applier import apply as run
+    from .errors import SchemacError
+
+    def progress(done: AppliedMigration) -> None:
+        if not quiet and fmt is Format.text and sys.stdout.isatty():
+            print(f"applied {done.file} ({done.execution_ms} ms)", flush=True)
+
+    try:
+        result = run(project, db, to=to, dry_run=dry_run, lock_timeout=lock_timeout, on_applied=progress)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    if fmt is Format.json:
+        listed = [{"version": m.version, "name": m.name, "execution_ms": m.execution_ms} for m in result.applied]
+        pending = [{"version": m.version, "name": m.name} for m in result.pending]
+        print(json.dumps({"applied": listed, "pending": pending, "dry_run": result.dry_run}, indent=2))
+    if result.dry_run:
+        for m in result.pending:
+            _say(quiet, fmt, f"pending {result.directory}/{m.file}")
+        _say(quiet, fmt, f"{len(result.pending)} pending (dry run: nothing applied)")
+    else:
+        _say(quiet, fmt, f"{len(result.applied)} applied; {result.database} is at version {result.current_version}")
+
+
+@app.command()
+def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
+    """List applied, pending, changed and unknown versions; exit 1 when any is changed or unknown."""
+    from .applier import status as run
+    from .errors import EXIT_FINDINGS, SchemacError
+
+    try:
+        result = run(project, db)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    if fmt is Format.json:
+        print(
+            json.dumps(
+                [
+                    {"version": e.version, "name": e.name, "state": e.state, "applied_at": e.applied_at}
+                    for e in result.entries
+                ],
+                indent=2,
+            )
+        )
+    else:
+        for e in result.entries:
+            print(f"{e.state:<8} {e.version:>6}  {e.file or e.name}" + (f"  {e.applied_at}" if e.applied_at else ""))
+    if not result.ok:
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def verify(
+    db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False
+) -> None:
+    """Compare the live schema with the specs; exit 1 listing every difference."""
+    from .errors import EXIT_FINDINGS, SchemacError
+    from .verifier import verify as run
+
+    try:
+        result = run(project, db)
+    except SchemacError as exc:
+        _fail(exc, fmt)
+    _print_diagnostics(list(result.differences), fmt)
+    if result.differences:
+        raise typer.Exit(EXIT_FINDINGS)
+    if fmt is Format.json:
+        print("[]")
+    _say(quiet, fmt, f"{result.database} matches the specs at version {result.version}")
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version

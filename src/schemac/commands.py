@@ -192,25 +192,22 @@ def build(
         outputs = compile_outputs(settings, use_cache=cache, progress=progress)
         written: list[str] = []
         unchanged: list[str] = []
-        plans = []
+        changes: dict[str, bytes] = {}  # path under migrations/ → bytes, every dialect published in one swap
         for output in outputs:
             recover(output.directory)
             manifest = _read_manifest(output.directory, settings)
             problems = _published_problems(output, manifest, settings, amend) if manifest else []
             if problems:
                 raise SchemacError(problems)
-            changes = {}
-            for name, data in output.files.items():
+            for name in sorted(output.files):
                 path = output.directory / name
-                if path.exists() and path.read_bytes() == data:
+                if path.exists() and path.read_bytes() == output.files[name]:
                     unchanged.append(settings.relative(path))
                 else:
-                    changes[name] = data
-            plans.append((output.directory, changes))
-        for directory, changes in plans:
-            if changes:
-                publish(directory, changes)
-                written.extend(settings.relative(directory / n) for n in sorted(changes))
+                    changes[path.relative_to(settings.migrations_dir).as_posix()] = output.files[name]
+                    written.append(settings.relative(path))
+        if changes:
+            publish(settings.migrations_dir, changes)
     return BuildResult(tuple(written), tuple(unchanged), outputs, settings)
 
 

@@ -222,11 +222,15 @@ def _fail_on_errors(found: list[Diagnostic]) -> None:
 
 
 def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[Diagnostic]:
-    """SQLite's verdict on the expressions of every table the plans' specs declare."""
+    """SQLite's verdict on the expressions of every table the plans' specs declare, and what a
+    configured dialect cannot express in them."""
     found: list[Diagnostic] = []
     if "sqlite" in settings.dialects:
         for version in plans:
             found.extend(expressions.check_tables(version.spec, version.declared))
+    for name in settings.dialects:
+        for version in plans:
+            found.extend(dialects.unsupported(dialects.get(name), version.spec, version.declared))
     return found
 
 

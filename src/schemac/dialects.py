@@ -5,11 +5,14 @@ Rendering asks a :class:`Dialect` for facts; there are no ``if dialect == ...`` 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from .model import Column, ColumnType, Default
+from .errors import Diagnostic
+from .model import Column, ColumnType, Default, Spec, Table
 
 IN_PLACE_DEFAULT = frozenset(
     {
@@ -50,16 +53,38 @@ class Dialect:
     """A CHECK template for ``string(n)`` where the type does not enforce n: ``{column}``, ``{length}``."""
     escape_backslash: bool = False
     """Whether string literals treat ``\\`` as an escape character."""
+    indexed_types: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Type overrides for columns in a key or index (an engine that cannot index an unbounded TEXT)."""
+    partial_indexes: bool = True
+    """Whether ``CREATE INDEX ... WHERE`` exists; without it a partial index is a full one (unique: refused)."""
+    string_quotes: str = "'"
+    """Characters that open a string literal; a ``"`` here means ``"name"`` in an expression is a string."""
+    catalog_types: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """How the engine's catalog spells a type this dialect writes (lowercase), for ``verify``."""
+    fk_default_action: str = "no action"
+    """The ``ON DELETE``/``ON UPDATE`` rule the catalog reports when a foreign key names none."""
+    unsupported_fk_actions: frozenset[str] = frozenset()
+    """Referential actions the engine refuses (InnoDB parses ``SET DEFAULT`` but rejects it)."""
     extra: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     in_place: frozenset[str] = IN_PLACE_DEFAULT
     """Operation kinds (see :mod:`schemac.plan`) made with ALTER; a table needing any other is rebuilt."""
+    keyed: frozenset[tuple[str, str]] = frozenset()
+    """(table, column) pairs in a key or index of the schema being rendered; set per version by the renderer."""
+    was_keyed: frozenset[tuple[str, str]] = frozenset()
+    """The same pairs for the schema before the version being rendered."""
+    renamed_tables: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """New table name → previous name, for the version being rendered; set per version by the renderer."""
+    renamed_columns: MappingProxyType[tuple[str, str], str] = field(default_factory=lambda: MappingProxyType({}))
+    """(table, new column name) → previous name, likewise."""
 
     def ident(self, name: str) -> str:
         """A quoted identifier; names are already validated, so quoting is defence in depth."""
         return f"{self.quote}{name.replace(self.quote, self.quote * 2)}{self.quote}"
 
-    def sql_type(self, ctype: ColumnType) -> str:
-        return self.types[ctype.name].format(length=ctype.length, scale=ctype.scale)
+    def sql_type(self, ctype: ColumnType, indexed: bool = False) -> str:
+        """The column type; ``indexed`` when the column is part of a key, index or foreign key."""
+        pattern = self.indexed_types.get(ctype.name) if indexed else None
+        return (pattern or self.types[ctype.name]).format(length=ctype.length, scale=ctype.scale)
 
     def string(self, value: str) -> str:
         if self.escape_backslash:
@@ -139,8 +164,111 @@ SQLITE = Dialect(
     ),
 )
 
-DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLITE,)}
+POSTGRESQL = Dialect(
+    name="postgresql",
+    types=MappingProxyType(
+        {
+            "text": "text",
+            "string": "varchar({length})",
+            "integer": "integer",
+            "bigint": "bigint",
+            "smallint": "smallint",
+            "boolean": "boolean",
+            "real": "real",
+            "double": "double precision",
+            "decimal": "numeric({length},{scale})",
+            "timestamp": "timestamptz",
+            "date": "date",
+            "json": "jsonb",
+            "uuid": "uuid",
+            "bytes": "bytea",
+        }
+    ),
+    catalog_types=MappingProxyType({"timestamptz": "timestamp with time zone", "varchar": "character varying"}),
+    in_place=IN_PLACE_DEFAULT | {"reorder_columns"},  # column order is kept: see reorder_columns.sql.j2
+)
+
+MARIADB_INDEXED_TEXT_LENGTH = 255
+"""InnoDB cannot index TEXT without a prefix length, so a text column in a key or index is VARCHAR(255)."""
+
+MARIADB = Dialect(
+    name="mariadb",
+    types=MappingProxyType(
+        {
+            "text": "TEXT",
+            "string": "VARCHAR({length})",
+            "integer": "INT",
+            "bigint": "BIGINT",
+            "smallint": "SMALLINT",
+            "boolean": "BOOLEAN",
+            "real": "FLOAT",
+            "double": "DOUBLE",
+            "decimal": "DECIMAL({length},{scale})",
+            "timestamp": "DATETIME(6)",
+            "date": "DATE",
+            "json": "LONGTEXT",
+            "uuid": "CHAR(36)",
+            "bytes": "LONGBLOB",
+        }
+    ),
+    indexed_types=MappingProxyType(
+        {"text": f"VARCHAR({MARIADB_INDEXED_TEXT_LENGTH})", "bytes": f"VARBINARY({MARIADB_INDEXED_TEXT_LENGTH})"}
+    ),
+    quote="`",
+    json_check="JSON_VALID({column})",
+    boolean_check=True,
+    escape_backslash=True,
+    partial_indexes=False,
+    string_quotes="'\"",
+    catalog_types=MappingProxyType(
+        {"int": "int(11)", "bigint": "bigint(20)", "smallint": "smallint(6)", "boolean": "tinyint(1)"}
+    ),
+    fk_default_action="restrict",
+    unsupported_fk_actions=frozenset({"set default"}),
+    in_place=IN_PLACE_DEFAULT | {"reorder_columns"},
+)
+
+DIALECTS: dict[str, Dialect] = {d.name: d for d in (SQLITE, POSTGRESQL, MARIADB)}
 
 
 def get(name: str) -> Dialect:
     return DIALECTS[name]
+
+
+_STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def unsupported(dialect: Dialect, spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
+    """What ``dialect`` cannot express in the ``tables`` that ``spec`` declares, each at its line."""
+    found: list[Diagnostic] = []
+
+    def refuse(where: tuple[int, int], code: str, message: str, hint: str) -> None:
+        found.append(Diagnostic(spec.file, where[0], where[1], code, f"{message} on {dialect.name}", hint))
+
+    for table in tables:
+        for index in table.indexes:
+            if index.unique and index.predicate and not dialect.partial_indexes:
+                refuse(
+                    index.where,
+                    "SC320",
+                    f"partial unique index '{index.name}' of table '{table.name}' cannot be created: "
+                    "there is no CREATE INDEX ... WHERE",
+                    f"make the index unique over all rows, or remove {dialect.name} from dialects",
+                )
+        for fk in table.foreign_keys:
+            for action in {fk.on_delete, fk.on_update} & dialect.unsupported_fk_actions:
+                refuse(fk.where, "SC322", f"foreign key {fk.name}: '{action}' is not supported", "use another action")
+        if '"' in dialect.string_quotes:
+            expressions = [(c.where, c.expression) for c in table.checks]
+            expressions += [
+                (c.where, str(c.default.value)) for c in table.columns if c.default and c.default.kind == "sql"
+            ]
+            for where, text in expressions:
+                if '"' in _STRING_LITERAL.sub("", text):
+                    refuse(
+                        where,
+                        "SC321",
+                        f"expression of table '{table.name}' uses a double-quoted name, which is a string",
+                        "write column names without quotes",
+                    )
+    return found

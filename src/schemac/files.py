@@ -120,20 +120,21 @@ def _fsync_dir(path: Path) -> None:
 
 
 def publish(directory: Path, files: dict[str, bytes]) -> None:
-    """Make ``directory`` hold its current entries plus ``files`` (new or replaced), atomically."""
+    """Make ``directory`` hold its current entries plus ``files`` (new or replaced), atomically.
+
+    Names may hold ``/`` (``sqlite/0001_x.sql``), so several dialect directories change in one swap.
+    """
     recover(directory)
     unfinished, ready, _ = _stage_paths(directory)
-    unfinished.mkdir(parents=True)
     if directory.exists():
-        for entry in directory.iterdir():
-            if entry.name in files:
-                continue
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.copytree(entry, unfinished / entry.name, symlinks=True, copy_function=os.link)
-            else:
-                os.link(entry, unfinished / entry.name, follow_symlinks=False)
+        shutil.copytree(directory, unfinished, symlinks=True, copy_function=os.link)
+    else:
+        unfinished.mkdir(parents=True)
     for name, data in [*sorted(files.items()), (_MARKER, b"")]:
-        with open(unfinished / name, "xb") as handle:
+        target = unfinished / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)  # a hard link to the published file, which stays as it is
+        with open(target, "xb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())

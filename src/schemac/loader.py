@@ -29,7 +29,7 @@ class Migration:
 def migrations_dir(path: str | Path, dialect: str | None = None) -> Path:
     """``path`` itself, or its ``<dialect>/`` subdirectory when the project has one per dialect."""
     root = Path(path)
-    if dialect and (root / dialect / MANIFEST_NAME).exists():
+    if dialect and not (root / MANIFEST_NAME).exists() and (root / dialect).is_dir():
         return root / dialect
     return root
 

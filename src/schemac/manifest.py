@@ -101,6 +101,8 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
         raise bad("manifest is not valid UTF-8", code="SC504") from None
     except json.JSONDecodeError as exc:
         raise bad(f"manifest is not valid JSON: {exc.msg}", exc.lineno, exc.colno, "SC504") from None
+    except RecursionError:
+        raise bad("manifest JSON is nested too deeply to read", code="SC504") from None
 
     def line_of(needle: str) -> int:
         at = text.find(needle)

@@ -6,11 +6,12 @@ A project's ``templates/<dialect>/`` overrides packaged templates by file name.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
@@ -78,10 +79,20 @@ def _environment(dialect: str, override: str | None) -> jinja2.Environment:
     )
 
 
-def column_context(column: Column, dialect: Dialect) -> Context:
+def indexed_columns(table: Table) -> frozenset[str]:
+    """Columns in the table's primary key, an index or a foreign key."""
+    names = set(table.primary_key)
+    for index in table.indexes:
+        names.update(c.name for c in index.columns)
+    for fk in table.foreign_keys:
+        names.update(fk.columns)
+    return frozenset(names)
+
+
+def column_context(column: Column, dialect: Dialect, indexed: bool = False) -> Context:
     return {
         "name": dialect.ident(column.name),
-        "type": dialect.sql_type(column.type),
+        "type": dialect.sql_type(column.type, indexed),
         "nullable": column.nullable,
         "default": dialect.default(column.default) if column.default is not None else None,
     }
@@ -119,9 +130,10 @@ def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
 
 
 def _create_table(op: CreateTable, dialect: Dialect) -> Context:
+    keyed = indexed_columns(op.table)
     return {
         "table": dialect.ident(op.table.name),
-        "columns": [column_context(c, dialect) for c in op.table.columns],
+        "columns": [column_context(c, dialect, c.name in keyed) for c in op.table.columns],
         "constraints": constraint_contexts(op.table, dialect),
     }
 
@@ -133,7 +145,7 @@ def _create_index(op: CreateIndex, dialect: Dialect) -> Context:
         "table": dialect.ident(op.table),
         "unique": index.unique,
         "columns": [dialect.ident(c.name) + (" DESC" if c.descending else "") for c in index.columns],
-        "predicate": index.predicate,
+        "predicate": index.predicate if dialect.partial_indexes else None,
     }
 
 
@@ -153,8 +165,20 @@ def _rename_column(op: RenameColumn, dialect: Dialect) -> Context:
     return {"table": dialect.ident(op.table), "old": dialect.ident(op.old), "new": dialect.ident(op.new)}
 
 
+def _derived_checks(table: str, column: Column, dialect: Dialect) -> list[Context]:
+    return [{"name": dialect.ident(n), "expression": e} for n, e in dialect.column_checks(table, column)]
+
+
+def _keyed_column(table: str, column: Column, dialect: Dialect) -> Context:
+    return column_context(column, dialect, (table, column.name) in dialect.keyed)
+
+
 def _add_column(op: AddColumn, dialect: Dialect) -> Context:
-    return {"table": dialect.ident(op.table), "column": column_context(op.column, dialect)}
+    return {
+        "table": dialect.ident(op.table),
+        "column": _keyed_column(op.table, op.column, dialect),
+        "add_checks": _derived_checks(op.table, op.column, dialect),
+    }
 
 
 def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
@@ -162,8 +186,14 @@ def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
 
 
 def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
-    before, after = column_context(op.before, dialect), column_context(op.after, dialect)
+    before = column_context(op.before, dialect, (op.table, op.before.name) in dialect.was_keyed)
+    after = _keyed_column(op.table, op.after, dialect)
+    previous = replace(op.before, name=dialect.renamed_columns.get((op.table, op.before.name), op.before.name))
+    old_checks = _derived_checks(dialect.renamed_tables.get(op.table, op.table), previous, dialect)
+    new_checks = _derived_checks(op.table, op.after, dialect)
     return {
+        "drop_checks": [c["name"] for c in old_checks if c not in new_checks],
+        "add_checks": [c for c in new_checks if c not in old_checks],
         "table": dialect.ident(op.table),
         "column": after,
         "before": before,
@@ -280,10 +310,54 @@ def _inexpressible(plan: VersionPlan, op: Operation, dialect: Dialect, template:
     )
 
 
+def _keyed(tables: Iterable[Table]) -> frozenset[tuple[str, str]]:
+    return frozenset((table.name, name) for table in tables for name in indexed_columns(table))
+
+
+def _retyped(plan: VersionPlan, dialect: Dialect, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+    """``operations`` plus a type change for each column whose type depends on being in a key or index
+    (MariaDB's TEXT is VARCHAR there) and that this version keys (before the first key or index of
+    its table) or no longer keys (at the end)."""
+    keying: dict[str, list[Operation]] = {}
+    unkeying: list[Operation] = []
+    for name, (before, after) in plan.changed.items():
+        for column in after.columns:
+            old = before.column(column.name)
+            if old is None or old.type != column.type or not _type_depends_on_key(column, dialect):
+                continue
+            change = AlterColumn(name, old, column)
+            if (name, column.name) in dialect.keyed and (name, column.name) not in dialect.was_keyed:
+                keying.setdefault(name, []).append(change)
+            elif (name, column.name) in dialect.was_keyed and (name, column.name) not in dialect.keyed:
+                unkeying.append(change)
+    result: list[Operation] = []
+    for op in operations:
+        if isinstance(op, CreateIndex | AddForeignKey | AlterPrimaryKey):
+            result.extend(keying.pop(op.table, []))
+        result.append(op)
+    return (*result, *(op for ops in keying.values() for op in ops), *unkeying)
+
+
+def _type_depends_on_key(column: Column, dialect: Dialect) -> bool:
+    return dialect.sql_type(column.type) != dialect.sql_type(column.type, indexed=True)
+
+
 def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
     """The SQL text of one migration file, and the first line of each statement that is not re-runnable."""
     statements = []
-    for op in dialect_operations(plan, dialect):
+    keyed = _keyed(plan.schema.values())
+    unchanged = [t for t in plan.schema.values() if t.name not in plan.changed]
+    was_keyed = _keyed([*unchanged, *(before for before, _ in plan.changed.values())])
+    renamed = {op.new: op.old for op in plan.operations if isinstance(op, RenameTable)}
+    columns = {(op.table, op.new): op.old for op in plan.operations if isinstance(op, RenameColumn)}
+    dialect = replace(
+        dialect,
+        keyed=keyed,
+        was_keyed=was_keyed,
+        renamed_tables=MappingProxyType(renamed),
+        renamed_columns=MappingProxyType(columns),
+    )
+    for op in _retyped(plan, dialect, dialect_operations(plan, dialect)):
         try:
             statements.append(render_operation(op, dialect, env))
         except jinja2.TemplateNotFound as missing:

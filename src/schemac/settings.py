@@ -80,6 +80,8 @@ def load_settings(root: Path) -> Settings:
             at = re.search(r"line (\d+), column (\d+)", str(exc))
             line, column = (int(at.group(1)), int(at.group(2))) if at else (1, 1)
             raise SchemacError([Diagnostic(name, line, column, "SC701", f"invalid TOML: {exc}")]) from None
+        except RecursionError:
+            raise SchemacError([Diagnostic(name, 1, 1, "SC701", "invalid TOML: nested too deeply to read")]) from None
         for part in path_in_file:
             data = data.get(part, {}) if isinstance(data, dict) else {}
         if data or name == "schemac.toml":

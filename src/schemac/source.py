@@ -407,7 +407,8 @@ class _Builder:
             return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
         except ValueError:
             line, column = _mark(node)
+            shown = text if len(text) <= 40 else f"{text[:40]}…"
             self.diagnostics.append(
-                Diagnostic(self.display, line, column, "SC107", f"value '{text}' does not fit its tag '{node.tag}'")
+                Diagnostic(self.display, line, column, "SC107", f"value '{shown}' does not fit its tag '{node.tag}'")
             )
             return text

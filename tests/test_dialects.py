@@ -1,0 +1,118 @@
+"""Per-dialect rendering facts, MariaDB's refusals, and loading one dialect's migrations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import schemac
+from schemac.dialects import MARIADB, POSTGRESQL, SQLITE
+from schemac.model import ColumnType
+
+THREE = 'dialects = ["sqlite", "postgresql", "mariadb"]\n'
+
+
+@pytest.mark.parametrize(
+    ("logical", "sqlite", "postgresql", "mariadb"),
+    [
+        ("text", "TEXT", "text", "TEXT"),
+        ("string(40)", "TEXT", "varchar(40)", "VARCHAR(40)"),
+        ("decimal(12,3)", "NUMERIC", "numeric(12,3)", "DECIMAL(12,3)"),
+        ("timestamp", "TEXT", "timestamptz", "DATETIME(6)"),
+        ("json", "TEXT", "jsonb", "LONGTEXT"),
+        ("uuid", "TEXT", "uuid", "CHAR(36)"),
+        ("boolean", "INTEGER", "boolean", "BOOLEAN"),
+        ("double", "REAL", "double precision", "DOUBLE"),
+        ("bytes", "BLOB", "bytea", "LONGBLOB"),
+    ],
+)
+def test_type_maps(logical: str, sqlite: str, postgresql: str, mariadb: str) -> None:
+    ctype = ColumnType.parse(logical)
+    assert [d.sql_type(ctype) for d in (SQLITE, POSTGRESQL, MARIADB)] == [sqlite, postgresql, mariadb]
+
+
+def test_mariadb_indexes_text_as_varchar_and_escapes_backslashes() -> None:
+    assert MARIADB.sql_type(ColumnType("text"), indexed=True) == "VARCHAR(255)"
+    assert POSTGRESQL.sql_type(ColumnType("text"), indexed=True) == "text"
+    assert MARIADB.literal("a\\'b") == "'a\\\\''b'"
+    assert POSTGRESQL.literal("a\\'b") == "'a\\''b'"
+    assert (MARIADB.ident("t"), POSTGRESQL.ident("t")) == ("`t`", '"t"')
+
+
+REFUSED = """description: Things MariaDB cannot hold.
+tables:
+  parents:
+    description: A parent.
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+  items:
+    description: An item.
+    audit: none
+    columns:
+      id:        {type: integer, primary_key: true}
+      parent_id: {type: integer, nullable: true, references: parents.id, on_delete: set default}
+      status:    {type: text, check: "\\"status\\" <> ''"}
+    indexes:
+      - columns: [status]
+        unique: true
+        where: "status = 'live'"
+"""
+
+
+def test_mariadb_refuses_partial_unique_indexes_quoted_names_and_set_default(
+    make_project: Callable[..., Path], cli: Callable[..., object]
+) -> None:
+    project = make_project({"0001_items.yaml": REFUSED}, THREE)
+    outcome = cli("build", "--project", project)
+    assert outcome.returncode == 2  # type: ignore[attr-defined]
+    assert outcome.stderr.splitlines() == [  # type: ignore[attr-defined]
+        "specs/0001_items.yaml:13:62: SC322 foreign key fk_items_parent_id: 'set default' is not supported on mariadb "
+        "(hint: use another action)",
+        "specs/0001_items.yaml:14:38: SC321 expression of table 'items' uses a double-quoted name, which is a string "
+        "on mariadb (hint: write column names without quotes)",
+        "specs/0001_items.yaml:16:9: SC320 partial unique index 'uq_items_status' of table 'items' cannot be "
+        "created: there is no CREATE INDEX ... WHERE on mariadb (hint: make the index unique over all rows, or "
+        "remove mariadb from dialects)",
+    ]
+    assert not (project / "migrations").exists()
+    (project / "schemac.toml").write_text('dialects = ["sqlite", "postgresql"]\n')
+    assert cli("build", "--project", project).returncode == 0  # type: ignore[attr-defined]
+
+
+def test_load_migrations_reads_one_dialect_directory(make_project: Callable[..., Path]) -> None:
+    spec = (
+        "description: One table.\ntables:\n  notes:\n    description: A note.\n"
+        "    columns:\n      id: {type: uuid, primary_key: true}\n"
+    )
+    project = make_project({"0001_notes.yaml": spec, "0003_more.yaml": spec.replace("notes", "more")}, THREE)
+    schemac.build(project)
+    migrations = project / "migrations"
+    for dialect, marker in (("sqlite", '"id" TEXT'), ("postgresql", '"id" uuid'), ("mariadb", "`id` CHAR(36)")):
+        loaded = schemac.load_migrations(migrations, dialect=dialect)
+        assert [(m.version, m.name, m.file) for m in loaded] == [
+            (1, "notes", "0001_notes.sql"),
+            (3, "more", "0003_more.sql"),
+        ]
+        manifest = json.loads((migrations / dialect / "manifest.json").read_text())
+        assert [m.checksum for m in loaded] == [e["sha256"] for e in manifest["files"]]
+        assert all(marker in m.sql for m in loaded)
+
+    edited = migrations / "mariadb" / "0001_notes.sql"
+    edited.write_bytes(edited.read_bytes() + b"-- touched\n")
+    (migrations / "mariadb" / "0002_extra.sql").write_text("SELECT 1;\n")
+    (migrations / "mariadb" / "0003_more.sql").unlink()
+    with pytest.raises(schemac.SchemacError) as caught:
+        schemac.load_migrations(migrations, dialect="mariadb")
+    shown = migrations.as_posix() + "/mariadb"
+    assert [(d.file, d.code, d.message.split(":")[0]) for d in caught.value.diagnostics] == [
+        (f"{shown}/0001_notes.sql", "SC501", "edited"),
+        (f"{shown}/0002_extra.sql", "SC503", "added"),
+        (f"{shown}/0003_more.sql", "SC502", "removed"),
+    ]
+    with pytest.raises(schemac.SchemacError) as wrong:
+        schemac.load_migrations(migrations / "postgresql", dialect="sqlite")
+    assert [d.code for d in wrong.value.diagnostics] == ["SC509"]
