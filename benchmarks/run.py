@@ -14,6 +14,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import sqlite3
 import statistics
@@ -67,19 +68,37 @@ def executable(name: str) -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", name]
 
 
-def run(command: Sequence[str | Path], cwd: Path | None = None) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one child process; a failure stops the benchmark."""
+def run(command: Sequence[str | Path], cwd: Path | None = None) -> tuple[float, str]:
+    """Wall seconds and standard error of one child process; a failure stops the benchmark."""
     start = time.perf_counter()
-    child = subprocess.Popen([str(c) for c in command], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
+    outcome = subprocess.run([str(c) for c in command], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    stderr = child.stderr.read().decode() if child.stderr else ""
-    if child.stderr:
-        child.stderr.close()
-    if child.returncode != 0:
-        raise RuntimeError(f"{' '.join(map(str, command))} exited {child.returncode}: {stderr[-2000:]}")
-    return seconds, usage.ru_maxrss * 1024
+    stderr = outcome.stderr.decode(errors="replace")
+    if outcome.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, command))} exited {outcome.returncode}: {stderr[-2000:]}")
+    return seconds, stderr
+
+
+# The console script's own two lines, plus a report of the process's peak resident memory (VmHWM)
+# on exit. VmHWM belongs to the new program only; ru_maxrss would also count the memory of this
+# (large) benchmark process that the child was forked from.
+_MEASURED_CLI = (
+    "import atexit, re, sys\n"
+    "def report():\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    sys.stderr.write('schemac-bench-peak-kb ' + re.search(r'VmHWM:\\s+(\\d+)', status).group(1) + '\\n')\n"
+    "atexit.register(report)\n"
+    "from schemac.cli import main\n"
+    "sys.argv[0] = 'schemac'\n"
+    "main()\n"
+)
+
+
+def run_measured(arguments: Sequence[str | Path]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of ``schemac <arguments>`` in a fresh process."""
+    seconds, stderr = run([sys.executable, "-c", _MEASURED_CLI, *arguments])
+    peak = re.search(r"schemac-bench-peak-kb (\d+)", stderr)
+    return seconds, int(peak.group(1)) / 1024 if peak else float("nan")
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -126,29 +145,28 @@ class Bench:
             self.add(Row(tables, "apply to a fresh SQLite file", None, note=note))
 
     def cold_build(self, tables: int, source: Path) -> None:
-        seconds, memory = [], []
+        """Cold builds, each followed by SQLAlchemy on the same tables, so both see the same machine load."""
+        from schemac.commands import _settings
+        from schemac.compiler import compile_project
+
+        model = list(compile_project(_settings(source)).plans[-1].schema.values())
+        problem = peers.missing("sqlalchemy")
+        row = Row(tables, "cold build", None, peer="SQLAlchemy build+compile", note=problem or "")
+        memory: list[float] = []
         for attempt in range(self.repeats):
             project = self.fresh(source, f"built_{tables}_{attempt}")
-            took, rss = run([*self.schemac, "build", "--project", project, "--quiet"])
-            seconds.append(took)
-            memory.append(rss / 2**20)
+            took, peak = run_measured(["build", "--project", project, "--quiet"])
+            row.samples.append(took)
+            memory.append(peak)
+            if not problem:
+                row.peer_samples.append(timed(lambda: peers.sqlalchemy_ddl(model)))
             if attempt:
                 shutil.rmtree(self.work / f"built_{tables}_{attempt - 1}")
         self.built[tables] = project
         sql_files = sorted((project / "migrations").glob("*.sql"))
         assert len(sql_files) == -(-tables // TABLES_PER_SPEC), "the cold build wrote one file per spec"
-        from schemac.commands import _settings
-        from schemac.compiler import compile_project
-
-        compiled = compile_project(_settings(project))
-        model = list(compiled.plans[-1].schema.values())
-        row = Row(tables, "cold build", median(seconds), samples=seconds, peer="SQLAlchemy build+compile")
-        problem = peers.missing("sqlalchemy")
-        if problem:
-            row.note = problem
-        else:
-            row.peer_samples = [timed(lambda: peers.sqlalchemy_ddl(model)) for _ in range(self.repeats)]
-            row.peer_value = median(row.peer_samples)
+        row.value = median(row.samples)
+        row.peer_value = median(row.peer_samples) if row.peer_samples else None
         self.add(row)
         self.add(Row(tables, "peak RSS of a cold build", median(memory), unit="MB", samples=memory))
 

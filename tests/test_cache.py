@@ -100,6 +100,21 @@ def test_no_cache_on_the_command_line_writes_no_cache(tmp_path: Path, cli: Calla
     assert not (project / CACHE_DIR).exists()
 
 
+def test_workers_on_every_core_give_the_bytes_of_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project = write_project(tmp_path / "project", 70, per_spec=1)  # 70 specs: enough to start workers
+    calls: list[tuple[int, int, str]] = []
+    monkeypatch.setenv("SCHEMAC_WORKERS", "2")
+    schemac.build(project, cache=False, progress=lambda done, total, stage: calls.append((done, total, stage)))
+    assert calls == [(n, 70, "reading specs") for n in range(1, 71)] + [
+        (n, 70, "rendering sqlite") for n in range(1, 71)
+    ]
+    parallel = outputs(project)
+    shutil.rmtree(project / "migrations")
+    monkeypatch.setenv("SCHEMAC_WORKERS", "1")
+    schemac.build(project, cache=False)
+    assert outputs(project) == parallel
+
+
 class _Plant:
     """A pickle that, when loaded, creates a file: what a hostile committed cache would carry."""
 

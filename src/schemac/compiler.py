@@ -150,6 +150,14 @@ def _run_task(bounds: tuple[int, int]) -> list[Any]:
         return _task(*bounds)
 
 
+def _workers() -> int:
+    """Worker processes to use: ``SCHEMAC_WORKERS`` when set (1 turns them off), else one per usable core."""
+    setting = os.environ.get("SCHEMAC_WORKERS", "")
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[int], None] = lambda _: None) -> list[T]:
     """``work(start, stop)`` over ``range(count)``, concatenated in order; on every core when it pays.
 
@@ -158,7 +166,7 @@ def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[i
     results travel back.
     """
     global _task
-    workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    workers = _workers()
     parallel = count >= _PARALLEL_FROM and workers > 1 and "fork" in multiprocessing.get_all_start_methods()
     size = max(8, count // (workers * 8)) if parallel else 1
     bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
