@@ -180,7 +180,7 @@ RULES: dict[str, tuple[str, list[str]]] = {
     ),
     "YAML words in an integer enum": (
         T + "      a: {type: integer, enum: [1, yes]}\n",
-        ["specs/0001_a.yaml:6:36: SC308 enum value 'yes' must be an integer for a integer column"],
+        ["specs/0001_a.yaml:6:36: SC308 enum value 'yes' must be an integer for an integer column"],
     ),
     "YAML booleans in an enum": (
         T + "      a: {type: text, enum: [on, true]}\n",

@@ -74,6 +74,7 @@ def chain_of(entries: tuple[ManifestEntry, ...]) -> str:
     return sha256_hex(lines.encode("utf-8"))
 
 
+_JSON_NAMES: dict[object, str] = {str: "a string", int: "an integer", list: "a list"}
 _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
     "version": int,
     "name": str,
@@ -115,7 +116,7 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
         if key not in data:
             raise bad(f"manifest is missing the key '{key}'")
         if not isinstance(data[key], kind):
-            raise bad(f"manifest key '{key}' must be a {kind.__name__}", line_of(f'"{key}"'))
+            raise bad(f"manifest key '{key}' must be {_JSON_NAMES[kind]}", line_of(f'"{key}"'))
     if data["algorithm"] != "sha256" or data["format"] != FORMAT:
         raise bad(
             f"manifest has algorithm {data['algorithm']!r} and format {data['format']!r}; "
@@ -131,7 +132,7 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
                 raise bad(f"manifest files[{i}] is missing the key '{key}'", line_of(f'"{item.get("file", "")}"'))
             if not isinstance(item[key], entry_kind) or isinstance(item[key], bool):
                 raise bad(
-                    f"manifest files[{i}].{key} must be a {getattr(entry_kind, '__name__', entry_kind)}",
+                    f"manifest files[{i}].{key} must be {_JSON_NAMES[entry_kind]}",
                     line_of(f'"{item.get("file", "")}"'),
                 )
         entries.append(

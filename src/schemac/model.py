@@ -858,11 +858,13 @@ class _SpecReader:
                 self.error(
                     (*path, "enum", i),
                     "SC308",
-                    f"enum value {value!r} must be a string for a {ctype} column",
+                    f"enum value {value!r} must be a string for {_a(ctype)} column",
                     f"quote it: '{value}'",
                 )
             elif ctype.is_integer and not isinstance(value, int):
-                self.error((*path, "enum", i), "SC308", f"enum value {value!r} must be an integer for a {ctype} column")
+                self.error(
+                    (*path, "enum", i), "SC308", f"enum value {value!r} must be an integer for {_a(ctype)} column"
+                )
             elif not (ctype.is_text or ctype.is_integer):
                 self.error((*path, "enum"), "SC308", f"enum is only allowed on text and integer columns, not {ctype}")
                 return
@@ -981,29 +983,35 @@ class _SpecReader:
         return result
 
 
+def _a(thing: object) -> str:
+    """``thing`` with its indefinite article: "an integer", "a text"."""
+    text = str(thing)
+    return f"{'an' if text[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {text}"
+
+
 def _default_problem(ctype: ColumnType, value: Any) -> str | None:
     """Why a literal default does not fit ``ctype``, or ``None``."""
     shown = f"default {value!r}"
     if ctype.name == "json":
         return None if isinstance(value, dict | list) else f"{shown} must be {{}} or [] for a json column"
     if isinstance(value, dict | list):
-        return f"{shown} must be a single value for a {ctype} column (use {{sql: ...}} for an expression)"
+        return f"{shown} must be a single value for {_a(ctype)} column (use {{sql: ...}} for an expression)"
     if ctype.name == "boolean":
         return None if isinstance(value, bool) else f"{shown} must be true or false for a boolean column"
     if isinstance(value, bool):
         return f"{shown} is a boolean but the column is {ctype}"
     if ctype.is_integer:
         if not isinstance(value, int):
-            return f"{shown} must be an integer for a {ctype} column"
+            return f"{shown} must be an integer for {_a(ctype)} column"
         limit = _INT_RANGES[ctype.name]
         return None if -limit <= value < limit else f"{shown} is out of range for {ctype}"
     if ctype.name in ("real", "double"):
         if not isinstance(value, int | float) or not math.isfinite(value):
-            return f"{shown} must be a number for a {ctype} column"
+            return f"{shown} must be a number for {_a(ctype)} column"
         return None
     if ctype.name == "decimal":
         if not isinstance(value, int | float) or not math.isfinite(value):
-            return f"{shown} must be a number for a {ctype} column"
+            return f"{shown} must be a number for {_a(ctype)} column"
         whole = len(str(abs(int(value)))) if int(value) else 0
         exponent = decimal.Decimal(repr(value)).as_tuple().exponent
         places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
@@ -1013,7 +1021,7 @@ def _default_problem(ctype: ColumnType, value: Any) -> str | None:
     if ctype.name == "bytes":
         return f"a bytes column takes only an SQL default ({{sql: ...}}), not {value!r}"
     if not isinstance(value, str):
-        return f"{shown} must be a string for a {ctype} column (quote it)"
+        return f"{shown} must be a string for {_a(ctype)} column (quote it)"
     if ctype.name == "string" and len(value) > (ctype.length or 0):
         return f"{shown} is longer than {ctype}"
     formats = {
