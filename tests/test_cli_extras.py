@@ -74,7 +74,7 @@ def test_progress_is_silent_off_a_terminal_or_when_quiet() -> None:
 def test_build_reports_each_spec_and_version(example_copy: Path) -> None:
     calls: list[tuple[int, int, str]] = []
     schemac.build(example_copy, progress=lambda done, total, stage: calls.append((done, total, stage)))
-    assert calls == [(n, 3, "reading specs") for n in (1, 2, 3)] + [(n, 3, "rendering sqlite") for n in (1, 2, 3)]
+    assert calls == [(n, 4, "reading specs") for n in (1, 2, 3, 4)] + [(n, 4, "rendering sqlite") for n in (1, 2, 3, 4)]
 
 
 def _build_on_a_terminal(project: Path, *flags: str) -> tuple[int, bytes, str]:
@@ -107,10 +107,10 @@ def test_build_shows_progress_on_a_terminal_and_not_with_quiet(example_copy: Pat
     (example_copy / "migrations" / "manifest.json").unlink()
     code, seen, stdout = _build_on_a_terminal(example_copy)
     assert code == 0
-    assert b"\r\x1b[Kreading specs 3/3 (100%)" in seen
-    assert b"\r\x1b[Krendering sqlite 3/3 (100%)" in seen
+    assert b"\r\x1b[Kreading specs 4/4 (100%)" in seen
+    assert b"\r\x1b[Krendering sqlite 4/4 (100%)" in seen
     assert seen.endswith(b"\r\x1b[K")
-    assert "2 written, 2 unchanged" in stdout  # stdout is a pipe: the summary only
+    assert "2 written, 3 unchanged" in stdout  # stdout is a pipe: the summary only
     code, seen, stdout = _build_on_a_terminal(example_copy, "--quiet")
     assert (code, seen, stdout) == (0, b"", "")
 
