@@ -297,9 +297,7 @@ def _same_here(op: Operation, dialect: Dialect) -> bool:
 
 def _inexpressible(plan: VersionPlan, op: Operation, dialect: Dialect, template: str) -> SchemacError:
     """A change this dialect has no template for: refused at the table's line, before anything is written."""
-    table = op.new if isinstance(op, RenameTable) else op.after if isinstance(op, RebuildTable) else op.table
-    name = table if isinstance(table, str) else table.name
-    line, column = plan.spec.at("tables", name)
+    line, column = plan.spec.at("tables", _table_name(op))
     return fail(
         plan.spec.file,
         line,
@@ -308,6 +306,12 @@ def _inexpressible(plan: VersionPlan, op: Operation, dialect: Dialect, template:
         f"{dialect.name} cannot express this change: {op.describe()}",
         f"there is no {dialect.name} template {template}; change the table in two specs, or add the template",
     )
+
+
+def _table_name(op: Operation) -> str:
+    """The table an operation works on (its new name, for a rename)."""
+    table = op.new if isinstance(op, RenameTable) else op.after if isinstance(op, RebuildTable) else op.table
+    return table if isinstance(table, str) else table.name
 
 
 def _keyed(tables: Iterable[Table]) -> frozenset[tuple[str, str]]:
@@ -345,8 +349,12 @@ def _type_depends_on_key(column: Column, dialect: Dialect) -> bool:
 def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
     """The SQL text of one migration file, and the first line of each statement that is not re-runnable."""
     statements = []
-    keyed = _keyed(plan.schema.values())
-    unchanged = [t for t in plan.schema.values() if t.name not in plan.changed]
+    operations = dialect_operations(plan, dialect)
+    # Only the tables this version touches are rendered, so only theirs are looked up: walking the
+    # whole schema here would make a build O(versions x tables).
+    touched = {*plan.changed, *(_table_name(op) for op in operations)}
+    keyed = _keyed(plan.schema[name] for name in touched if name in plan.schema)
+    unchanged = [plan.schema[name] for name in touched - plan.changed.keys() if name in plan.schema]
     was_keyed = _keyed([*unchanged, *(before for before, _ in plan.changed.values())])
     renamed = {op.new: op.old for op in plan.operations if isinstance(op, RenameTable)}
     columns = {(op.table, op.new): op.old for op in plan.operations if isinstance(op, RenameColumn)}
@@ -357,7 +365,7 @@ def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment)
         renamed_tables=MappingProxyType(renamed),
         renamed_columns=MappingProxyType(columns),
     )
-    for op in _retyped(plan, dialect, dialect_operations(plan, dialect)):
+    for op in _retyped(plan, dialect, operations):
         try:
             statements.append(render_operation(op, dialect, env))
         except jinja2.TemplateNotFound as missing:
