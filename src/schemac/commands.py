@@ -24,6 +24,15 @@ from .validate import schema_text
 SCHEMA_COMMENT_PREFIX = "# yaml-language-server: $schema="
 SCHEMA_FILE = "schema/spec.schema.json"
 
+# Fixes shared by build's refusals and check's drift findings, so the two always say the same.
+_HINT_RESTORE_AND_FOLLOW_UP = "restore it from version control; change the schema with a follow-up spec"
+_HINT_RESTORE_SPEC = "restore the spec; drop tables in a follow-up spec instead"
+_HINT_REMOVE_OR_ADD_SPEC = "remove it, or add the spec that produces it"
+_HINT_REVERT_SPEC = (
+    "revert the spec and write a follow-up spec (schemac new <slug>); "
+    "only the newest version may change, with build --amend"
+)
+
 
 @dataclass(frozen=True)
 class ValidateResult:
@@ -107,7 +116,7 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
                     "SC501",
                     "published migration was edited after it was "
                     "published (its SHA-256 no longer matches the manifest)",
-                    "restore it from version control; change the schema with a follow-up spec",
+                    _HINT_RESTORE_AND_FOLLOW_UP,
                 )
             )
             continue
@@ -120,7 +129,7 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
                     1,
                     "SC502",
                     f"spec of published migration {shown(path)} was removed",
-                    "restore the spec; drop tables in a follow-up spec instead",
+                    _HINT_RESTORE_SPEC,
                 )
             )
         elif new.sha256 != entry.sha256 and not (amend and entry.file == newest):
@@ -133,8 +142,7 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
                         "SC510",
                         f"spec changed after it was published as "
                         f"{shown(path)} (manifest entry for version {entry.version})",
-                        "revert the spec and write a follow-up spec (schemac new <slug>); "
-                        "only the newest version may change, with build --amend",
+                        _HINT_REVERT_SPEC,
                     )
                 )
             else:
@@ -172,7 +180,7 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
                     1,
                     "SC503",
                     "migration file is not produced by any spec",
-                    "remove it, or add the spec that produces it",
+                    _HINT_REMOVE_OR_ADD_SPEC,
                 )
             )
     return found
@@ -249,7 +257,7 @@ def check(project: str | Path = ".", *, base: str | None = None, cache: bool = T
                     1,
                     "SC502",
                     f"removed: spec of published migration {shown} was removed",
-                    "restore the spec; drop tables in a follow-up spec instead",
+                    _HINT_RESTORE_SPEC,
                 )
                 drift.append(Drift(diag, "removed"))
                 continue
@@ -262,7 +270,7 @@ def check(project: str | Path = ".", *, base: str | None = None, cache: bool = T
                             1,
                             "SC503",
                             "added: migration file is not produced by any spec",
-                            "remove it, or add the spec that produces it",
+                            _HINT_REMOVE_OR_ADD_SPEC,
                         ),
                         "added",
                     )
@@ -307,7 +315,7 @@ def check(project: str | Path = ".", *, base: str | None = None, cache: bool = T
                     1,
                     "SC501",
                     "edited: file differs from its SHA-256 in the manifest",
-                    "restore it from version control; change the schema with a follow-up spec",
+                    _HINT_RESTORE_AND_FOLLOW_UP,
                 )
                 drift.append(Drift(diag, "edited", diff))
             elif entry is not None and entry.spec_sha256 != generated[name].spec_sha256:
@@ -318,8 +326,7 @@ def check(project: str | Path = ".", *, base: str | None = None, cache: bool = T
                     "SC510",
                     f"edited: spec changed after it was published as {shown} "
                     f"(manifest entry for version {entry.version})",
-                    "revert the spec and write a follow-up spec (schemac new <slug>); "
-                    "only the newest version may change, with build --amend",
+                    _HINT_REVERT_SPEC,
                 )
                 drift.append(Drift(diag, "edited", diff))
             else:
