@@ -26,6 +26,52 @@ def test_version(cli: Run) -> None:
     assert (outcome.returncode, outcome.stdout) == (0, f"schemac {version('schemac')}\n")
 
 
+TYPER_HELP = "import sys; sys.argv[0] = 'schemac'; from schemac.cli import main; main()"
+"""The help as typer prints it, under the console script's program name."""
+
+
+def _run(command: list[str | Path], columns: int) -> tuple[int, str, str]:
+    env = {**os.environ, "COLUMNS": str(columns)}
+    outcome = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    return outcome.returncode, outcome.stdout, outcome.stderr
+
+
+@pytest.mark.parametrize("columns", [60, 79, 80, 132, 250])
+@pytest.mark.parametrize("arguments", [["--help"], []])
+def test_top_level_help_is_byte_for_byte_what_typer_prints(arguments: list[str], columns: int) -> None:
+    if not SCRIPT.exists():
+        pytest.skip(f"console script not installed at {SCRIPT}")
+    ours = _run([SCRIPT, *arguments], columns)
+    typers = _run([sys.executable, "-c", TYPER_HELP, *arguments], columns)
+    assert ours == typers, (
+        "src/schemac/help.txt no longer matches typer's help; regenerate it with\n"
+        f'  COLUMNS=80 python -c "{TYPER_HELP}" --help > src/schemac/help.txt'
+    )
+    assert ours[0] == (0 if arguments else 2)
+    assert "Commands:" in (ours[1] if arguments else ours[2])
+
+
+@pytest.mark.parametrize(
+    ("columns", "argv", "imports_typer"),
+    [
+        (80, ["schemac", "--help"], False),
+        (200, ["schemac"], False),
+        (79, ["schemac", "--help"], True),
+        (80, ["schemac", "--version"], True),
+        (80, ["/usr/local/bin/schemac-old", "--help"], True),
+    ],
+)
+def test_only_the_wide_top_level_help_skips_importing_typer(columns: int, argv: list[str], imports_typer: bool) -> None:
+    probe = (
+        f"import sys; sys.argv = {argv!r}\n"
+        "from schemac.launch import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('typer' in sys.modules, file=sys.stderr)"
+    )
+    code, _, stderr = _run([sys.executable, "-c", probe], columns)
+    assert (code, stderr.splitlines()[-1]) == (0, str(imports_typer))
+
+
 def test_bash_completion_script_completes_commands_and_choices(tmp_path: Path) -> None:
     if not SCRIPT.exists():
         pytest.skip(f"console script not installed at {SCRIPT}")

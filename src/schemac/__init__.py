@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would cost the CLI's start-up
 if TYPE_CHECKING:
+    from typing import Any
+
     from .applier import ApplyResult, StatusResult, apply, status
     from .commands import PlannedVersion, build, check, init, new, plan_changes, schema, validate
     from .docs import DocsResult, docs
