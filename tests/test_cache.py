@@ -35,15 +35,17 @@ def built(tmp_path: Path) -> Path:
     return project
 
 
-def test_cache_is_ignored_by_git_and_holds_one_snapshot(built: Path) -> None:
+def test_cache_is_ignored_by_git_and_holds_one_snapshot_and_one_pack(built: Path) -> None:
     assert (built / CACHE_DIR / ".gitignore").read_text(encoding="utf-8").splitlines()[-1] == "*"
-    assert sorted(p.name for p in (built / CACHE_DIR).iterdir()) == [".gitignore", "compile.pickle"]
+    assert sorted(p.name for p in (built / CACHE_DIR).iterdir()) == [".gitignore", "compile.pickle", "records.pack"]
 
 
 def test_adding_a_spec_builds_only_it_and_matches_an_uncached_build(built: Path, tmp_path: Path) -> None:
     add_spec(built, 4)
-    result = schemac.build(built)
+    stages: set[tuple[int, str]] = set()
+    result = schemac.build(built, progress=lambda done, total, stage: stages.add((total, stage)))
     assert result.written == ("migrations/00004_synthetic_4.sql", "migrations/manifest.json")
+    assert stages == {(2, "reading specs"), (2, "rendering sqlite")}  # the cached planning state resumed
     assert outputs(built) == uncached_copy(built, tmp_path)
 
 
@@ -146,3 +148,49 @@ def test_the_cache_is_signed_with_a_private_key_outside_the_project(built: Path)
     assert key_file.stat().st_mode & 0o777 == 0o600
     data = (built / CACHE_DIR / "compile.pickle").read_bytes()
     assert hmac.compare_digest(data[:32], hmac.new(key_file.read_bytes(), data[32:], hashlib.sha256).digest())
+
+
+def test_a_pack_record_that_changed_is_never_unpickled(built: Path, tmp_path: Path) -> None:
+    import pickle
+
+    pack = built / CACHE_DIR / "records.pack"
+    marker = tmp_path / "planted"
+    planted = pickle.dumps(_Plant(marker))
+    pack.write_bytes(planted * (pack.stat().st_size // len(planted) + 1))
+    add_spec(built, 4)
+    assert schemac.build(built).written == ("migrations/00004_synthetic_4.sql", "migrations/manifest.json")
+    assert not marker.exists()
+    assert outputs(built) == uncached_copy(built, tmp_path)
+    assert schemac.check(built).ok
+
+
+def test_a_missing_pack_costs_a_full_compile(built: Path, tmp_path: Path) -> None:
+    (built / CACHE_DIR / "records.pack").unlink()
+    add_spec(built, 4)
+    schemac.build(built)
+    assert outputs(built) == uncached_copy(built, tmp_path)
+    assert schemac.check(built).ok
+
+
+def test_the_pack_is_rewritten_once_dead_records_outweigh_live_ones(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schemac import cache
+
+    monkeypatch.setattr(cache, "_COMPACT_ABOVE", 0)
+    pack = built / CACHE_DIR / "records.pack"
+    live = pack.stat().st_size
+    newest = built / "specs" / "00003_synthetic_3.yaml"
+    sizes = []
+    for attempt in range(6):
+        newest.write_text(spec_text(3).replace("Synthetic version 3", f"Amended {attempt}"), encoding="utf-8")
+        schemac.build(built, amend=True)
+        sizes.append(pack.stat().st_size)
+    assert max(sizes) <= 2 * live + 2 * (live // 3)  # never much more than twice what is live
+    assert min(sizes) < max(sizes)  # it was rewritten on the way
+    assert outputs(built) == uncached_copy(built, tmp_path)
+    add_spec(built, 4)
+    stages: set[tuple[int, str]] = set()
+    schemac.build(built, progress=lambda done, total, stage: stages.add((total, stage)))
+    assert stages == {(2, "reading specs"), (2, "rendering sqlite")}
+    assert outputs(built) == uncached_copy(built, tmp_path)

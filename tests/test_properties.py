@@ -23,6 +23,7 @@ from conftest import EXAMPLE
 from schemac.compiler import Compiled, compile_project
 from schemac.dialects import SQLITE
 from schemac.errors import SchemacError
+from schemac.manifest import FORMAT, Manifest, ManifestEntry
 from schemac.model import AUDIT_COLUMNS, Table, check_name
 from schemac.settings import load_settings
 
@@ -240,3 +241,39 @@ def test_a_damaged_manifest_gives_located_diagnostics_to_the_loader_check_and_bu
         except SchemacError as exc:
             _assert_located(exc)
             assert {p.name: p.read_bytes() for p in (root / "migrations").iterdir()} == before
+
+
+_texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_entries = st.builds(
+    ManifestEntry,
+    version=st.integers(0, 10**12),
+    name=_texts,
+    file=_texts,
+    sha256=_texts,
+    spec=_texts,
+    spec_sha256=_texts,
+    schema_fingerprint=_texts,
+    non_idempotent=st.lists(_texts, max_size=3).map(tuple),
+)
+
+
+@given(dialect=_texts, entries=st.lists(_entries, max_size=4).map(tuple))
+def test_manifest_text_is_what_the_indenting_json_encoder_writes(
+    dialect: str, entries: tuple[ManifestEntry, ...]
+) -> None:
+    manifest = Manifest(dialect, entries)
+    files = [
+        {
+            "file": e.file,
+            "name": e.name,
+            "non_idempotent": list(e.non_idempotent),
+            "schema_fingerprint": e.schema_fingerprint,
+            "sha256": e.sha256,
+            "spec": e.spec,
+            "spec_sha256": e.spec_sha256,
+            "version": e.version,
+        }
+        for e in entries
+    ]
+    data = {"algorithm": "sha256", "chain": manifest.chain, "dialect": dialect, "files": files, "format": FORMAT}
+    assert manifest.to_text() == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"

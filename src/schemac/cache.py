@@ -1,23 +1,37 @@
 """Build cache: the last compile's outputs and planning state, so the next compile only does what changed.
 
-It lives in ``<project>/.schemac-cache/`` (with its own ``.gitignore``) and is safe to delete. The
-snapshot is a pickle, so it is signed with HMAC-SHA256 under a key kept outside every project
-(``$XDG_CACHE_HOME/schemac/cache.key``, mode 0600): a snapshot that someone else wrote, such as
-one committed to a repository, fails the check and is never unpickled. An entry is used only when
-schemac's own files, the libraries that shape the output, the settings, the template overrides and
-every earlier spec's bytes are the same as when it was written. The cache only saves work: ``check``
-still compares what it produces with the files on disk, and ``--no-cache`` compiles everything afresh.
+It lives in ``<project>/.schemac-cache/`` (with its own ``.gitignore``) and is safe to delete. Two
+kinds of file:
+
+- ``compile.pickle``, the snapshot: which specs were compiled, each generated file's manifest
+  entry, and the planning state before the newest spec. It is a pickle, so it is signed with
+  HMAC-SHA256 under a key kept outside every project (``$XDG_CACHE_HOME/schemac/cache.key``, mode
+  0600): a snapshot that someone else wrote, such as one committed to a repository, fails the
+  check and is never unpickled.
+- ``records.pack``, an append-only file of records: each table of the planning state (pickled)
+  and each generated file. The snapshot holds every record's offset, length and SHA-256, and a
+  record is used only when its bytes have that digest, so the pack needs no signature of its own.
+  A build appends the records it made and rewrites only the small snapshot; when the pack holds
+  more dead records than live ones, it is written afresh and swapped in (a process still reading
+  the old one keeps its open file; one that opens the new file after loading an older snapshot
+  finds digests that differ and compiles without the cache).
+
+An entry is used only when schemac's own files, the libraries that shape the output, the settings,
+the template overrides and every earlier spec's bytes are the same as when it was written. The
+cache only saves work: ``check`` still compares what it produces with the files on disk, and
+``--no-cache`` compiles everything afresh.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import os
 import pickle
 import sqlite3
 import sys
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
@@ -29,27 +43,119 @@ from .plan import PlanState
 from .settings import Settings
 
 CACHE_DIR = ".schemac-cache"
-_FORMAT = 1
+_FORMAT = 2
 _SNAPSHOT = "compile.pickle"
+_PACK = "records.pack"
+_COMPACT_ABOVE = 4 << 20
+"""A pack is rewritten once its dead records outweigh its live ones by this many bytes."""
+
+Rendered = tuple[str, bytes, ManifestEntry]
+"""One generated migration: file name, bytes, manifest entry."""
+
+
+class StaleCache(Exception):
+    """A pack record is missing or not what the snapshot recorded: compile without the cache."""
+
+
+Stored = tuple[int, int, bytes]
+"""Where one record sits in a pack: (offset, length, SHA-256 digest its bytes must have).
+
+A plain tuple, because the snapshot holds one per table and tuples pickle several times faster
+than small classes."""
+
+
+class Pack:
+    """An append-only file of records, read and written by :class:`Stored` locations."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    @classmethod
+    def empty(cls, path: Path) -> Pack:
+        """A new, empty pack swapped in at ``path`` (readers of the old one keep their open file)."""
+        temporary = path.with_name(f".{path.name}.{os.getpid()}")
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+        os.replace(temporary, path)
+        return cls(path)
+
+    def open(self) -> None:
+        """Open the file for reading now, so that a pack swapped in later does not change what is read."""
+        if self._fd is None:
+            self._fd = os.open(self.path, os.O_RDONLY)
+
+    def read(self, where: Stored) -> bytes:
+        """The record's bytes; :class:`StaleCache` when the file lacks them or they differ."""
+        try:
+            self.open()
+            assert self._fd is not None
+            offset, length, digest = where
+            data = os.pread(self._fd, length, offset)
+        except OSError as exc:
+            raise StaleCache(str(exc)) from None
+        if len(data) != length or hashlib.sha256(data).digest() != digest:
+            raise StaleCache(f"record at {offset} of {self.path.name} changed")
+        return data
+
+    def append(self, records: list[bytes]) -> list[Stored]:
+        """Add records at the end, under a lock so that concurrent writers do not interleave."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            offset = os.lseek(fd, 0, os.SEEK_END)
+            found = []
+            for record in records:
+                found.append((offset, len(record), hashlib.sha256(record).digest()))
+                offset += len(record)
+            data = memoryview(b"".join(records))
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)  # closing releases the lock
+        return found
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def __del__(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
 
 
 class LazyTables(MutableMapping[str, Table]):
-    """Tables that stay pickled until first read: resuming a plan touches only the tables it needs."""
+    """Tables kept in a pack until first read: resuming a plan touches only the tables it needs."""
 
-    def __init__(self, items: dict[str, Table | bytes]) -> None:
-        self._items = items
+    def __init__(self, stored: Mapping[str, Stored], pack: Pack | None = None) -> None:
+        self._items: dict[str, Table | Stored] = dict(stored)
+        self._stored = dict(stored)
+        """Where each table that has not changed since it was loaded sits in :attr:`pack`."""
+        self.pack = pack
+
+    @classmethod
+    def holding(cls, tables: Mapping[str, Table]) -> LazyTables:
+        """Tables that are all in memory and in no pack yet."""
+        lazy = cls({})
+        lazy._items = dict(tables)
+        return lazy
 
     def __getitem__(self, name: str) -> Table:
         value = self._items[name]
-        if isinstance(value, bytes):
-            value = self._items[name] = pickle.loads(value)
+        if isinstance(value, tuple):
+            if self.pack is None:
+                raise StaleCache("tables without their pack")
+            value = self._items[name] = pickle.loads(self.pack.read(value))
         return value
 
     def __setitem__(self, name: str, table: Table) -> None:
         self._items[name] = table
+        self._stored.pop(name, None)
 
     def __delitem__(self, name: str) -> None:
         del self._items[name]
+        self._stored.pop(name, None)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items)
@@ -61,18 +167,36 @@ class LazyTables(MutableMapping[str, Table]):
         return len(self._items)
 
     def __copy__(self) -> LazyTables:
-        return LazyTables(dict(self._items))
+        clone = LazyTables(self._stored, self.pack)
+        clone._items = dict(self._items)
+        return clone
 
-    def __reduce__(self) -> tuple[type[LazyTables], tuple[dict[str, Table | bytes]]]:
-        frozen: dict[str, Table | bytes] = {
-            name: value if isinstance(value, bytes) else pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-            for name, value in self._items.items()
-        }
-        return (LazyTables, (frozen,))
+    def store(self, pack: Pack) -> list[Stored]:
+        """Put every table in ``pack`` (new or changed ones pickled, those of another pack copied) and
+        return their locations, so that the mapping pickles as locations only."""
+        names = [name for name in self._items if name not in self._stored or self.pack is not pack]
+        records = [
+            self.pack.read(self._stored[name])
+            if name in self._stored and self.pack is not None
+            else pickle.dumps(self[name], pickle.HIGHEST_PROTOCOL)
+            for name in names
+        ]
+        self._stored.update(zip(names, pack.append(records), strict=True))
+        self.pack = pack
+        return list(self._stored.values())
 
+    def moved(self, locations: Mapping[Stored, Stored], pack: Pack) -> None:
+        """The records now sit at ``locations`` in ``pack`` (after the pack was written afresh)."""
+        self._stored = {name: locations[where] for name, where in self._stored.items()}
+        self._items.update(
+            {name: where for name, where in self._stored.items() if isinstance(self._items[name], tuple)}
+        )
+        self.pack = pack
 
-Rendered = tuple[str, bytes, ManifestEntry]
-"""One generated migration: file name, bytes, manifest entry."""
+    def __reduce__(self) -> tuple[type[LazyTables], tuple[dict[str, Stored]]]:
+        if len(self._stored) != len(self._items):
+            raise pickle.PicklingError("store() the tables in a pack before pickling them")
+        return (LazyTables, ({name: self._stored[name] for name in self._items},))
 
 
 @dataclass
@@ -80,10 +204,22 @@ class Snapshot:
     key: str
     specs: list[tuple[str, str]]
     """(file, SHA-256) of every spec compiled, in version order."""
-    outputs: dict[str, list[Rendered]]
-    """Dialect → the rendered migration of every spec."""
+    outputs: dict[str, list[tuple[Stored, ManifestEntry]]]
+    """Dialect → where the generated file of every spec sits in the pack, and its manifest entry."""
     before_last: PlanState
     """Planning state before the last spec, so that amending the newest spec also resumes."""
+
+    def rendered(self, directory: Path, dialect: str, count: int) -> list[Rendered]:
+        """The first ``count`` generated files of ``dialect``, read back from the pack."""
+        pack = self.open_pack(directory)
+        return [(entry.file, pack.read(where), entry) for where, entry in self.outputs[dialect][:count]]
+
+    def open_pack(self, directory: Path) -> Pack:
+        tables = self.before_last.tables
+        assert isinstance(tables, LazyTables)
+        if tables.pack is None:
+            tables.pack = Pack(directory / _PACK)
+        return tables.pack
 
 
 @cache
@@ -113,8 +249,8 @@ def key(settings: Settings) -> str:
     return digest.hexdigest()
 
 
-def _path(settings: Settings) -> Path:
-    return settings.root / CACHE_DIR / _SNAPSHOT
+def directory(settings: Settings) -> Path:
+    return settings.root / CACHE_DIR
 
 
 def _signing_key() -> bytes | None:
@@ -143,7 +279,7 @@ def load(settings: Settings, expected_key: str) -> Snapshot | None:
     if signing_key is None:
         return None
     try:
-        data = _path(settings).read_bytes()
+        data = (directory(settings) / _SNAPSHOT).read_bytes()
         tag, payload = data[:32], data[32:]
         if not hmac.compare_digest(tag, _tag(signing_key, payload)):
             return None  # not written by this user's schemac: never unpickle it
@@ -152,24 +288,61 @@ def load(settings: Settings, expected_key: str) -> Snapshot | None:
         return None
     if not isinstance(snapshot, Snapshot) or snapshot.key != expected_key:
         return None
+    try:
+        snapshot.open_pack(directory(settings)).open()
+    except OSError:
+        return None
     return snapshot
 
 
-def save(settings: Settings, snapshot: Snapshot) -> None:
-    """Write the snapshot atomically; a cache that cannot be written is skipped, never an error."""
-    path = _path(settings)
+def save(
+    settings: Settings,
+    snapshot_key: str,
+    specs: list[tuple[str, str]],
+    outputs: dict[str, list[tuple[Stored | bytes, ManifestEntry]]],
+    before_last: PlanState,
+    previous: Snapshot | None,
+) -> None:
+    """Append what is new to the pack and replace the snapshot atomically.
+
+    ``outputs`` holds, per dialect, each generated file as its location in ``previous``'s pack or
+    as new bytes. A cache that cannot be written is skipped, never an error.
+    """
     signing_key = _signing_key()
     if signing_key is None:
         return
+    here = directory(settings)
     try:
-        path.parent.mkdir(exist_ok=True)
-        ignore = path.parent / ".gitignore"
+        here.mkdir(exist_ok=True)
+        ignore = here / ".gitignore"
         if not ignore.exists():
             ignore.write_text("# schemac's build cache: safe to delete, never commit it.\n*\n", encoding="utf-8")
-        temporary = path.with_name(f".{_SNAPSHOT}.{os.getpid()}")
-        payload = pickle.dumps(snapshot, pickle.HIGHEST_PROTOCOL)
+        pack = previous.open_pack(here) if previous is not None else Pack.empty(here / _PACK)
+        located = {name: _place(pack, files) for name, files in outputs.items()}
+        if not isinstance(before_last.tables, LazyTables):
+            before_last.tables = LazyTables.holding(before_last.tables)
+        tables = before_last.tables
+        live = tables.store(pack) + [where for files in located.values() for where, _ in files]
+        live_bytes = sum(length for _, length, _ in live)
+        if pack.size() - live_bytes > live_bytes + _COMPACT_ABOVE:
+            unique = list(dict.fromkeys(live))
+            records = [pack.read(where) for where in unique]
+            fresh = Pack.empty(here / _PACK)
+            locations = dict(zip(unique, fresh.append(records), strict=True))
+            located = {name: [(locations[w], entry) for w, entry in files] for name, files in located.items()}
+            tables.moved(locations, fresh)
+            pack = fresh
+        payload = pickle.dumps(Snapshot(snapshot_key, specs, located, before_last), pickle.HIGHEST_PROTOCOL)
+        temporary = here / f".{_SNAPSHOT}.{os.getpid()}"
         with open(temporary, "wb") as handle:
             handle.write(_tag(signing_key, payload) + payload)
-        os.replace(temporary, path)
-    except OSError:
+        os.replace(temporary, here / _SNAPSHOT)
+    except (OSError, StaleCache, pickle.PicklingError):
         return
+
+
+def _place(pack: Pack, files: list[tuple[Stored | bytes, ManifestEntry]]) -> list[tuple[Stored, ManifestEntry]]:
+    """Every file's location in ``pack``, appending the new ones."""
+    new = [data for data, _ in files if isinstance(data, bytes)]
+    appended = iter(pack.append(new))
+    return [(next(appended) if isinstance(data, bytes) else data, entry) for data, entry in files]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import dialects, history, render
-from .compiler import Compiled, Output, compile_outputs, compile_project, discover
+from .compiler import Compiled, Output, compile_outputs, compile_project, discover, require_specs_dir
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
 from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
@@ -195,7 +195,7 @@ def build(
     ``progress(done, total, stage)`` is called as specs are read and rendered (the CLI shows it on a terminal).
     """
     settings = _settings(project)
-    discover(settings)  # a missing project or specs/ is SC111, before the lock needs the directory
+    require_specs_dir(settings)  # SC111 before the lock needs the directory
     with project_lock(settings.root):
         outputs = compile_outputs(settings, use_cache=cache, progress=progress)
         written: list[str] = []
@@ -207,9 +207,16 @@ def build(
             problems = _published_problems(output, manifest, settings, amend) if manifest else []
             if problems:
                 raise SchemacError(problems)
+            generated = output.manifest.by_file()
+            # published files whose bytes were just hashed equal to what the specs generate
+            verified = (
+                {e.file for e in manifest.entries if e.file in generated and generated[e.file] == e}
+                if manifest
+                else set()
+            )
             for name in sorted(output.files):
                 path = output.directory / name
-                if path.exists() and path.read_bytes() == output.files[name]:
+                if name in verified or (path.exists() and path.read_bytes() == output.files[name]):
                     unchanged.append(settings.relative(path))
                 else:
                     changes[path.relative_to(settings.migrations_dir).as_posix()] = output.files[name]

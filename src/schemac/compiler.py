@@ -59,10 +59,8 @@ class Compiled:
     outputs: tuple[Output, ...]
 
 
-def discover(settings: Settings) -> tuple[list[SpecFile], list[Diagnostic]]:
-    """Spec files in version order; non-conforming names and reused versions are findings."""
-    found: list[Diagnostic] = []
-    files: list[SpecFile] = []
+def require_specs_dir(settings: Settings) -> None:
+    """SC111 when the project has no specs directory."""
     if not settings.specs_dir.is_dir():
         shown = settings.relative(settings.specs_dir)
         raise SchemacError(
@@ -77,7 +75,14 @@ def discover(settings: Settings) -> tuple[list[SpecFile], list[Diagnostic]]:
                 )
             ]
         )
-    for path in sorted(settings.specs_dir.iterdir()):
+
+
+def discover(settings: Settings) -> tuple[list[SpecFile], list[Diagnostic]]:
+    """Spec files in version order; non-conforming names and reused versions are findings."""
+    found: list[Diagnostic] = []
+    files: list[SpecFile] = []
+    require_specs_dir(settings)
+    for path in sorted(settings.specs_dir.iterdir(), key=lambda p: p.name):
         if path.name.startswith(".") or path.suffix.lower() not in (".yaml", ".yml"):
             continue
         display = settings.relative(path)
@@ -291,6 +296,13 @@ def compile_outputs(
     """
     if not use_cache:
         return compile_project(settings, progress).outputs
+    try:
+        return _compile_with_cache(settings, progress)
+    except cache.StaleCache:  # a pack record went missing or changed under the snapshot
+        return compile_project(settings, progress).outputs
+
+
+def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple[Output, ...]:
     with _gc_paused():
         files, found = discover(settings)
         raws = [_bytes_or_empty(f.path) for f in files]
@@ -299,8 +311,9 @@ def compile_outputs(
         ids = [(f.display, hashlib.sha256(raw).hexdigest()) for f, raw in zip(files, raws, strict=True)]
         cache_key = cache.key(settings)
         snapshot = cache.load(settings, cache_key)
+        here = cache.directory(settings)
         if snapshot is not None and snapshot.specs == ids:
-            return tuple(_output(settings, name, snapshot.outputs[name]) for name in settings.dialects)
+            return tuple(_output(settings, name, snapshot.rendered(here, name, len(ids))) for name in settings.dialects)
         resume = 0
         state = PlanState()
         if (
@@ -318,11 +331,15 @@ def compile_outputs(
         found += problems + problems_last
         problems, fresh = _finish(settings, plans, found, progress)
         _fail_on_errors(found + problems)
-        reused = {name: snapshot.outputs[name][:resume] if snapshot and resume else [] for name in settings.dialects}
-        rendered = {name: reused[name] + fresh[name] for name in settings.dialects}
-        if not isinstance(checkpoint.tables, cache.LazyTables):
-            checkpoint.tables = cache.LazyTables(dict(checkpoint.tables))
-        cache.save(settings, cache.Snapshot(cache_key, ids, rendered, checkpoint))
+        rendered = {
+            name: (snapshot.rendered(here, name, resume) if snapshot else []) + fresh[name]
+            for name in settings.dialects
+        }
+        kept = {name: snapshot.outputs[name][:resume] if snapshot else [] for name in settings.dialects}
+        located: dict[str, list[tuple[cache.Stored | bytes, ManifestEntry]]] = {
+            name: [*kept[name], *((data, entry) for _, data, entry in fresh[name])] for name in settings.dialects
+        }
+        cache.save(settings, cache_key, ids, located, checkpoint, snapshot)
         return tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
 
 

@@ -311,13 +311,18 @@ class Fingerprint:
         return hashlib.sha256(self.total.to_bytes(32, "big")).hexdigest()
 
 
-def _object_names(table: Table) -> dict[str, str]:
-    """Names a table puts in the schema's one namespace, each with a description of its owner."""
-    names = {table.name: f"table '{table.name}'"}
-    names.update({i.name: f"an index of table '{table.name}'" for i in table.indexes})
-    if table.primary_key:
-        names[f"pk_{table.name}"] = f"the primary key of table '{table.name}'"
-    return names
+def _object_names(table: Table) -> list[str]:
+    """Names a table puts in the schema's one namespace."""
+    return [table.name, *(i.name for i in table.indexes), *([f"pk_{table.name}"] if table.primary_key else [])]
+
+
+def _describe_object(name: str, table: Table) -> str:
+    """What object ``name`` of ``table`` is, as findings say it (a primary key, then an index, then the table)."""
+    if table.primary_key and name == f"pk_{table.name}":
+        return f"the primary key of table '{table.name}'"
+    if any(index.name == name for index in table.indexes):
+        return f"an index of table '{table.name}'"
+    return f"table '{table.name}'"
 
 
 class PlanState(MutableMapping[str, Table]):
@@ -332,7 +337,10 @@ class PlanState(MutableMapping[str, Table]):
         self.tables: MutableMapping[str, Table] = tables if tables is not None else {}
         self.position = {name: i for i, name in enumerate(self.tables)}
         self.next_position = len(self.position)
-        self.owners: dict[str, dict[str, str]] = {}
+        self.owners: dict[str, str] = {}
+        """Object name → the table that owns it."""
+        self.shared: dict[str, set[str]] = {}
+        """Object names that several tables own at once (while a version is planned) → those tables."""
         self.referrers: dict[str, set[str]] = {}
         self.fingerprint = 0
         self.versions = 0
@@ -377,12 +385,8 @@ class PlanState(MutableMapping[str, Table]):
             for table, add in ((old, False), (new, True)):
                 if table is None:
                     continue
-                for key, owner in _object_names(table).items():
-                    owned = self.owners.setdefault(key, {})
-                    if add:
-                        owned[name] = owner
-                    elif owned.pop(name, None) is not None and not owned:
-                        del self.owners[key]
+                for key in _object_names(table):
+                    (self._claim if add else self._release)(key, name)
                 for target in {fk.ref_table for fk in table.foreign_keys}:
                     users = self.referrers.setdefault(target, set())
                     (users.add if add else users.discard)(name)
@@ -407,10 +411,31 @@ class PlanState(MutableMapping[str, Table]):
         self.versions += 1
         return changes
 
+    def _claim(self, key: str, table: str) -> None:
+        owner = self.owners.setdefault(key, table)
+        if owner != table:
+            self.shared.setdefault(key, {owner}).add(table)
+
+    def _release(self, key: str, table: str) -> None:
+        users = self.shared.get(key)
+        if users is None:
+            if self.owners.get(key) == table:
+                del self.owners[key]
+            return
+        users.discard(table)
+        if self.owners[key] == table:
+            self.owners[key] = next(iter(users))
+        if len(users) == 1:
+            del self.shared[key]
+
     def owner(self, name: str, excluding: set[str]) -> str | None:
-        """Who owns object ``name`` among tables not in ``excluding`` (the latest in schema order)."""
-        owned = [(self.position[t], owner) for t, owner in self.owners.get(name, {}).items() if t not in excluding]
-        return max(owned)[1] if owned else None
+        """Which table owns object ``name`` among tables not in ``excluding`` (the latest in schema order)."""
+        tables = self.shared.get(name) or ((self.owners[name],) if name in self.owners else ())
+        owning = [t for t in tables if t not in excluding]
+        return max(owning, key=self.position.__getitem__) if owning else None
+
+    def describe(self, name: str, table: str) -> str:
+        return _describe_object(name, self.tables[table])
 
     def in_order(self, names: Iterable[str]) -> list[str]:
         return sorted((n for n in set(names) if n in self.position), key=self.position.__getitem__)
@@ -420,7 +445,8 @@ class PlanState(MutableMapping[str, Table]):
         clone: PlanState = copy.copy(self)
         clone.tables = copy.copy(self.tables)
         clone.position = dict(self.position)
-        clone.owners = {name: dict(owned) for name, owned in self.owners.items()}
+        clone.owners = dict(self.owners)
+        clone.shared = {name: set(users) for name, users in self.shared.items()}
         clone.referrers = {name: set(users) for name, users in self.referrers.items()}
         clone._since_version, clone._since_index = dict(self._since_version), dict(self._since_index)
         return clone
@@ -1040,7 +1066,7 @@ class _Owners(dict[str, str]):
         owner = self.state.owner(name, self.excluding)
         if owner is None:
             raise KeyError(name)
-        return owner
+        return self.state.describe(name, owner)
 
     def __contains__(self, name: object) -> bool:
         return super().__contains__(name) or (

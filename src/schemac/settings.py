@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ class Settings:
 
     def relative(self, path: Path) -> str:
         """A path as shown in diagnostics and manifests: relative to the project, with ``/``."""
+        text, prefix = str(path), os.path.join(str(self.root), "")
+        if text.startswith(prefix):  # the common case, without pathlib's cost
+            return text[len(prefix) :].replace(os.sep, "/") or "."
         try:
             return path.relative_to(self.root).as_posix()
         except ValueError:
