@@ -16,11 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import schemac
 from conftest import ENGINES, case_project, run_cli
-from schemac.applier import split_statements
-from schemac.databases import Database, connect, parse_url
+from schemac.applier import AppliedMigration, Statement, _skip_comments, split_statements
+from schemac.databases import Database, connect, created_tables, parse_url
+from schemac.errors import SchemacError
 
 THREE = Path(__file__).resolve().parent / "golden" / "three_dialects"
 THIRD_SPEC = """description: Coupons.
@@ -422,6 +425,149 @@ def test_split_statements_respects_quotes_and_comments() -> None:
         (3, "CREATE TABLE \"a;b\" (x TEXT DEFAULT 'x;y', `c;d` INT);"),
         (5, "INSERT INTO t VALUES ('it''s; fine');"),
     ]
+
+
+def reference_split(text: str) -> list[tuple[int, str]]:
+    """The splitter's defining behaviour, character by character: split at each ``;`` that completes a statement."""
+    found, start = [], 0
+    for at, char in enumerate(text):
+        if char == ";" and sqlite3.complete_statement(text[start : at + 1]):
+            body = _skip_comments(text, start, at)
+            found.append((text.count("\n", 0, body) + 1, text[body : at + 1]))
+            start = at + 1
+    return found
+
+
+SQL_PIECES = [
+    *";'\"`[]-/*\n\t\r x\u00e91",
+    *("--", "/*", "*/", "'a;b'", "-- c;\n", "/* c; */", "END;", "SELECT 1", "CREATE TABLE t (a)"),
+    *("CREATE", "TRIGGER", "TEMP", "TEMPORARY", "EXPLAIN", "BEGIN", "END"),
+    "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1;",
+]
+SQLISH = st.lists(st.sampled_from(SQL_PIECES), max_size=40).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(SQLISH)
+def test_split_statements_splits_where_sqlite_says_a_statement_is_complete(text: str) -> None:
+    assert [(s.line, s.sql) for s in split_statements(text)] == reference_split(text)
+
+
+def test_split_statements_keeps_a_trigger_whole_and_counts_lines() -> None:
+    text = (
+        "CREATE TABLE t (a TEXT);\n"
+        "-- a trigger; its body has statements\n"
+        "CREATE TRIGGER tr AFTER INSERT ON t BEGIN\n"
+        "  UPDATE t SET a = 'x;' WHERE a IS NULL;\n"
+        "  SELECT 1; /* ; */\n"
+        "END;\n"
+        "\n"
+        "/* unterminated; so nothing after splits;"
+    )
+    assert [(s.line, s.sql.split("\n")[0]) for s in split_statements(text)] == [
+        (1, "CREATE TABLE t (a TEXT);"),
+        (3, "CREATE TRIGGER tr AFTER INSERT ON t BEGIN"),
+    ]
+    assert split_statements(text) == [Statement(sql, line) for line, sql in reference_split(text)]
+
+
+@pytest.mark.parametrize(
+    ("statements", "created"),
+    [
+        (['CREATE TABLE IF NOT EXISTS "a""b" (x TEXT);', "create unique index if not exists u on t (x);"], ['a"b']),
+        (["CREATE TABLE [a b](x);", "CREATE TABLE `c``d` (x);", "CREATE\n TABLE e\t(x);"], ["a b", "c`d", "e"]),
+        (["CREATE INDEX i ON t (x);", "CREATE UNIQUE INDEX main.j ON t (x);"], []),
+        ([], []),
+        (["CREATE TABLE a AS SELECT * FROM b;"], None),
+        (["CREATE TABLE a (x);", "INSERT INTO a VALUES (1);"], None),
+        (["CREATE TEMP TABLE a (x);"], None),
+        (["CREATE TABLE main.a (x);"], None),
+        (['CREATE TABLE "main"."a" (x);'], None),
+        (["CREATE /* note */ TABLE a (x);"], None),
+        (["CREATE VIEW v AS SELECT 1;"], None),
+        (["CREATE TRIGGER tr AFTER INSERT ON t BEGIN DELETE FROM u; END;"], None),
+        (["DROP TABLE a;"], None),
+        (['ALTER TABLE a RENAME TO "b";'], None),
+    ],
+)
+def test_which_migrations_count_as_only_creating(statements: list[str], created: list[str] | None) -> None:
+    assert created_tables(statements) == created
+
+
+def migrate(database: Database, *statements: str) -> list[str]:
+    """One migration as the applier runs it on SQLite; the check's findings (committed only when there are none)."""
+    database.begin()
+    for statement in statements:
+        database.execute(statement)
+    problems = database.integrity_problems(statements)
+    if problems:
+        database.rollback()
+    else:
+        database.commit()
+    return problems
+
+
+def test_sqlite_foreign_key_check_after_create_only_migrations(tmp_path: Path) -> None:
+    url = str(tmp_path / "app.db")
+    with opened(url) as database:
+        assert migrate(database, "CREATE TABLE p (id INTEGER PRIMARY KEY, code TEXT)") == []
+        other = sqlite3.connect(url)  # foreign keys off by default: a bad row gets in between two migrations
+        other.execute("CREATE TABLE c (id INTEGER PRIMARY KEY, p_id INTEGER REFERENCES p (id))")
+        other.execute("INSERT INTO c VALUES (1, 7)")
+        other.commit()
+        assert migrate(database, "CREATE TABLE d (id INTEGER PRIMARY KEY)") == [
+            "row 1 of 'c' references a missing row of 'p'"
+        ]
+        other.execute("DELETE FROM c")
+        other.commit()
+        assert migrate(database, "CREATE TABLE d (id INTEGER PRIMARY KEY)") == []
+        # A table that named a parent before it existed: the parent, created without a unique key on
+        # the referenced column, is a mismatch the check reports as an error, as a full check does.
+        assert migrate(database, 'CREATE TABLE "e f" (id INTEGER PRIMARY KEY, g_code TEXT REFERENCES g (code))') == []
+        with pytest.raises(sqlite3.OperationalError, match='foreign key mismatch - "e f" referencing "g"'):
+            migrate(database, "CREATE TABLE IF NOT EXISTS d (id INTEGER PRIMARY KEY)", "CREATE TABLE g (code TEXT)")
+        database.rollback()
+        assert migrate(database, "CREATE TABLE g (code TEXT)", "CREATE UNIQUE INDEX g_code ON g (code)") == []
+        # Rows a migration adds are checked, whatever else it creates.
+        assert migrate(database, "CREATE TABLE h (x)", "INSERT INTO \"e f\" VALUES (1, 'nope')") == [
+            "row 1 of 'e f' references a missing row of 'g'"
+        ]
+        assert migrate(database, "CREATE TABLE h AS SELECT 1 AS x", "INSERT INTO c VALUES (2, 8)") == [
+            "row 2 of 'c' references a missing row of 'p'"
+        ]
+        other.close()
+    with opened(url) as database:
+        assert database.query("PRAGMA foreign_key_check") == []
+        names = database.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        assert [name for (name,) in names] == ["c", "d", "e f", "g", "p"]
+
+
+def test_a_violation_committed_during_a_run_fails_the_next_migration(tmp_path: Path) -> None:
+    project = built("sqlite", tmp_path, third=True)
+    url = str(tmp_path / "app.db")
+
+    def meddle(done: AppliedMigration) -> None:
+        if done.version == 2:
+            con = sqlite3.connect(url)
+            con.execute(
+                "INSERT INTO order_lines (order_id, line_no, sku, created_at, created_by) "
+                "VALUES ('x', 1, 'nope', 't', 'me')"
+            )
+            con.commit()
+            con.close()
+
+    with pytest.raises(SchemacError) as caught:
+        schemac.apply(project, url, on_applied=meddle)
+    assert [(d.file, d.code, d.message) for d in caught.value.diagnostics] == [
+        (
+            "migrations/0003_coupons.sql",
+            "SC605",
+            "foreign key violations after this migration: "
+            "row 1 of 'order_lines' references a missing row of 'products'; "
+            "row 1 of 'order_lines' references a missing row of 'orders'",
+        )
+    ]
+    assert history(url) == [(1, "catalog"), (2, "orders")]
 
 
 PARENTS = """description: Parents and children.

@@ -22,6 +22,12 @@ HISTORY_TABLE = "schemac_history"
 PROGRESS_TABLE = "schemac_progress"
 OWN_TABLES = frozenset({HISTORY_TABLE, PROGRESS_TABLE})
 Row = tuple[Any, ...]
+SQLITE_CACHE_KIB = 65536
+"""The applier connection's page cache ceiling. Every CREATE makes SQLite read the whole schema table
+(about 2.7 KiB per table with its indexes), so with the default 2,000 KiB a schema past some 700
+tables is read from the file again on each statement. 64 MiB holds the schema of some 20,000 such
+tables; SQLite allocates cache pages as it reads them, so a small database uses no more memory than
+before. A connection setting: the file, its journal mode and its durability are unchanged."""
 
 
 @dataclass(frozen=True)
@@ -147,8 +153,8 @@ class Database:
     def table_exists(self, name: str) -> bool:
         raise NotImplementedError
 
-    def integrity_problems(self) -> list[str]:
-        """Violations the engine defers to a check after a migration (SQLite's foreign keys)."""
+    def integrity_problems(self, statements: Sequence[str]) -> list[str]:
+        """Violations the engine defers to a check after a migration's ``statements`` (SQLite's foreign keys)."""
         return []
 
     def tables(self) -> dict[str, LiveTable]:
@@ -159,6 +165,14 @@ class Database:
 
 
 class SQLiteDatabase(Database):
+    """SQLite through the standard library.
+
+    After a full ``PRAGMA foreign_key_check`` has found the database clean, a migration made only of
+    ``CREATE TABLE … (…)`` and ``CREATE [UNIQUE] INDEX`` statements is checked on the tables it can
+    affect instead of the whole database, for as long as no other connection has committed since
+    (``PRAGMA data_version``) and nothing was rolled back.
+    """
+
     dialect = "sqlite"
     placeholder = "?"
     now_sql = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -166,6 +180,13 @@ class SQLiteDatabase(Database):
         f"CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
         "checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms INTEGER NOT NULL)"
     )
+
+    def __init__(self, target: Target, connection: Any) -> None:
+        super().__init__(target, connection)
+        self._clean_at: int | None = None
+        """``PRAGMA data_version`` when the last check left the database without violations; None: unknown."""
+        self._referencing: dict[str, set[str]] | None = None
+        """Lower-cased table name -> the tables whose foreign keys name it (built when first needed)."""
 
     def begin(self) -> None:
         """Foreign keys off around the transaction (SQLite's table-rebuild procedure); checked before commit.
@@ -188,14 +209,54 @@ class SQLiteDatabase(Database):
 
     def rollback(self) -> None:
         super().rollback()
+        self._clean_at = self._referencing = None
         self.execute("PRAGMA foreign_keys = ON")
 
     def table_exists(self, name: str) -> bool:
         return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
-    def integrity_problems(self) -> list[str]:
-        rows = self.query("PRAGMA foreign_key_check")
+    def integrity_problems(self, statements: Sequence[str]) -> list[str]:
+        """``PRAGMA foreign_key_check``, over the whole database or, when that is enough, some tables.
+
+        A migration that only creates tables (with a column list, never ``AS SELECT``) and indexes
+        changes no row, drops nothing and alters no table, so in a database known to be clean the
+        only foreign keys it can break are those of the tables it created (empty, but a key naming
+        columns with no unique index on them is a "foreign key mismatch" error) and those of the
+        tables that already named a created table as their parent (a key that now has a parent to
+        mismatch). An index never takes away a unique index a key relies on. Anything else, the first
+        migration of a connection, and any migration after another connection committed or after a
+        rollback get the full check.
+        """
+        version = self.query("PRAGMA data_version")[0][0]
+        created = created_tables(statements)
+        if created is None or version != self._clean_at:
+            self._referencing = None
+            rows = self.query("PRAGMA foreign_key_check")
+        else:
+            referencing = self._referencing_tables()
+            for table in created:
+                for row in self.query(f"PRAGMA main.foreign_key_list({_quote(table)})"):
+                    referencing.setdefault(row[2].lower(), set()).add(table)
+            targets = {table.lower(): table for table in created}
+            for table in created:
+                targets.update((child.lower(), child) for child in referencing.get(table.lower(), ()))
+            rows = [
+                row
+                for table in targets.values()
+                for row in self.query(f"PRAGMA main.foreign_key_check({_quote(table)})")
+            ]
+        self._clean_at = None if rows else version
         return [f"row {rowid} of '{table}' references a missing row of '{parent}'" for table, rowid, parent, _ in rows]
+
+    def _referencing_tables(self) -> dict[str, set[str]]:
+        if self._referencing is None:
+            self._referencing = {}
+            for child, parent in self.query(
+                "SELECT m.name, f.\"table\" FROM main.sqlite_master m, pragma_foreign_key_list(m.name, 'main') f "
+                "WHERE m.type = 'table'"
+            ):
+                self._referencing.setdefault(parent.lower(), set()).add(child)
+        return self._referencing
 
     def tables(self) -> dict[str, LiveTable]:
         found = {}
@@ -239,6 +300,35 @@ class SQLiteDatabase(Database):
             checks = frozenset(_unquote(n) for n in re.findall(r'CONSTRAINT\s+("(?:[^"]|"")*")\s+CHECK', sql))
             found[name] = LiveTable(name, columns, key, tuple(indexes), tuple(fks), checks)
         return found
+
+
+_NAME = r'"(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_$]*'
+_CREATE_TABLE = re.compile(rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_NAME})\s*\(", re.IGNORECASE)
+_CREATE_INDEX = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s", re.IGNORECASE)
+
+
+def created_tables(statements: Sequence[str]) -> list[str] | None:
+    """The tables ``statements`` create, when every one is ``CREATE TABLE name (…)`` or ``CREATE [UNIQUE] INDEX``.
+
+    ``None`` for anything else, including forms this does not read (a schema-qualified or TEMP
+    table, ``AS SELECT``, a comment inside the statement's head): those get the full check.
+    """
+    found = []
+    for sql in statements:
+        table = _CREATE_TABLE.match(sql)
+        if table:
+            found.append(_unquote_name(table.group(1)))
+        elif not _CREATE_INDEX.match(sql):
+            return None
+    return found
+
+
+def _unquote_name(name: str) -> str:
+    if name[0] == "[":
+        return name[1:-1]
+    if name[0] in '"`':
+        return name[1:-1].replace(name[0] * 2, name[0])
+    return name
 
 
 def _quote(name: str) -> str:
@@ -459,6 +549,7 @@ def connect(target: Target, timeout: float) -> Database:
                 raise _error(target.shown, "SC606", f"directory '{path.parent}' does not exist")
             connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
             connection.execute("PRAGMA foreign_keys = ON")
+            connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
             return SQLiteDatabase(target, connection)
         if target.dialect == "postgresql":
             psycopg = _driver("psycopg", "postgresql", target)
