@@ -194,3 +194,19 @@ def test_the_pack_is_rewritten_once_dead_records_outweigh_live_ones(
     schemac.build(built, progress=lambda done, total, stage: stages.add((total, stage)))
     assert stages == {(2, "reading specs"), (2, "rendering sqlite")}
     assert outputs(built) == uncached_copy(built, tmp_path)
+
+
+def test_files_reused_from_the_pack_are_generated_again_when_it_changes_under_a_build(
+    built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from schemac import cache
+    from schemac.compiler import compile_outputs
+    from schemac.settings import load_settings
+
+    (output,) = compile_outputs(load_settings(built))
+
+    def changed(pack: cache.Pack, where: cache.Stored) -> bytes:
+        raise cache.StaleCache("rewritten by another process")
+
+    monkeypatch.setattr(cache.Pack, "read", changed)
+    assert {name: output.files[name] for name in output.files} == uncached_copy(built, tmp_path)

@@ -25,16 +25,17 @@ cache only saves work: ``check`` still compares what it produces with the files 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import hmac
+import importlib
 import os
 import pickle
 import sqlite3
 import sys
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 
 from .manifest import ManifestEntry
@@ -51,6 +52,8 @@ _COMPACT_ABOVE = 4 << 20
 
 Rendered = tuple[str, bytes, ManifestEntry]
 """One generated migration: file name, bytes, manifest entry."""
+Packed = tuple[str, Callable[[], bytes], ManifestEntry]
+"""A generated migration kept in the pack: file name, what reads its bytes, manifest entry."""
 
 
 class StaleCache(Exception):
@@ -209,10 +212,12 @@ class Snapshot:
     before_last: PlanState
     """Planning state before the last spec, so that amending the newest spec also resumes."""
 
-    def rendered(self, directory: Path, dialect: str, count: int) -> list[Rendered]:
-        """The first ``count`` generated files of ``dialect``, read back from the pack."""
+    def rendered(self, directory: Path, dialect: str, count: int) -> list[Packed]:
+        """The first ``count`` generated files of ``dialect``, each with a reader of its bytes from the pack."""
         pack = self.open_pack(directory)
-        return [(entry.file, pack.read(where), entry) for where, entry in self.outputs[dialect][:count]]
+        return [
+            (entry.file, functools.partial(pack.read, where), entry) for where, entry in self.outputs[dialect][:count]
+        ]
 
     def open_pack(self, directory: Path) -> Pack:
         tables = self.before_last.tables
@@ -230,9 +235,19 @@ def _tool_digest() -> str:
     for path in sorted(package.rglob("*")):
         if path.is_file() and path.suffix in (".py", ".j2", ".json"):
             digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    libraries = [metadata.version(name) for name in ("pyyaml", "jsonschema", "jinja2")]
-    digest.update(repr((_FORMAT, sys.version_info[:2], sqlite3.sqlite_version, libraries)).encode())
+    digest.update(repr((_FORMAT, sys.version_info[:2], sqlite3.sqlite_version, _libraries())).encode())
     return digest.hexdigest()
+
+
+def _libraries() -> list[tuple[str, str, int, int]]:
+    """Each library that shapes the output: its version where it says one, and its installed file's size
+    and time (which any reinstall changes). Cheaper than importlib.metadata, which costs start-up."""
+    found = []
+    for name in ("yaml", "jsonschema", "jinja2"):
+        module = importlib.import_module(name)
+        status = os.stat(module.__file__ or name)
+        found.append((name, str(vars(module).get("__version__", "")), status.st_size, status.st_mtime_ns))
+    return found
 
 
 def key(settings: Settings) -> str:

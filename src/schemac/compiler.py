@@ -6,13 +6,12 @@ Nothing here writes files: ``build`` writes what this returns, ``check`` compare
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import hashlib
 import itertools
-import multiprocessing
 import os
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +46,36 @@ class Output:
 
     dialect: str
     directory: Path
-    files: dict[str, bytes]
+    files: Mapping[str, bytes]
     manifest: Manifest
+
+
+class OutputFiles(Mapping[str, bytes]):
+    """File name → bytes, where a file reused from the build cache is read from its pack on first use.
+
+    Should the pack change under a running build (another process rewrote it), the files are
+    generated again without the cache.
+    """
+
+    def __init__(self, files: dict[str, bytes | Callable[[], bytes]], regenerate: Callable[[], Mapping[str, bytes]]):
+        self._files = files
+        self._regenerate = regenerate
+
+    def __getitem__(self, name: str) -> bytes:
+        value = self._files[name]
+        if not isinstance(value, bytes):
+            try:
+                value = value()
+            except cache.StaleCache:
+                value = self._regenerate()[name]
+            self._files[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
 
 
 @dataclass(frozen=True)
@@ -171,8 +198,14 @@ def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[i
     results travel back.
     """
     global _task
-    workers = _workers()
-    parallel = count >= _PARALLEL_FROM and workers > 1 and "fork" in multiprocessing.get_all_start_methods()
+    workers = _workers() if count >= _PARALLEL_FROM else 1
+    if workers > 1:
+        import multiprocessing  # here, not at the top: a small build never pays for importing it
+        from concurrent.futures import ProcessPoolExecutor
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            workers = 1
+    parallel = workers > 1
     size = max(8, count // (workers * 8)) if parallel else 1
     bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
     results: list[T] = []
@@ -373,8 +406,13 @@ def _render_versions(settings: Settings, name: str, plans: list[VersionPlan]) ->
     return rendered
 
 
-def _output(settings: Settings, name: str, rendered: list[Rendered]) -> Output:
+def _output(settings: Settings, name: str, rendered: Sequence[Rendered | cache.Packed]) -> Output:
     manifest = Manifest(name, tuple(entry for _, _, entry in rendered))
-    files = {file: data for file, data, _ in rendered}
+    files: dict[str, bytes | Callable[[], bytes]] = {file: data for file, data, _ in rendered}
     files[MANIFEST_NAME] = manifest.to_text().encode("utf-8")
-    return Output(name, settings.output_dir(name), files, manifest)
+
+    @functools.cache
+    def regenerate() -> Mapping[str, bytes]:
+        return next(o.files for o in compile_project(settings).outputs if o.dialect == name)
+
+    return Output(name, settings.output_dir(name), OutputFiles(files, regenerate), manifest)
