@@ -355,6 +355,11 @@ def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple
             and snapshot.specs[:-1] == ids[: len(snapshot.specs) - 1]
         ):
             resume, state = len(snapshot.specs) - 1, snapshot.before_last
+        # The newest cached spec, unchanged and followed by new ones, is planned again to bring the
+        # state up to date, but its file is taken from the cache rather than rendered again.
+        reused = resume
+        if snapshot is not None and len(snapshot.specs) == resume + 1 < len(ids) and ids[resume] == snapshot.specs[-1]:
+            reused = resume + 1
         specs, found = read_many(files[resume:], settings.audit_default, raws[resume:], progress)
         _fail_on_errors(found)
         plans, problems = plan(specs[:-1], state)
@@ -362,13 +367,13 @@ def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple
         last, problems_last = plan(specs[-1:], state)
         plans += last
         found += problems + problems_last
-        problems, fresh = _finish(settings, plans, found, progress)
+        problems, fresh = _finish(settings, plans[reused - resume :], found, progress)
         _fail_on_errors(found + problems)
         rendered = {
-            name: (snapshot.rendered(here, name, resume) if snapshot else []) + fresh[name]
+            name: (snapshot.rendered(here, name, reused) if snapshot else []) + fresh[name]
             for name in settings.dialects
         }
-        kept = {name: snapshot.outputs[name][:resume] if snapshot else [] for name in settings.dialects}
+        kept = {name: snapshot.outputs[name][:reused] if snapshot else [] for name in settings.dialects}
         located: dict[str, list[tuple[cache.Stored | bytes, ManifestEntry]]] = {
             name: [*kept[name], *((data, entry) for _, data, entry in fresh[name])] for name in settings.dialects
         }
