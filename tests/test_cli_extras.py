@@ -24,6 +24,9 @@ SCRIPT = Path(sys.executable).parent / "schemac"
 def test_version(cli: Run) -> None:
     outcome = cli("--version")
     assert (outcome.returncode, outcome.stdout) == (0, f"schemac {version('schemac')}\n")
+    if SCRIPT.exists():  # the console script answers without typer, with the same line
+        by_script = subprocess.run([SCRIPT, "--version"], capture_output=True, text=True, timeout=60)
+        assert (by_script.returncode, by_script.stdout, by_script.stderr) == (0, outcome.stdout, "")
 
 
 TYPER_HELP = "import sys; sys.argv[0] = 'schemac'; from schemac.cli import main; main()"
@@ -57,7 +60,8 @@ def test_top_level_help_is_byte_for_byte_what_typer_prints(arguments: list[str],
         (80, ["schemac", "--help"], False),
         (200, ["schemac"], False),
         (79, ["schemac", "--help"], True),
-        (80, ["schemac", "--version"], True),
+        (80, ["schemac", "--version"], False),
+        (80, ["schemac", "--version", "--help"], True),
         (80, ["/usr/local/bin/schemac-old", "--help"], True),
     ],
 )

@@ -1,4 +1,4 @@
-"""Console entry point: ``schemac`` and ``schemac --help`` answer without importing typer.
+"""Console entry point: ``schemac``, ``schemac --help`` and ``--version`` answer without importing typer.
 
 Importing typer costs several times Python's own start-up, and the top-level help is the same
 text on every terminal at least 80 columns wide (typer wraps at 78 there). That text is stored in
@@ -37,7 +37,8 @@ def stored_help() -> str | None:
 
 
 def main() -> None:
-    """``schemac`` prints the help on stderr and exits 2, ``schemac --help`` on stdout and exits 0."""
+    """``schemac`` prints the help on stderr and exits 2, ``schemac --help`` on stdout and exits 0;
+    ``schemac --version`` prints what the CLI's own option does."""
     arguments = sys.argv[1:]
     plain = os.path.basename(sys.argv[0]) == "schemac" and "_SCHEMAC_COMPLETE" not in os.environ
     if plain and arguments in ([], ["--help"]):
@@ -45,6 +46,11 @@ def main() -> None:
         if text is not None:
             (sys.stdout if arguments else sys.stderr).write(text)
             sys.exit(0 if arguments else 2)
+    if plain and arguments == ["--version"]:
+        from importlib.metadata import version
+
+        print(f"schemac {version('schemac')}")
+        sys.exit(0)
     from .cli import main as run_command
 
     run_command()
