@@ -156,7 +156,10 @@ def read_spec(
     if found:
         return None, found
     spec, found = spec_from_document(doc, file.version, file.prefix, file.slug, audit_default)
-    return audit.inject(spec), found
+    spec = audit.inject(spec)
+    for table in spec.tables:
+        table.digest  # noqa: B018 -- worked out here, in the reading worker; it travels with the table
+    return spec, found
 
 
 @contextmanager

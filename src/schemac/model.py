@@ -8,11 +8,13 @@ Checks that need earlier versions (references, renames, diffs) belong to the pla
 from __future__ import annotations
 
 import decimal
+import hashlib
 import json
 import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from .errors import Diagnostic
@@ -412,12 +414,51 @@ class Table:
     renamed_from: str | None = None
     where: Where = field(default=NO_WHERE, compare=False, repr=False)
 
+    @cached_property
+    def digest(self) -> int:
+        """SHA-256, as an integer, of what a live database can show of the table (:func:`table_shape`).
+
+        Kept with the table once computed, so that it is worked out in the worker that read the spec
+        and travels with the pickled table.
+        """
+        text = json.dumps(table_shape(self), sort_keys=True, separators=(",", ":"), default=str)
+        return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
+
+    def __hash__(self) -> int:
+        """The name's hash: consistent with equality, and cheap where a table keys a cache (the
+        generated hash went through every column, index and check each time)."""
+        return hash(self.name)
+
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+
+def table_shape(table: Table) -> dict[str, object]:
+    """What a live database can show of a table: no descriptions, renames or source positions."""
+    return {
+        "name": table.name,
+        "columns": [column_shape(c) for c in table.columns],
+        "primary_key": list(table.primary_key),
+        "indexes": sorted(index_shape(i) for i in table.indexes),
+        "checks": sorted([c.name, c.expression] for c in table.checks),
+        "foreign_keys": sorted(foreign_key_shape(f) for f in table.foreign_keys),
+    }
+
+
+def column_shape(c: Column) -> list[object]:
+    return [c.name, str(c.type), c.nullable, c.default and [c.default.kind, c.default.value], list(c.enum)]
+
+
+def index_shape(i: Index) -> list[object]:
+    return [i.name, i.unique, [[c.name, c.descending] for c in i.columns], i.predicate]
+
+
+def foreign_key_shape(f: ForeignKey) -> list[object]:
+    return [f.name, list(f.columns), f.ref_table, list(f.ref_columns), f.on_delete, f.on_update]
 
 
 @dataclass(frozen=True)

@@ -14,14 +14,26 @@ import copy
 import dataclasses
 import hashlib
 import itertools
-import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import ClassVar, Protocol
 
 from .errors import Diagnostic
-from .model import Check, Column, ColumnType, ForeignKey, Index, IndexColumn, Spec, Table, Where, derived_checks
+from .model import (
+    Check,
+    Column,
+    ColumnType,
+    ForeignKey,
+    Index,
+    IndexColumn,
+    Spec,
+    Table,
+    Where,
+    column_shape,
+    derived_checks,
+    foreign_key_shape,
+    index_shape,
+)
 
 
 @dataclass(frozen=True)
@@ -259,40 +271,10 @@ class VersionPlan:
     declared: tuple[Table, ...] = ()
 
 
-def table_shape(table: Table) -> dict[str, object]:
-    """What a live database can show of a table: no descriptions, renames or source positions."""
-    return {
-        "name": table.name,
-        "columns": [_column_shape(c) for c in table.columns],
-        "primary_key": list(table.primary_key),
-        "indexes": sorted(_index_shape(i) for i in table.indexes),
-        "checks": sorted([c.name, c.expression] for c in table.checks),
-        "foreign_keys": sorted(_foreign_key_shape(f) for f in table.foreign_keys),
-    }
-
-
-def _column_shape(c: Column) -> list[object]:
-    return [c.name, str(c.type), c.nullable, c.default and [c.default.kind, c.default.value], list(c.enum)]
-
-
-def _index_shape(i: Index) -> list[object]:
-    return [i.name, i.unique, [[c.name, c.descending] for c in i.columns], i.predicate]
-
-
-def _foreign_key_shape(f: ForeignKey) -> list[object]:
-    return [f.name, list(f.columns), f.ref_table, list(f.ref_columns), f.on_delete, f.on_update]
-
-
 def _column_text(c: Column) -> str:
     default = "" if c.default is None else f" default {c.default.value!r}"
     enum = f" enum {list(c.enum)}" if c.enum else ""
     return f"{c.type}{' NULL' if c.nullable else ' NOT NULL'}{default}{enum}"
-
-
-@cache
-def _table_digest(table: Table) -> int:
-    text = json.dumps(table_shape(table), sort_keys=True, separators=(",", ":"), default=str)
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
 
 
 class Fingerprint:
@@ -302,10 +284,10 @@ class Fingerprint:
         self.total = total
 
     def add(self, table: Table) -> None:
-        self.total = (self.total + _table_digest(table)) % 2**256
+        self.total = (self.total + table.digest) % 2**256
 
     def remove(self, table: Table) -> None:
-        self.total = (self.total - _table_digest(table)) % 2**256
+        self.total = (self.total - table.digest) % 2**256
 
     def hexdigest(self) -> str:
         return hashlib.sha256(self.total.to_bytes(32, "big")).hexdigest()
@@ -816,7 +798,7 @@ def _diff_columns(
         old = before.column(column.name)
         if old is None:
             continue
-        if _column_shape(old) == _column_shape(column):
+        if column_shape(old) == column_shape(column):
             if _has_derived_check(column) and (table_renamed or column.name in renamed_columns):
                 ops.append(AlterColumn(name, old, column, renames_checks=True))
             continue
@@ -885,12 +867,12 @@ def _diff_indexes(before: Table, after: Table) -> tuple[list[Operation], list[Op
     drops: list[Operation] = [
         DropIndex(after.name, i)
         for i in before.indexes
-        if i.name not in new or _index_shape(new[i.name]) != _index_shape(i)
+        if i.name not in new or index_shape(new[i.name]) != index_shape(i)
     ]
     creates: list[Operation] = [
         CreateIndex(after.name, i)
         for i in after.indexes
-        if i.name not in old or _index_shape(old[i.name]) != _index_shape(i)
+        if i.name not in old or index_shape(old[i.name]) != index_shape(i)
     ]
     return drops, creates
 
@@ -904,13 +886,13 @@ def _diff_checks(before: Table, after: Table) -> tuple[list[Operation], list[Ope
 
 
 def _diff_foreign_keys(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:
-    old = {f.name: _foreign_key_shape(f) for f in before.foreign_keys}
-    new = {f.name: _foreign_key_shape(f) for f in after.foreign_keys}
+    old = {f.name: foreign_key_shape(f) for f in before.foreign_keys}
+    new = {f.name: foreign_key_shape(f) for f in after.foreign_keys}
     drops: list[Operation] = [
-        DropForeignKey(after.name, f) for f in before.foreign_keys if new.get(f.name) != _foreign_key_shape(f)
+        DropForeignKey(after.name, f) for f in before.foreign_keys if new.get(f.name) != foreign_key_shape(f)
     ]
     adds: list[Operation] = [
-        AddForeignKey(after.name, f) for f in after.foreign_keys if old.get(f.name) != _foreign_key_shape(f)
+        AddForeignKey(after.name, f) for f in after.foreign_keys if old.get(f.name) != foreign_key_shape(f)
     ]
     return drops, adds
 
