@@ -99,14 +99,15 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
     newest = manifest.entries[-1].file if manifest.entries else None
     for entry in manifest.entries:
         path = output.directory / entry.file
-        if not path.exists():
+        try:
+            on_disk = path.read_bytes()
+        except FileNotFoundError:
             found.append(
                 Diagnostic(
                     shown(path), 1, 1, "SC502", "published migration was deleted", "restore it from version control"
                 )
             )
             continue
-        on_disk = path.read_bytes()
         if sha256_hex(on_disk) != entry.sha256:
             found.append(
                 Diagnostic(
@@ -171,7 +172,7 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
                     f"renumber it above {newest_version} (schemac new picks the next free one)",
                 )
             )
-    for path in sorted(output.directory.glob("*.sql")):
+    for path in sorted(output.directory.glob("*.sql"), key=lambda p: p.name):
         if path.name not in listed and path.name not in generated:
             found.append(
                 Diagnostic(
@@ -214,9 +215,14 @@ def build(
                 if manifest
                 else set()
             )
+            directory = settings.relative(output.directory)
+            prefix = "" if directory == "." else f"{directory}/"
             for name in sorted(output.files):
+                if name in verified:
+                    unchanged.append(prefix + name)
+                    continue
                 path = output.directory / name
-                if name in verified or (path.exists() and path.read_bytes() == output.files[name]):
+                if path.exists() and path.read_bytes() == output.files[name]:
                     unchanged.append(settings.relative(path))
                 else:
                     changes[path.relative_to(settings.migrations_dir).as_posix()] = output.files[name]

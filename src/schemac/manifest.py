@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,7 +60,13 @@ class Manifest:
         )
 
 
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+"""Text that ``json.dumps(..., ensure_ascii=False)`` writes between quotes unchanged."""
+
+
 def _json(value: str | int) -> str:
+    if isinstance(value, str) and _PLAIN.fullmatch(value):
+        return f'"{value}"'
     return json.dumps(value, ensure_ascii=False)
 
 
