@@ -260,3 +260,24 @@ def test_scalars_resolve_by_the_yaml_1_2_core_schema() -> None:
     assert [type(v) for v in values[6:9]] == [bool, bool, bool]
     assert math.isnan(nan)
     assert doc.data["b"] is None
+
+
+def test_object_names_taken_by_an_earlier_version_name_their_owner(tmp_path: Path) -> None:
+    first = (
+        "description: x\ntables:\n  orders:\n    audit: none\n    columns:\n" + KEYED + "      status: {type: text}\n"
+        "    indexes:\n      - {columns: [status], name: by_status}\n"
+    )
+    second = (
+        "description: y\ntables:\n  pk_orders:\n    audit: none\n    columns:\n      a: {type: text}\n"
+        "  later:\n    audit: none\n    columns:\n      a: {type: text}\n    indexes:\n"
+        "      - {columns: [a], name: by_status}\n      - {columns: [a], name: orders}\n"
+    )
+    project = project_with(tmp_path, {"0001_a.yaml": first, "0002_b.yaml": second})
+    assert findings(lambda: schemac.validate(project)) == [
+        "specs/0002_b.yaml:3:3: SC304 table name 'pk_orders' is already used by the primary key of table 'orders' "
+        "(hint: give the table another name)",
+        "specs/0002_b.yaml:12:9: SC304 index name 'by_status' is already used by an index of table 'orders' "
+        "(hint: give the index another name)",
+        "specs/0002_b.yaml:13:9: SC304 index name 'orders' is already used by table 'orders' "
+        "(hint: give the index another name)",
+    ]

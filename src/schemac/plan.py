@@ -298,13 +298,23 @@ def _object_names(table: Table) -> list[str]:
     return [table.name, *(i.name for i in table.indexes), *([f"pk_{table.name}"] if table.primary_key else [])]
 
 
+_OWNER_WORDING = {
+    "table": "table '{}'",
+    "primary key": "the primary key of table '{}'",
+    "index": "an index of table '{}'",
+}
+"""How findings name the owner of an object name, by kind, given the table's name."""
+
+
 def _describe_object(name: str, table: Table) -> str:
     """What object ``name`` of ``table`` is, as findings say it (a primary key, then an index, then the table)."""
     if table.primary_key and name == f"pk_{table.name}":
-        return f"the primary key of table '{table.name}'"
-    if any(index.name == name for index in table.indexes):
-        return f"an index of table '{table.name}'"
-    return f"table '{table.name}'"
+        kind = "primary key"
+    elif any(index.name == name for index in table.indexes):
+        kind = "index"
+    else:
+        kind = "table"
+    return _OWNER_WORDING[kind].format(table.name)
 
 
 class PlanState(MutableMapping[str, Table]):
@@ -980,7 +990,7 @@ def _check_object_names(spec: Spec, state: PlanState, error: _Error) -> None:
                 f"table name '{table.name}' is already used by {owners[table.name]}",
                 "give the table another name",
             )
-        owners[table.name] = f"table '{table.name}'"
+        owners[table.name] = _OWNER_WORDING["table"].format(table.name)
     for table in listed:
         if table.primary_key:
             name = f"pk_{table.name}"
@@ -991,7 +1001,7 @@ def _check_object_names(spec: Spec, state: PlanState, error: _Error) -> None:
                     f"primary key name '{name}' of table '{table.name}' is already used by {owners[name]}",
                     "rename the table or the other object",
                 )
-            owners[name] = f"the primary key of table '{table.name}'"
+            owners[name] = _OWNER_WORDING["primary key"].format(table.name)
         for index in table.indexes:
             if index.name in owners:
                 error(
@@ -1000,7 +1010,7 @@ def _check_object_names(spec: Spec, state: PlanState, error: _Error) -> None:
                     f"index name '{index.name}' is already used by {owners[index.name]}",
                     "give the index another name",
                 )
-            owners[index.name] = f"an index of table '{table.name}'"
+            owners[index.name] = _OWNER_WORDING["index"].format(table.name)
 
 
 def _creation_order(tables: list[Table], error: _Error) -> list[Table]:
