@@ -175,16 +175,13 @@ class LazyTables(MutableMapping[str, Table]):
         return clone
 
     def store(self, pack: Pack) -> list[Stored]:
-        """Put every table in ``pack`` (new or changed ones pickled, those of another pack copied) and
-        return their locations, so that the mapping pickles as locations only."""
-        names = [name for name in self._items if name not in self._stored or self.pack is not pack]
-        records = [
-            self.pack.read(self._stored[name])
-            if name in self._stored and self.pack is not None
-            else pickle.dumps(self[name], pickle.HIGHEST_PROTOCOL)
-            for name in names
-        ]
-        self._stored.update(zip(names, pack.append(records), strict=True))
+        """Append the tables not yet in ``pack`` (new or changed since loading) to it and return every
+        table's location, so that the mapping pickles as locations only."""
+        if self.pack is not None and self.pack is not pack:
+            raise StaleCache("tables of another pack")
+        missing = [name for name in self._items if name not in self._stored]
+        records = [pickle.dumps(self[name], pickle.HIGHEST_PROTOCOL) for name in missing]
+        self._stored.update(zip(missing, pack.append(records), strict=True))
         self.pack = pack
         return list(self._stored.values())
 
