@@ -2,8 +2,9 @@
 
 Importing typer costs several times Python's own start-up, and the top-level help is the same
 text on every terminal at least 80 columns wide (typer wraps at 78 there). That text is stored in
-``help.txt``, which a test keeps equal, byte for byte, to what typer prints. Everything else,
-narrower terminals and shell completion included, goes to :func:`schemac.cli.main`.
+``help.txt``, which a test keeps equal, byte for byte, to what typer prints; ``--version`` prints
+the line the CLI's own option prints. Everything else (narrower terminals, shell completion, other
+program names such as ``python -m schemac``, every command) goes to :func:`schemac.cli.main`.
 """
 
 from __future__ import annotations
