@@ -211,3 +211,42 @@ def test_files_reused_from_the_pack_are_generated_again_when_it_changes_under_a_
 
     monkeypatch.setattr(cache.Pack, "read", changed)
     assert {name: output.files[name] for name in output.files} == uncached_copy(built, tmp_path)
+
+
+def test_tables_changed_by_planning_are_cached_as_changed(make_project: Callable[..., Path], tmp_path: Path) -> None:
+    """Tables pickled where they were read are stored only while planning left them as read: a table
+    renamed, or whose foreign key follows a renamed parent, is stored in its planned form."""
+    base = (
+        "description: Base.\ntables:\n"
+        "  parent:\n    audit: none\n    columns:\n      id: {type: integer, primary_key: true}\n"
+        "  child:\n    audit: none\n    columns:\n      id: {type: integer, primary_key: true}\n"
+        "      parent_id: {type: integer, references: parent.id}\n"
+    )
+    renamed = (
+        "description: Rename.\ntables:\n"
+        "  mother:\n    renamed_from: parent\n    audit: none\n"
+        "    columns:\n      id: {type: integer, primary_key: true}\n"
+    )
+    extra = (
+        "description: Extra.\ntables:\n"
+        "  other:\n    audit: none\n    columns:\n      id: {type: integer, primary_key: true}\n"
+    )
+    project = make_project({"0001_base.yaml": base, "0002_rename.yaml": renamed, "0003_extra.yaml": extra})
+    schemac.build(project)
+    (project / "specs" / "0004_note.yaml").write_text(
+        "description: Note.\ntables:\n"
+        "  child:\n    audit: none\n    columns:\n      id: {type: integer, primary_key: true}\n"
+        "      parent_id: {type: integer, references: mother.id}\n      note: {type: text, nullable: true}\n",
+        encoding="utf-8",
+    )
+    stages: set[tuple[int, str]] = set()
+    schemac.build(project, progress=lambda done, total, stage: stages.add((total, stage)))
+    assert stages == {(2, "reading specs"), (1, "rendering sqlite")}  # resumed from the cache
+    fresh = tmp_path / "uncached"
+    shutil.copytree(project / "specs", fresh / "specs")
+    schemac.build(fresh, cache=False)
+    assert outputs(project) == outputs(fresh)
+    lines = (project / "migrations" / "0004_note.sql").read_text(encoding="utf-8").splitlines()
+    assert [line for line in lines if line and not line.startswith("--")] == [
+        'ALTER TABLE "child" ADD COLUMN "note" TEXT;'
+    ]

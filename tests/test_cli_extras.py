@@ -200,3 +200,25 @@ def test_pre_commit_hooks_run_the_project_commands(example_copy: Path, make_proj
         assert clean.returncode == 0, clean.stderr
         failing = subprocess.run(command, cwd=no_key, capture_output=True, text=True, timeout=300)
         assert failing.returncode == 1, failing.stderr  # check: not built yet; lint: SC904 no primary key
+
+
+def test_jsonschema_is_imported_only_for_specs_with_schema_errors(example_copy: Path) -> None:
+    """Valid specs are accepted by jsonschema-rs alone; a spec it refuses gets jsonschema's located findings."""
+    probe = (
+        "import sys, schemac\n"
+        "try:\n"
+        "    schemac.build(sys.argv[1], cache=False)\n"
+        "except schemac.SchemacError as exc:\n"
+        "    print(*exc.diagnostics, sep='\\n')\n"
+        "print('jsonschema' in sys.modules)\n"
+    )
+    valid = subprocess.run([sys.executable, "-c", probe, example_copy], capture_output=True, text=True, check=True)
+    assert valid.stdout == "False\n"
+    spec = example_copy / "specs" / "0001_documents.yaml"
+    spec.write_text(spec.read_text(encoding="utf-8").replace("description:", "descripton:", 1), encoding="utf-8")
+    invalid = subprocess.run([sys.executable, "-c", probe, example_copy], capture_output=True, text=True, check=True)
+    assert invalid.stdout.splitlines() == [
+        "specs/0001_documents.yaml:2:1: SC201 unknown key 'descripton' (hint: did you mean 'description'?)",
+        "specs/0001_documents.yaml:2:1: SC203 spec is missing the required key 'description'",
+        "True",
+    ]

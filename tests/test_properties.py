@@ -7,6 +7,8 @@ runs 10,000 (see the README).
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import re
 import shutil
@@ -15,6 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +27,9 @@ from schemac.compiler import Compiled, compile_project
 from schemac.dialects import SQLITE
 from schemac.errors import SchemacError
 from schemac.manifest import FORMAT, Manifest, ManifestEntry
-from schemac.model import AUDIT_COLUMNS, Table, check_name
+from schemac.model import AUDIT_COLUMNS, Table, check_name, control_character, control_character_diagnostics
 from schemac.settings import load_settings
+from schemac.source import load_document
 
 # No "_" in generated names, so idx_<table>_<columns> can never name two different indexes.
 NAMES = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True).filter(
@@ -277,3 +281,70 @@ def test_manifest_text_is_what_the_indenting_json_encoder_writes(
     ]
     data = {"algorithm": "sha256", "chain": manifest.chain, "dialect": dialect, "files": files, "format": FORMAT}
     assert manifest.to_text() == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+@given(
+    value=st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+    style=st.sampled_from(['"', "'", None, "|"]),
+)
+def test_a_file_without_control_sources_holds_no_control_character(value: str, style: str | None) -> None:
+    """The shortcut that skips looking for control characters never hides one: whatever PyYAML writes
+    for any string, in any scalar style, either reads back free of them or is searched in full."""
+    text = yaml.safe_dump({"description": value, value or "k": "v"}, default_style=style, allow_unicode=True)
+    try:
+        doc = load_document(text.encode("utf-8"), "spec.yaml")
+    except SchemacError:
+        return  # refused before the model stage (a character YAML does not allow, say)
+    searched = control_character_diagnostics(dataclasses.replace(doc, may_hold_controls=True))
+    assert control_character_diagnostics(doc) == searched
+    if not doc.may_hold_controls:
+        assert all(control_character(s) is None for s in (*doc.data, *doc.data.values()))
+
+
+SEED_DATA = [load_document(raw, name).data for name, raw in SEEDS.items()]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8) | st.sampled_from(["text", "x.id"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found.extend(_paths(item, (*path, key)))
+    return found
+
+
+@st.composite
+def altered_documents(draw: st.DrawFn) -> Any:
+    """An example spec's data with a few values replaced, keys removed or keys added."""
+    data = copy.deepcopy(draw(st.sampled_from(SEED_DATA)))
+    for _ in range(draw(st.integers(1, 3))):
+        paths = [p for p in _paths(data) if p]
+        if not paths:
+            break
+        *parent_path, last = draw(st.sampled_from(paths))
+        parent = data
+        for key in parent_path:
+            parent = parent[key]
+        kind = draw(st.sampled_from(["replace", "remove", "add"]))
+        if kind == "replace":
+            parent[last] = draw(JSON_VALUES)
+        elif kind == "remove":
+            del parent[last]
+        elif isinstance(parent, dict):
+            parent[draw(st.text(max_size=8))] = draw(JSON_VALUES)
+    return data
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(altered_documents())
+def test_the_fast_validator_accepts_only_what_jsonschema_accepts(data: Any) -> None:
+    from jsonschema import Draft202012Validator
+
+    from schemac.validate import accepted_at_once, schema_text
+
+    reference = Draft202012Validator(json.loads(schema_text())).is_valid(data)
+    assert accepted_at_once(data) == reference

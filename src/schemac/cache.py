@@ -28,7 +28,7 @@ import fcntl
 import functools
 import hashlib
 import hmac
-import importlib
+import importlib.util
 import os
 import pickle
 import sqlite3
@@ -54,6 +54,11 @@ Rendered = tuple[str, bytes, ManifestEntry]
 """One generated migration: file name, bytes, manifest entry."""
 Packed = tuple[str, Callable[[], bytes], ManifestEntry]
 """A generated migration kept in the pack: file name, what reads its bytes, manifest entry."""
+
+
+TableRecords = dict[str, tuple[Table, bytes]]
+"""Table name → a table and its pickled form, made where it was read: stored as it is when the table
+is still the one in the planning state."""
 
 
 class StaleCache(Exception):
@@ -174,13 +179,14 @@ class LazyTables(MutableMapping[str, Table]):
         clone._items = dict(self._items)
         return clone
 
-    def store(self, pack: Pack) -> list[Stored]:
+    def store(self, pack: Pack, pickled: TableRecords) -> list[Stored]:
         """Append the tables not yet in ``pack`` (new or changed since loading) to it and return every
-        table's location, so that the mapping pickles as locations only."""
+        table's location, so that the mapping pickles as locations only. A table found in ``pickled``
+        as the very same object is stored in that form."""
         if self.pack is not None and self.pack is not pack:
             raise StaleCache("tables of another pack")
         missing = [name for name in self._items if name not in self._stored]
-        records = [pickle.dumps(self[name], pickle.HIGHEST_PROTOCOL) for name in missing]
+        records = [_pickled(self[name], pickled.get(name)) for name in missing]
         self._stored.update(zip(missing, pack.append(records), strict=True))
         self.pack = pack
         return list(self._stored.values())
@@ -236,14 +242,14 @@ def _tool_digest() -> str:
     return digest.hexdigest()
 
 
-def _libraries() -> list[tuple[str, str, int, int]]:
-    """Each library that shapes the output: its version where it says one, and its installed file's size
-    and time (which any reinstall changes). Cheaper than importlib.metadata, which costs start-up."""
+def _libraries() -> list[tuple[str, int, int]]:
+    """Each library that shapes the output, by its installed file's size and time (which any reinstall
+    changes). Found without importing them: jsonschema is imported only for a spec with errors."""
     found = []
-    for name in ("yaml", "jsonschema", "jinja2"):
-        module = importlib.import_module(name)
-        status = os.stat(module.__file__ or name)
-        found.append((name, str(vars(module).get("__version__", "")), status.st_size, status.st_mtime_ns))
+    for name in ("yaml", "jsonschema", "jsonschema_rs", "jinja2"):
+        spec = importlib.util.find_spec(name)
+        status = os.stat(spec.origin) if spec is not None and spec.origin else None
+        found.append((name, status.st_size if status else 0, status.st_mtime_ns if status else 0))
     return found
 
 
@@ -314,11 +320,13 @@ def save(
     outputs: dict[str, list[tuple[Stored | bytes, ManifestEntry]]],
     before_last: PlanState,
     previous: Snapshot | None,
+    pickled: TableRecords,
 ) -> None:
     """Append what is new to the pack and replace the snapshot atomically.
 
     ``outputs`` holds, per dialect, each generated file as its location in ``previous``'s pack or
-    as new bytes. A cache that cannot be written is skipped, never an error.
+    as new bytes; ``pickled``, tables already pickled where they were read. A cache that cannot be
+    written is skipped, never an error.
     """
     signing_key = _signing_key()
     if signing_key is None:
@@ -334,7 +342,7 @@ def save(
         if not isinstance(before_last.tables, LazyTables):
             before_last.tables = LazyTables.holding(before_last.tables)
         tables = before_last.tables
-        live = tables.store(pack) + [where for files in located.values() for where, _ in files]
+        live = tables.store(pack, pickled) + [where for files in located.values() for where, _ in files]
         live_bytes = sum(length for _, length, _ in live)
         if pack.size() - live_bytes > live_bytes + _COMPACT_ABOVE:
             unique = list(dict.fromkeys(live))
@@ -351,6 +359,10 @@ def save(
         os.replace(temporary, here / _SNAPSHOT)
     except (OSError, StaleCache, pickle.PicklingError):
         return
+
+
+def _pickled(table: Table, known: tuple[Table, bytes] | None) -> bytes:
+    return known[1] if known is not None and known[0] is table else pickle.dumps(table, pickle.HIGHEST_PROTOCOL)
 
 
 def _place(pack: Pack, files: list[tuple[Stored | bytes, ManifestEntry]]) -> list[tuple[Stored, ManifestEntry]]:

@@ -361,6 +361,9 @@ def _main(
 
 def main() -> None:
     """Console entry point: findings never show a traceback; internal errors only with SCHEMAC_DEBUG=1."""
+    # One command, then exit: the cyclic collector would only walk, again and again, the many
+    # long-lived objects a build holds (half a second at 10,000 tables) and find nothing to free.
+    gc.disable()
     try:
         app()
     except KeyboardInterrupt:
@@ -374,6 +377,6 @@ def main() -> None:
         )
         sys.exit(2)
     finally:
-        # The work is done: spare the exit the collector's pass over every object the build made
-        # (tens of milliseconds on large projects); objects are still finalised as usual.
+        # Spare the exit, too, the collector's pass over every object the build made (tens of
+        # milliseconds on large projects); objects are still finalised as usual.
         gc.freeze()

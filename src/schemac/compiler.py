@@ -6,11 +6,13 @@ Nothing here writes files: ``build`` writes what this returns, ``check`` compare
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import gc
 import hashlib
 import itertools
 import os
+import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -229,31 +231,42 @@ def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[i
     return results
 
 
+def _shipped(result: tuple[Spec | None, list[Diagnostic]]) -> tuple[Spec | None, list[bytes], list[Diagnostic]]:
+    """A read spec as it travels back from a worker: without its tables, which go pickled one by one."""
+    spec, found = result
+    if spec is None:
+        return None, [], found
+    return dataclasses.replace(spec, tables=()), [pickle.dumps(t, pickle.HIGHEST_PROTOCOL) for t in spec.tables], found
+
+
 def read_many(
     files: list[SpecFile],
     audit_default: tuple[str, ...],
     raws: list[bytes] | None = None,
     progress: ProgressCallback = no_progress,
-) -> tuple[list[Spec], list[Diagnostic]]:
-    """Read spec files in order."""
+) -> tuple[list[Spec], list[Diagnostic], cache.TableRecords]:
+    """Read spec files in order; also each table's pickled form, which the build cache stores as it is."""
     contents: list[bytes | None] = list(raws) if raws is not None else [None] * len(files)
     results = in_chunks(
-        lambda start, stop: [read_spec(files[i], audit_default, contents[i]) for i in range(start, stop)],
+        lambda start, stop: [_shipped(read_spec(files[i], audit_default, contents[i])) for i in range(start, stop)],
         len(files),
         lambda i: progress(i + 1, len(files), "reading specs"),
     )
     specs: list[Spec] = []
     found: list[Diagnostic] = []
-    for spec, problems in results:
+    records: cache.TableRecords = {}
+    for shell, pickled, problems in results:
         found.extend(problems)
-        if spec is not None:
-            specs.append(spec)
-    return specs, found
+        if shell is not None:
+            tables = tuple(pickle.loads(data) for data in pickled)
+            specs.append(dataclasses.replace(shell, tables=tables))
+            records.update((table.name, (table, data)) for table, data in zip(tables, pickled, strict=True))
+    return specs, found, records
 
 
 def read_specs(settings: Settings, progress: ProgressCallback = no_progress) -> tuple[list[Spec], list[Diagnostic]]:
     files, found = discover(settings)
-    specs, problems = read_many(files, settings.audit_default, progress=progress)
+    specs, problems, _ = read_many(files, settings.audit_default, progress=progress)
     return specs, found + problems
 
 
@@ -363,7 +376,7 @@ def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple
         reused = resume
         if snapshot is not None and len(snapshot.specs) == resume + 1 < len(ids) and ids[resume] == snapshot.specs[-1]:
             reused = resume + 1
-        specs, found = read_many(files[resume:], settings.audit_default, raws[resume:], progress)
+        specs, found, records = read_many(files[resume:], settings.audit_default, raws[resume:], progress)
         _fail_on_errors(found)
         plans, problems = plan(specs[:-1], state)
         checkpoint = state.copy()
@@ -380,7 +393,7 @@ def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple
         located: dict[str, list[tuple[cache.Stored | bytes, ManifestEntry]]] = {
             name: [*kept[name], *((data, entry) for _, data, entry in fresh[name])] for name in settings.dialects
         }
-        cache.save(settings, cache_key, ids, located, checkpoint, snapshot)
+        cache.save(settings, cache_key, ids, located, checkpoint, snapshot, records)
         return tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
 
 

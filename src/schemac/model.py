@@ -530,7 +530,9 @@ def control_character(text: str) -> str | None:
 
 def control_character_diagnostics(doc: Document) -> list[Diagnostic]:
     """Every key or string value holding a control character (CR, NUL, ESC, …): none may reach SQL output."""
-    found = []
+    found: list[Diagnostic] = []
+    if not doc.may_hold_controls:
+        return found
 
     def walk(value: Any, path: Path_) -> None:
         if isinstance(value, dict):

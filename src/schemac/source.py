@@ -98,6 +98,9 @@ class Document:
     sha256: str
     positions: dict[Path_, tuple[int, int]] = field(compare=False, repr=False)
     key_positions: dict[Path_, tuple[int, int]] = field(compare=False, repr=False)
+    may_hold_controls: bool = field(default=True, compare=False, repr=False)
+    """False when no key or value can hold a control character other than tab and newline (see
+    :data:`CONTROL_SOURCES`), so that nothing needs to look."""
 
     def at(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """The line:column of the value at ``path`` (or of its key), falling back to the nearest parent."""
@@ -113,6 +116,11 @@ class Document:
     def diagnostic(self, path: Path_, code: str, message: str, hint: str = "", *, key: bool = False) -> Diagnostic:
         line, column = self.at(path, key=key)
         return Diagnostic(self.file, line, column, code, message, hint)
+
+
+CONTROL_SOURCES = re.compile(r"[\\\x00-\x08\x0b-\x1f\x7f-\x9f]")
+"""Where a control character other than tab and newline can come from in a YAML file: itself (a
+carriage return or NEL is a line break to YAML), or a backslash escape in a double-quoted scalar."""
 
 
 def dotted(path: Path_) -> str:
@@ -206,7 +214,14 @@ def load_document(raw: bytes, display: str) -> Document:
         raise SchemacError([Diagnostic(display, line, column, "SC108", f"spec must be a mapping, not {_kind(node)}")])
     if builder.diagnostics:
         raise SchemacError(builder.diagnostics)
-    return Document(display, data, hashlib.sha256(raw).hexdigest(), builder.positions, builder.key_positions)
+    return Document(
+        display,
+        data,
+        hashlib.sha256(raw).hexdigest(),
+        builder.positions,
+        builder.key_positions,
+        CONTROL_SOURCES.search(text) is not None,
+    )
 
 
 def _compose(loader_class: Any, text: str, display: str) -> Node | None:
