@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pty
 import select
@@ -24,6 +25,7 @@ from conftest import ENGINES, case_project, run_cli
 from schemac.applier import AppliedMigration, Statement, _skip_comments, split_statements
 from schemac.databases import Database, connect, created_tables, parse_url
 from schemac.errors import SchemacError
+from schemac.manifest import Manifest, parse_manifest, sha256_hex
 
 THREE = Path(__file__).resolve().parent / "golden" / "three_dialects"
 THIRD_SPEC = """description: Coupons.
@@ -235,6 +237,29 @@ def test_a_failing_migration_leaves_the_previous_version_and_a_rerun_completes(
     assert [m.version for m in schemac.apply(project, url).applied] == [2]
     assert history(url) == [(1, "catalog"), (2, "orders")]
     assert schemac.verify(project, url).differences == ()
+
+
+def test_a_nul_character_in_a_pending_file_is_located_before_anything_runs(tmp_path: Path) -> None:
+    project = built("sqlite", tmp_path)
+    migrations = project / "migrations"
+    edited = (migrations / "0002_orders.sql").read_bytes().replace(b"CREATE TABLE", b"CREATE\0TABLE", 1)
+    (migrations / "0002_orders.sql").write_bytes(edited)
+    manifest = parse_manifest((migrations / "manifest.json").read_bytes(), "manifest.json")
+    entries = tuple(
+        dataclasses.replace(e, sha256=sha256_hex(edited)) if e.file == "0002_orders.sql" else e
+        for e in manifest.entries
+    )
+    (migrations / "manifest.json").write_text(Manifest(manifest.dialect, entries).to_text(), encoding="utf-8")
+    at = edited.index(b"\0")
+    line, column = edited.count(b"\n", 0, at) + 1, at - edited.rfind(b"\n", 0, at)
+    url = str(tmp_path / "app.db")
+    with pytest.raises(schemac.SchemacError) as caught:
+        schemac.apply(project, url)
+    assert [str(d) for d in caught.value.diagnostics] == [
+        f"migrations/0002_orders.sql:{line}:{column}: SC604 migration cannot run on sqlite: "
+        "the file holds a NUL character (U+0000) (hint: remove it)"
+    ]
+    assert history(url) == []
 
 
 def test_sqlite_foreign_key_violations_fail_the_migration(tmp_path: Path) -> None:

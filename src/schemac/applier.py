@@ -237,6 +237,7 @@ def apply(
             _create_own_tables(database)
             history = _check_history(database, target, directory, migrations)
             pending = tuple(m for m in wanted if m.version not in history)
+            _refuse_nul_characters(database, directory, pending)
             applied = []
             for migration in pending:
                 done = _apply_one(database, directory, migration)
@@ -258,6 +259,20 @@ def _check_history(
     if problems:
         raise SchemacError(problems, EXIT_FINDINGS)
     return history
+
+
+def _refuse_nul_characters(database: Database, directory: str, pending: tuple[Migration, ...]) -> None:
+    """SC604 before anything runs when a pending file holds a NUL character, which no engine takes in SQL."""
+    found = []
+    for migration in pending:
+        at = migration.sql.find("\0")
+        if at >= 0:
+            line = migration.sql.count("\n", 0, at) + 1
+            column = at - migration.sql.rfind("\n", 0, at)
+            message = f"migration cannot run on {database.dialect}: the file holds a NUL character (U+0000)"
+            found.append(Diagnostic(f"{directory}/{migration.file}", line, column, "SC604", message, "remove it"))
+    if found:
+        raise SchemacError(found)
 
 
 def _create_own_tables(database: Database) -> None:
