@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pty
 import select
@@ -226,12 +227,30 @@ def test_a_failing_migration_leaves_the_previous_version_and_a_rerun_completes(
     assert diagnostic.message.startswith(f"migration failed on {engine}: ")
     assert history(url) == [(1, "catalog")]
     # SQLite and PostgreSQL roll the whole file back; MariaDB keeps the DDL that ran and records how far it got.
+    total = len(split_statements(sql))
     if engine == "mariadb":
         assert table_names(url) == {"products", "orders"}
         with opened(url) as database:
             assert database.query("SELECT version, statements FROM schemac_progress") == [(2, 2)]
+        partial = schemac.status(project, url).entries[1]
+        assert (partial.state, partial.statements_done, partial.statements) == ("partial", 2, total)
+        shown = run_cli("status", "--db", url, "--project", project)
+        assert (shown.returncode, shown.stdout.splitlines()[1]) == (
+            0,
+            f"partial       2  migrations/0002_orders.sql  2 of {total} statements ran",
+        )
+        listed = json.loads(run_cli("status", "--db", url, "--project", project, "--format", "json").stdout)
+        assert listed[1] == {
+            "version": 2,
+            "name": "orders",
+            "state": "partial",
+            "applied_at": "",
+            "statements_done": 2,
+            "statements": total,
+        }
     else:
         assert table_names(url) == {"products"}
+        assert [e.state for e in schemac.status(project, url).entries] == ["applied", "pending"]
     with opened(url) as database:
         database.execute("CREATE UNIQUE INDEX uq_products_sku ON products (sku)")
     assert [m.version for m in schemac.apply(project, url).applied] == [2]

@@ -106,8 +106,11 @@ class StatusEntry:
     version: int
     name: str
     file: str
-    state: str  # applied | pending | changed | unknown
+    state: str  # applied | pending | partial | changed | unknown
     applied_at: str = ""
+    statements_done: int = 0
+    """For ``partial``: how many of the file's ``statements`` an interrupted run committed (MariaDB)."""
+    statements: int = 0
 
 
 @dataclass(frozen=True)
@@ -152,12 +155,31 @@ def migrations_for(settings: Settings, target: Target) -> tuple[str, list[Migrat
     return settings.relative(directory), load_migrations(directory, target.dialect)
 
 
-def _status_entries(directory: str, migrations: list[Migration], history: dict[int, HistoryRow]) -> list[StatusEntry]:
+def _progress_rows(database: Database) -> dict[int, tuple[str, int]]:
+    """Version → (checksum, statements committed) of migrations an interrupted run left part-way (MariaDB)."""
+    if not database.progress_ddl or not database.table_exists(PROGRESS_TABLE):
+        return {}
+    rows = database.query(f"SELECT version, checksum, statements FROM {PROGRESS_TABLE}")
+    return {int(version): (checksum, int(done)) for version, checksum, done in rows}
+
+
+def _status_entries(
+    directory: str,
+    migrations: list[Migration],
+    history: dict[int, HistoryRow],
+    progress: dict[int, tuple[str, int]] | None = None,
+) -> list[StatusEntry]:
     entries = []
     for m in migrations:
-        row = history.get(m.version)
-        state = "pending" if row is None else ("applied" if row.checksum == m.checksum else "changed")
-        entries.append(StatusEntry(m.version, m.name, f"{directory}/{m.file}", state, row.applied_at if row else ""))
+        file, row = f"{directory}/{m.file}", history.get(m.version)
+        if row is not None:
+            state = "applied" if row.checksum == m.checksum else "changed"
+            entries.append(StatusEntry(m.version, m.name, file, state, row.applied_at))
+        elif (progress or {}).get(m.version, ("", 0))[0] == m.checksum:  # a rerun resumes after these
+            done, total = (progress or {})[m.version][1], len(split_statements(m.sql))
+            entries.append(StatusEntry(m.version, m.name, file, "partial", statements_done=done, statements=total))
+        else:
+            entries.append(StatusEntry(m.version, m.name, file, "pending"))
     known = {m.version for m in migrations}
     entries += [StatusEntry(v, r.name, "", "unknown", r.applied_at) for v, r in history.items() if v not in known]
     return sorted(entries, key=lambda e: e.version)
@@ -193,16 +215,16 @@ def _drift_diagnostics(target: Target, entries: list[StatusEntry], history: dict
 
 
 def status(project: str | Path = ".", db: str = "") -> StatusResult:
-    """Applied, pending, changed and unknown versions; reads the database, writes nothing."""
+    """Applied, pending, partial (MariaDB), changed and unknown versions; reads the database, writes nothing."""
     settings = load_settings(Path(project))
     target = parse_url(db)
     directory, migrations = migrations_for(settings, target)
     database = connect(target, DEFAULT_LOCK_TIMEOUT)
     try:
-        history = _history(database)
+        history, progress = _history(database), _progress_rows(database)
     finally:
         database.close()
-    return StatusResult(target.shown, tuple(_status_entries(directory, migrations, history)))
+    return StatusResult(target.shown, tuple(_status_entries(directory, migrations, history, progress)))
 
 
 def apply(

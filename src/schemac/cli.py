@@ -297,7 +297,7 @@ def apply(
 
 @app.command()
 def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
-    """List applied, pending, changed and unknown versions; exit 1 when any is changed or unknown."""
+    """List applied, pending, partial, changed and unknown versions; exit 1 when any is changed or unknown."""
     from .applier import status as run
     from .errors import EXIT_FINDINGS, SchemacError
 
@@ -309,7 +309,14 @@ def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption =
         print(
             json.dumps(
                 [
-                    {"version": e.version, "name": e.name, "state": e.state, "applied_at": e.applied_at}
+                    {
+                        "version": e.version,
+                        "name": e.name,
+                        "state": e.state,
+                        "applied_at": e.applied_at,
+                        "statements_done": e.statements_done,
+                        "statements": e.statements,
+                    }
                     for e in result.entries
                 ],
                 indent=2,
@@ -317,7 +324,8 @@ def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption =
         )
     else:
         for e in result.entries:
-            print(f"{e.state:<8} {e.version:>6}  {e.file or e.name}" + (f"  {e.applied_at}" if e.applied_at else ""))
+            extra = f"  {e.statements_done} of {e.statements} statements ran" if e.state == "partial" else ""
+            print(f"{e.state:<8} {e.version:>6}  {e.file or e.name}" + (f"  {e.applied_at}" if e.applied_at else extra))
     if not result.ok:
         raise typer.Exit(EXIT_FINDINGS)
 
