@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import pty
@@ -258,27 +259,60 @@ def test_a_failing_migration_leaves_the_previous_version_and_a_rerun_completes(
     assert schemac.verify(project, url).differences == ()
 
 
-def test_a_nul_character_in_a_pending_file_is_located_before_anything_runs(tmp_path: Path) -> None:
-    project = built("sqlite", tmp_path)
+def republish(project: Path, file: str, text: str) -> None:
+    """Replace a published migration and its manifest entry together, as a hand edit of both would."""
     migrations = project / "migrations"
-    edited = (migrations / "0002_orders.sql").read_bytes().replace(b"CREATE TABLE", b"CREATE\0TABLE", 1)
-    (migrations / "0002_orders.sql").write_bytes(edited)
+    data = text.encode("utf-8")
+    (migrations / file).write_bytes(data)
     manifest = parse_manifest((migrations / "manifest.json").read_bytes(), "manifest.json")
-    entries = tuple(
-        dataclasses.replace(e, sha256=sha256_hex(edited)) if e.file == "0002_orders.sql" else e
-        for e in manifest.entries
-    )
+    entries = tuple(dataclasses.replace(e, sha256=sha256_hex(data)) if e.file == file else e for e in manifest.entries)
     (migrations / "manifest.json").write_text(Manifest(manifest.dialect, entries).to_text(), encoding="utf-8")
-    at = edited.index(b"\0")
-    line, column = edited.count(b"\n", 0, at) + 1, at - edited.rfind(b"\n", 0, at)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_nul_character_in_a_pending_file_is_located_before_anything_runs(tmp_path: Path, dry_run: bool) -> None:
+    project = built("sqlite", tmp_path)
+    text = (project / "migrations" / "0002_orders.sql").read_text(encoding="utf-8")
+    edited = text.replace("-- ", "-- café ", 1).replace("CREATE TABLE", "CREATE\0TABLE", 1)
+    republish(project, "0002_orders.sql", edited)
+    at = edited.index("\0")
+    line, column = edited.count("\n", 0, at) + 1, at - edited.rfind("\n", 0, at)
     url = str(tmp_path / "app.db")
     with pytest.raises(schemac.SchemacError) as caught:
-        schemac.apply(project, url)
+        schemac.apply(project, url, dry_run=dry_run)
     assert [str(d) for d in caught.value.diagnostics] == [
         f"migrations/0002_orders.sql:{line}:{column}: SC604 migration cannot run on sqlite: "
         "the file holds a NUL character (U+0000) (hint: remove it)"
     ]
-    assert history(url) == []
+    assert table_names(url) == set()  # not even version 1 ran
+
+
+def test_a_file_edited_after_a_partial_run_is_changed_and_apply_refuses_it(
+    tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    """MariaDB keeps what a failed migration committed; a different file must not be run over it."""
+    project, url = built("mariadb", tmp_path), database_factory("mariadb")
+    schemac.apply(project, url, to=1)
+    with opened(url) as database:
+        database.execute("DROP INDEX uq_products_sku ON products")
+    with pytest.raises(schemac.SchemacError):
+        schemac.apply(project, url)  # fails after committing two statements of version 2
+    text = (project / "migrations" / "0002_orders.sql").read_text(encoding="utf-8")
+    committed = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    republish(project, "0002_orders.sql", text + "-- edited after the failed run\n")
+    entry = schemac.status(project, url).entries[1]
+    assert (entry.state, entry.statements_done) == ("changed", 2)
+    assert run_cli("status", "--db", url, "--project", project).returncode == 1
+    expected = [
+        f"migrations/0002_orders.sql:1:1: SC602 changed: 2 statements of version 2 ran on {parse_url(url).shown} "
+        f"from a file with SHA-256 {committed[:12]}…, the file now has another "
+        "(hint: restore the file from version control, then rerun apply to finish it)"
+    ]
+    for dry_run in (True, False):
+        with pytest.raises(schemac.SchemacError) as caught:
+            schemac.apply(project, url, dry_run=dry_run)
+        assert [str(d) for d in caught.value.diagnostics] == expected
+    assert history(url) == [(1, "catalog")]
 
 
 def test_sqlite_foreign_key_violations_fail_the_migration(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from benchmarks.generate import add_spec, spec_text, write_project
 
 import schemac
+from schemac import compiler
 from schemac.cache import CACHE_DIR
 
 
@@ -213,9 +214,14 @@ def test_files_reused_from_the_pack_are_generated_again_when_it_changes_under_a_
     assert {name: output.files[name] for name in output.files} == uncached_copy(built, tmp_path)
 
 
-def test_tables_changed_by_planning_are_cached_as_changed(make_project: Callable[..., Path], tmp_path: Path) -> None:
-    """Tables pickled where they were read are stored only while planning left them as read: a table
-    renamed, or whose foreign key follows a renamed parent, is stored in its planned form."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tables_changed_by_planning_are_cached_as_changed(
+    make_project: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    """Tables pickled in the worker that read them are stored only while planning left them as read: a
+    table renamed, or whose foreign key follows a renamed parent, is stored in its planned form."""
+    monkeypatch.setattr(compiler, "_PARALLEL_FROM", 1)  # workers even for these few specs
+    monkeypatch.setenv("SCHEMAC_WORKERS", str(workers))
     base = (
         "description: Base.\ntables:\n"
         "  parent:\n    audit: none\n    columns:\n      id: {type: integer, primary_key: true}\n"

@@ -207,16 +207,19 @@ def test_jsonschema_is_imported_only_for_specs_with_schema_errors(example_copy: 
     probe = (
         "import sys, schemac\n"
         "try:\n"
-        "    schemac.build(sys.argv[1], cache=False)\n"
+        "    schemac.build(sys.argv[1], cache=sys.argv[2] == 'cache')\n"
         "except schemac.SchemacError as exc:\n"
         "    print(*exc.diagnostics, sep='\\n')\n"
         "print('jsonschema' in sys.modules)\n"
     )
-    valid = subprocess.run([sys.executable, "-c", probe, example_copy], capture_output=True, text=True, check=True)
-    assert valid.stdout == "False\n"
+    for cache in ("no-cache", "cache", "cache"):  # the second cached build also works out the cache key
+        run = [sys.executable, "-c", probe, example_copy, cache]
+        assert subprocess.run(run, capture_output=True, text=True, check=True).stdout == "False\n"
     spec = example_copy / "specs" / "0001_documents.yaml"
     spec.write_text(spec.read_text(encoding="utf-8").replace("description:", "descripton:", 1), encoding="utf-8")
-    invalid = subprocess.run([sys.executable, "-c", probe, example_copy], capture_output=True, text=True, check=True)
+    invalid = subprocess.run(
+        [sys.executable, "-c", probe, example_copy, "no-cache"], capture_output=True, text=True, check=True
+    )
     assert invalid.stdout.splitlines() == [
         "specs/0001_documents.yaml:2:1: SC201 unknown key 'descripton' (hint: did you mean 'description'?)",
         "specs/0001_documents.yaml:2:1: SC203 spec is missing the required key 'description'",

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 import schemac
 from conftest import EXAMPLE
@@ -30,6 +31,7 @@ from schemac.manifest import FORMAT, Manifest, ManifestEntry
 from schemac.model import AUDIT_COLUMNS, Table, check_name, control_character, control_character_diagnostics
 from schemac.settings import load_settings
 from schemac.source import load_document
+from schemac.validate import fast_accepts, schema_text
 
 # No "_" in generated names, so idx_<table>_<columns> can never name two different indexes.
 NAMES = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True).filter(
@@ -341,10 +343,9 @@ def altered_documents(draw: st.DrawFn) -> Any:
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
 @given(altered_documents())
+@example({"description": "d", "tables": {"ab\n": {"columns": {"id": {"type": "text"}}}}})  # see below
 def test_the_fast_validator_accepts_only_what_jsonschema_accepts(data: Any) -> None:
-    from jsonschema import Draft202012Validator
-
-    from schemac.validate import accepted_at_once, schema_text
-
+    """jsonschema-rs may refuse what jsonschema accepts, which only costs time: its patterns' ``$``
+    does not match before a trailing newline, as Python's does (the model refuses such names)."""
     reference = Draft202012Validator(json.loads(schema_text())).is_valid(data)
-    assert accepted_at_once(data) == reference
+    assert reference or not fast_accepts(data)

@@ -111,6 +111,7 @@ class StatusEntry:
     statements_done: int = 0
     """For ``partial``: how many of the file's ``statements`` an interrupted run committed (MariaDB)."""
     statements: int = 0
+    """For ``partial``: how many statements the file holds."""
 
 
 @dataclass(frozen=True)
@@ -155,8 +156,12 @@ def migrations_for(settings: Settings, target: Target) -> tuple[str, list[Migrat
     return settings.relative(directory), load_migrations(directory, target.dialect)
 
 
-def _progress_rows(database: Database) -> dict[int, tuple[str, int]]:
-    """Version → (checksum, statements committed) of migrations an interrupted run left part-way (MariaDB)."""
+Progress = dict[int, tuple[str, int]]
+"""Version → (checksum, statements committed) of the migrations an interrupted run left part-way."""
+
+
+def _progress_rows(database: Database) -> Progress:
+    """What ``schemac_progress`` records (MariaDB); nothing on engines with transactional DDL."""
     if not database.progress_ddl or not database.table_exists(PROGRESS_TABLE):
         return {}
     rows = database.query(f"SELECT version, checksum, statements FROM {PROGRESS_TABLE}")
@@ -164,20 +169,18 @@ def _progress_rows(database: Database) -> dict[int, tuple[str, int]]:
 
 
 def _status_entries(
-    directory: str,
-    migrations: list[Migration],
-    history: dict[int, HistoryRow],
-    progress: dict[int, tuple[str, int]] | None = None,
+    directory: str, migrations: list[Migration], history: dict[int, HistoryRow], progress: Progress
 ) -> list[StatusEntry]:
     entries = []
     for m in migrations:
-        file, row = f"{directory}/{m.file}", history.get(m.version)
+        file, row, part = f"{directory}/{m.file}", history.get(m.version), progress.get(m.version)
         if row is not None:
             state = "applied" if row.checksum == m.checksum else "changed"
             entries.append(StatusEntry(m.version, m.name, file, state, row.applied_at))
-        elif (progress or {}).get(m.version, ("", 0))[0] == m.checksum:  # a rerun resumes after these
-            done, total = (progress or {})[m.version][1], len(split_statements(m.sql))
-            entries.append(StatusEntry(m.version, m.name, file, "partial", statements_done=done, statements=total))
+        elif part is not None:  # a rerun resumes after these statements, if the file is the one that ran
+            state = "partial" if part[0] == m.checksum else "changed"
+            total = len(split_statements(m.sql))
+            entries.append(StatusEntry(m.version, m.name, file, state, statements_done=part[1], statements=total))
         else:
             entries.append(StatusEntry(m.version, m.name, file, "pending"))
     known = {m.version for m in migrations}
@@ -185,10 +188,12 @@ def _status_entries(
     return sorted(entries, key=lambda e: e.version)
 
 
-def _drift_diagnostics(target: Target, entries: list[StatusEntry], history: dict[int, HistoryRow]) -> list[Diagnostic]:
+def _drift_diagnostics(
+    target: Target, entries: list[StatusEntry], history: dict[int, HistoryRow], progress: Progress
+) -> list[Diagnostic]:
     found = []
     for entry in entries:
-        if entry.state == "changed":
+        if entry.state == "changed" and entry.version in history:
             found.append(
                 Diagnostic(
                     entry.file,
@@ -198,6 +203,19 @@ def _drift_diagnostics(target: Target, entries: list[StatusEntry], history: dict
                     f"changed: version {entry.version} was applied to {target.shown} with SHA-256 "
                     f"{history[entry.version].checksum[:12]}…, the file now has another",
                     "restore the file from version control; change the schema with a follow-up spec",
+                )
+            )
+        elif entry.state == "changed":
+            found.append(
+                Diagnostic(
+                    entry.file,
+                    1,
+                    1,
+                    "SC602",
+                    f"changed: {entry.statements_done} statements of version {entry.version} ran on "
+                    f"{target.shown} from a file with SHA-256 {progress[entry.version][0][:12]}…, "
+                    "the file now has another",
+                    "restore the file from version control, then rerun apply to finish it",
                 )
             )
         elif entry.state == "unknown":
@@ -254,6 +272,7 @@ def apply(
         if dry_run:
             history = _check_history(database, target, directory, migrations)
             pending = tuple(m for m in wanted if m.version not in history)
+            _refuse_nul_characters(database, directory, pending)
             return ApplyResult(target.shown, directory, (), pending, True, max(history, default=None))
         with database.locked(lock_timeout):
             _create_own_tables(database)
@@ -273,11 +292,19 @@ def apply(
     return ApplyResult(target.shown, directory, tuple(applied), pending, False, current)
 
 
+def recorded_drift(
+    database: Database, target: Target, directory: str, migrations: list[Migration]
+) -> tuple[dict[int, HistoryRow], list[Diagnostic]]:
+    """The database's history, and every version in it (or part-way) whose file changed or is gone."""
+    history, progress = _history(database), _progress_rows(database)
+    entries = _status_entries(directory, migrations, history, progress)
+    return history, _drift_diagnostics(target, entries, history, progress)
+
+
 def _check_history(
     database: Database, target: Target, directory: str, migrations: list[Migration]
 ) -> dict[int, HistoryRow]:
-    history = _history(database)
-    problems = _drift_diagnostics(target, _status_entries(directory, migrations, history), history)
+    history, problems = recorded_drift(database, target, directory, migrations)
     if problems:
         raise SchemacError(problems, EXIT_FINDINGS)
     return history

@@ -242,14 +242,21 @@ def _tool_digest() -> str:
     return digest.hexdigest()
 
 
-def _libraries() -> list[tuple[str, int, int]]:
-    """Each library that shapes the output, by its installed file's size and time (which any reinstall
-    changes). Found without importing them: jsonschema is imported only for a spec with errors."""
+def _libraries() -> list[tuple[str, str, int, int]]:
+    """Each library that shapes the output, by the name, size and time of every file at the top of
+    its package (its compiled extensions included), which any reinstall changes. Found without
+    importing them: jsonschema is imported only for a spec that jsonschema-rs does not accept."""
     found = []
     for name in ("yaml", "jsonschema", "jsonschema_rs", "jinja2"):
         spec = importlib.util.find_spec(name)
-        status = os.stat(spec.origin) if spec is not None and spec.origin else None
-        found.append((name, status.st_size if status else 0, status.st_mtime_ns if status else 0))
+        if spec is None or not spec.origin:
+            found.append((name, "", 0, 0))
+            continue
+        with os.scandir(os.path.dirname(spec.origin)) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_file():
+                    status = entry.stat()
+                    found.append((name, entry.name, status.st_size, status.st_mtime_ns))
     return found
 
 

@@ -179,6 +179,13 @@ def _gc_paused() -> Iterator[None]:
 _PARALLEL_FROM = 64
 """Below this many items, work stays in this process: starting workers would cost more than it saves."""
 _task: Callable[[int, int], list[Any]] | None = None
+_in_worker = False
+"""True in a worker process of :func:`in_chunks`, whose results travel back pickled."""
+
+
+def _become_worker() -> None:
+    global _in_worker
+    _in_worker = True
 
 
 def _run_task(bounds: tuple[int, int]) -> list[Any]:
@@ -217,7 +224,7 @@ def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[i
     _task = work
     try:
         with (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_become_worker)
             if parallel
             else (contextlib.nullcontext()) as pool
         ):
@@ -231,11 +238,12 @@ def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[i
     return results
 
 
-def _shipped(result: tuple[Spec | None, list[Diagnostic]]) -> tuple[Spec | None, list[bytes], list[Diagnostic]]:
-    """A read spec as it travels back from a worker: without its tables, which go pickled one by one."""
+def _shipped(result: tuple[Spec | None, list[Diagnostic]]) -> tuple[Spec | None, list[bytes] | None, list[Diagnostic]]:
+    """A read spec as it leaves a worker: without its tables, which travel pickled one by one (in this
+    process, as it is, with ``None`` for the pickled tables)."""
     spec, found = result
-    if spec is None:
-        return None, [], found
+    if spec is None or not _in_worker:
+        return spec, None, found
     return dataclasses.replace(spec, tables=()), [pickle.dumps(t, pickle.HIGHEST_PROTOCOL) for t in spec.tables], found
 
 
@@ -245,7 +253,8 @@ def read_many(
     raws: list[bytes] | None = None,
     progress: ProgressCallback = no_progress,
 ) -> tuple[list[Spec], list[Diagnostic], cache.TableRecords]:
-    """Read spec files in order; also each table's pickled form, which the build cache stores as it is."""
+    """Read spec files in order; also the pickled form of each table read in a worker, which the build
+    cache then stores as it is."""
     contents: list[bytes | None] = list(raws) if raws is not None else [None] * len(files)
     results = in_chunks(
         lambda start, stop: [_shipped(read_spec(files[i], audit_default, contents[i])) for i in range(start, stop)],
@@ -255,12 +264,14 @@ def read_many(
     specs: list[Spec] = []
     found: list[Diagnostic] = []
     records: cache.TableRecords = {}
-    for shell, pickled, problems in results:
+    for spec, pickled, problems in results:
         found.extend(problems)
-        if shell is not None:
+        if spec is not None and pickled is not None:
             tables = tuple(pickle.loads(data) for data in pickled)
-            specs.append(dataclasses.replace(shell, tables=tables))
+            spec = dataclasses.replace(spec, tables=tables)
             records.update((table.name, (table, data)) for table, data in zip(tables, pickled, strict=True))
+        if spec is not None:
+            specs.append(spec)
     return specs, found, records
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dialects, render
-from .applier import _drift_diagnostics, _history, _status_entries, migrations_for
+from .applier import migrations_for, recorded_drift
 from .compiler import compile_project
 from .databases import LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Target, connect, parse_url
 from .dialects import Dialect
@@ -169,11 +169,10 @@ def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
     directory, migrations = migrations_for(settings, target)
     database = connect(target, 30.0)
     try:
-        history = _history(database)
+        history, found = recorded_drift(database, target, directory, migrations)
         live = database.tables()
     finally:
         database.close()
-    found = _drift_diagnostics(target, _status_entries(directory, migrations, history), history)
     compiled = compile_project(settings)
     known = [v for v in history if any(p.spec.version == v for p in compiled.plans)]
     version = max(known, default=None)
