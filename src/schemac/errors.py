@@ -14,9 +14,17 @@ EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 
 
+_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {
+    ord("\t"): "\\t",
+    ord("\n"): "\\n",
+    ord("\r"): "\\r",
+}
+"""Control characters as Python escapes, so that a diagnostic quoting a bad name stays on one line."""
+
+
 @dataclass(frozen=True, order=True)
 class Diagnostic:
-    """One finding at a place in a file: printed as ``file:line:col: CODE message``."""
+    """One finding at a place in a file: printed as ``file:line:col: CODE message``, on one line."""
 
     file: str
     line: int
@@ -28,7 +36,7 @@ class Diagnostic:
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.code} {self.message}"
-        return f"{text} (hint: {self.hint})" if self.hint else text
+        return (f"{text} (hint: {self.hint})" if self.hint else text).translate(_ESCAPES)
 
     def as_dict(self) -> dict[str, object]:
         return {
