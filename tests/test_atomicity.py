@@ -301,3 +301,39 @@ def test_a_crashed_build_never_mixes_the_dialect_directories_of_a_multi_dialect_
         assert after in (old, new), f"crash at step {at} left a mix"
         outcomes.add("new" if after == new else "old")
     assert outcomes == {"old", "new"}
+
+
+def test_every_new_file_and_every_directory_is_synced_before_the_stage_is_complete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "two_dialects"
+    add_specs(project, range(1, 4))
+    (project / "schemac.toml").write_text('dialects = ["sqlite", "postgresql"]\n', encoding="utf-8")
+    schemac.build(project)
+    add_specs(project, range(4, 6))
+    synced: set[str] = set()
+    at_rename: list[tuple[set[str], set[str]]] = []  # (new files, directories) of the stage when it is renamed
+
+    def fsync(fd: int) -> None:
+        synced.add(os.readlink(f"/proc/self/fd/{fd}"))  # set.add is atomic: fsyncs run in several threads
+        os.fsync(fd)
+
+    def rename(source: Any, target: Any) -> None:
+        if str(source).endswith(".schemac-new"):
+            new, directories = set(), set()
+            for directory, _, names in os.walk(source):
+                directories.add(directory)
+                new.update(f"{directory}/{n}" for n in names if os.stat(f"{directory}/{n}").st_nlink == 1)
+            at_rename.append((new, directories))
+        os.rename(source, target)
+
+    wrapped_os = SimpleNamespace(**{name: getattr(os, name) for name in dir(os) if not name.startswith("__")})
+    wrapped_os.fsync, wrapped_os.rename = fsync, rename
+    monkeypatch.setattr(files, "os", wrapped_os)
+    schemac.build(project)
+    [(new, directories)] = at_rename
+    assert {Path(p).name for p in new} == {"0004_t4.sql", "0005_t5.sql", "manifest.json", ".schemac-stage"}, (
+        "the two dialects' new files, their manifests and the marker"
+    )
+    assert len(new) == 7 and len(directories) == 3  # the stage, sqlite/ and postgresql/
+    assert new | directories <= synced
