@@ -14,12 +14,16 @@ EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 
 
-_ESCAPES = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0))} | {
-    ord("\t"): "\\t",
-    ord("\n"): "\\n",
-    ord("\r"): "\\r",
-}
-"""Control characters as Python escapes, so that a diagnostic quoting a bad name stays on one line."""
+_NAMED_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(text: str) -> str:
+    """``text`` with every character Python does not print (controls, line and paragraph separators,
+    invisible format characters such as bidirectional overrides) as an escape, and ``\\`` doubled, so
+    that a diagnostic quoting a bad name stays on one line and shows what the file holds."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(_NAMED_ESCAPES.get(char) or (char if char.isprintable() else ascii(char)[1:-1]) for char in text)
 
 
 @dataclass(frozen=True, order=True)
@@ -36,7 +40,7 @@ class Diagnostic:
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.code} {self.message}"
-        return (f"{text} (hint: {self.hint})" if self.hint else text).translate(_ESCAPES)
+        return _escaped(f"{text} (hint: {self.hint})" if self.hint else text)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -121,6 +121,8 @@ def _translate(doc: Document, error: ValidationError) -> list[Diagnostic]:
     instance: Any = error.instance
     expected_value: Any = error.validator_value
     schema: dict[str, Any] = error.schema if isinstance(error.schema, dict) else {}
+    if "propertyNames" in error.absolute_schema_path:  # the instance is a key of the mapping at ``path``
+        return [_identifier_error(doc, (*path, instance), instance, key=True)]
     if kind == "additionalProperties":
         known = sorted(schema.get("properties", {}))
         out = []
