@@ -198,7 +198,8 @@ def test_apply_refuses_a_changed_or_unknown_version(
         "follow-up spec)\n"
     )
     assert [e.state for e in schemac.status(project, url).entries] == ["applied", "changed"]
-    assert run_cli("status", "--db", url, "--project", project).returncode == 1
+    status = run_cli("status", "--db", url, "--project", project)
+    assert (status.returncode, status.stderr) == (1, outcome.stderr)  # the same reason apply gave
 
     with opened(url) as database:
         database.execute(database.sql("UPDATE schemac_history SET version = ? WHERE version = ?"), (99, 2))
@@ -284,7 +285,9 @@ def test_a_nul_character_in_a_pending_file_is_located_before_anything_runs(tmp_p
         f"migrations/0002_orders.sql:{line}:{column}: SC604 migration cannot run on sqlite: "
         "the file holds a NUL character (U+0000) (hint: remove it)"
     ]
-    assert table_names(url) == set()  # not even version 1 ran
+    with sqlite3.connect(url) as connection:  # not even version 1 ran, nor were schemac's own tables made
+        assert connection.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+    connection.close()
 
 
 def test_a_file_edited_after_a_partial_run_is_changed_and_apply_refuses_it(
@@ -302,17 +305,34 @@ def test_a_file_edited_after_a_partial_run_is_changed_and_apply_refuses_it(
     republish(project, "0002_orders.sql", text + "-- edited after the failed run\n")
     entry = schemac.status(project, url).entries[1]
     assert (entry.state, entry.statements_done) == ("changed", 2)
-    assert run_cli("status", "--db", url, "--project", project).returncode == 1
     expected = [
         f"migrations/0002_orders.sql:1:1: SC602 changed: 2 statements of version 2 ran on {parse_url(url).shown} "
         f"from a file with SHA-256 {committed[:12]}…, the file now has another "
         "(hint: restore the file from version control, then rerun apply to finish it)"
     ]
+    shown = run_cli("status", "--db", url, "--project", project)
+    assert (shown.returncode, shown.stderr.splitlines()) == (1, expected)
     for dry_run in (True, False):
         with pytest.raises(schemac.SchemacError) as caught:
             schemac.apply(project, url, dry_run=dry_run)
         assert [str(d) for d in caught.value.diagnostics] == expected
     assert history(url) == [(1, "catalog")]
+
+    # A checkout without version 2: what ran of it is unknown, as an applied version with no file would be.
+    (project / "migrations" / "0002_orders.sql").unlink()
+    manifest = parse_manifest((project / "migrations" / "manifest.json").read_bytes(), "manifest.json")
+    kept = Manifest(manifest.dialect, tuple(e for e in manifest.entries if e.version == 1))
+    (project / "migrations" / "manifest.json").write_text(kept.to_text(), encoding="utf-8")
+    result = schemac.status(project, url)
+    assert [(e.version, e.state, e.statements_done) for e in result.entries] == [(1, "applied", 0), (2, "unknown", 2)]
+    unknown = [
+        f"{parse_url(url).shown}:1:1: SC603 unknown: version 2 is partly applied (2 statements ran) but has no "
+        "migration file (hint: update your checkout: the database was migrated by a newer set of files)"
+    ]
+    assert [str(d) for d in result.findings] == unknown
+    with pytest.raises(schemac.SchemacError) as caught:
+        schemac.apply(project, url)
+    assert [str(d) for d in caught.value.diagnostics] == unknown
 
 
 def test_sqlite_foreign_key_violations_fail_the_migration(tmp_path: Path) -> None:

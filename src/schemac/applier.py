@@ -118,6 +118,8 @@ class StatusEntry:
 class StatusResult:
     database: str
     entries: tuple[StatusEntry, ...]
+    findings: tuple[Diagnostic, ...] = ()
+    """Why each changed or unknown version is one (SC602, SC603), as ``apply`` would refuse it."""
 
     def of(self, state: str) -> tuple[StatusEntry, ...]:
         return tuple(e for e in self.entries if e.state == state)
@@ -185,7 +187,16 @@ def _status_entries(
             entries.append(StatusEntry(m.version, m.name, file, "pending"))
     known = {m.version for m in migrations}
     entries += [StatusEntry(v, r.name, "", "unknown", r.applied_at) for v, r in history.items() if v not in known]
+    entries += [
+        StatusEntry(v, "", "", "unknown", statements_done=done)
+        for v, (_, done) in progress.items()
+        if v not in known and v not in history
+    ]
     return sorted(entries, key=lambda e: e.version)
+
+
+def _statements(count: int) -> str:
+    return f"{count} statement{'' if count == 1 else 's'}"
 
 
 def _drift_diagnostics(
@@ -212,20 +223,25 @@ def _drift_diagnostics(
                     1,
                     1,
                     "SC602",
-                    f"changed: {entry.statements_done} statements of version {entry.version} ran on "
+                    f"changed: {_statements(entry.statements_done)} of version {entry.version} ran on "
                     f"{target.shown} from a file with SHA-256 {progress[entry.version][0][:12]}…, "
                     "the file now has another",
                     "restore the file from version control, then rerun apply to finish it",
                 )
             )
         elif entry.state == "unknown":
+            applied = (
+                f"version {entry.version} ({entry.name}) is applied"
+                if entry.version in history
+                else f"version {entry.version} is partly applied ({_statements(entry.statements_done)} ran)"
+            )
             found.append(
                 Diagnostic(
                     target.shown,
                     1,
                     1,
                     "SC603",
-                    f"unknown: version {entry.version} ({entry.name}) is applied but has no migration file",
+                    f"unknown: {applied} but has no migration file",
                     "update your checkout: the database was migrated by a newer set of files",
                 )
             )
@@ -242,7 +258,9 @@ def status(project: str | Path = ".", db: str = "") -> StatusResult:
         history, progress = _history(database), _progress_rows(database)
     finally:
         database.close()
-    return StatusResult(target.shown, tuple(_status_entries(directory, migrations, history, progress)))
+    entries = _status_entries(directory, migrations, history, progress)
+    findings = _drift_diagnostics(target, entries, history, progress)
+    return StatusResult(target.shown, tuple(entries), tuple(findings))
 
 
 def apply(
@@ -275,10 +293,10 @@ def apply(
             _refuse_nul_characters(database, directory, pending)
             return ApplyResult(target.shown, directory, (), pending, True, max(history, default=None))
         with database.locked(lock_timeout):
-            _create_own_tables(database)
             history = _check_history(database, target, directory, migrations)
             pending = tuple(m for m in wanted if m.version not in history)
             _refuse_nul_characters(database, directory, pending)
+            _create_own_tables(database)
             applied = []
             for migration in pending:
                 done = _apply_one(database, directory, migration)

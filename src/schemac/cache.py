@@ -243,20 +243,21 @@ def _tool_digest() -> str:
 
 
 def _libraries() -> list[tuple[str, str, int, int]]:
-    """Each library that shapes the output, by the name, size and time of every file at the top of
-    its package (its compiled extensions included), which any reinstall changes. Found without
-    importing them: jsonschema is imported only for a spec that jsonschema-rs does not accept."""
+    """Each library that shapes the output, by the name, size and time of its module file or of every
+    file at the top of its package (compiled extensions included), which any reinstall changes. Found
+    without importing them: jsonschema is imported only for a spec that jsonschema-rs does not accept."""
     found = []
     for name in ("yaml", "jsonschema", "jsonschema_rs", "jinja2"):
         spec = importlib.util.find_spec(name)
         if spec is None or not spec.origin:
             found.append((name, "", 0, 0))
             continue
-        with os.scandir(os.path.dirname(spec.origin)) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_file():
-                    status = entry.stat()
-                    found.append((name, entry.name, status.st_size, status.st_mtime_ns))
+        if spec.submodule_search_locations:  # a package: its directory
+            with os.scandir(os.path.dirname(spec.origin)) as entries:
+                files = sorted((e.name, e.stat()) for e in entries if e.is_file())
+        else:  # a single module: that file alone
+            files = [(os.path.basename(spec.origin), os.stat(spec.origin))]
+        found += [(name, file, status.st_size, status.st_mtime_ns) for file, status in files]
     return found
 
 

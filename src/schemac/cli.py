@@ -326,6 +326,7 @@ def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption =
         for e in result.entries:
             extra = f"  {e.statements_done} of {e.statements} statements ran" if e.state == "partial" else ""
             print(f"{e.state:<8} {e.version:>6}  {e.file or e.name}" + (f"  {e.applied_at}" if e.applied_at else extra))
+        _print_diagnostics(result.findings, fmt)
     if not result.ok:
         raise typer.Exit(EXIT_FINDINGS)
 
