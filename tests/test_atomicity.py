@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -81,12 +82,15 @@ class CrashAt:
     def __init__(self, at: int | None) -> None:
         self.at = at
         self.calls = 0
+        self._counting = threading.Lock()  # publishing writes and fsyncs from several threads
 
     def wrap(self, func: Callable[..., Any]) -> Callable[..., Any]:
         def step(*args: Any, **kwargs: Any) -> Any:
-            self.calls += 1
-            if self.calls == self.at:
-                raise Crash(f"crash before {func.__name__} #{self.calls}")
+            with self._counting:
+                self.calls += 1
+                call = self.calls
+            if call == self.at:
+                raise Crash(f"crash before {func.__name__} #{call}")
             return func(*args, **kwargs)
 
         return step
