@@ -109,9 +109,9 @@ class StatusEntry:
     state: str  # applied | pending | partial | changed | unknown
     applied_at: str = ""
     statements_done: int = 0
-    """For ``partial``: how many of the file's ``statements`` an interrupted run committed (MariaDB)."""
+    """For a version a run left part-way (MariaDB): how many statements it committed."""
     statements: int = 0
-    """For ``partial``: how many statements the file holds."""
+    """For such a version: how many statements its file holds now (0 with no file)."""
 
 
 @dataclass(frozen=True)
@@ -255,11 +255,9 @@ def status(project: str | Path = ".", db: str = "") -> StatusResult:
     directory, migrations = migrations_for(settings, target)
     database = connect(target, DEFAULT_LOCK_TIMEOUT)
     try:
-        history, progress = _history(database), _progress_rows(database)
+        _, entries, findings = recorded_status(database, target, directory, migrations)
     finally:
         database.close()
-    entries = _status_entries(directory, migrations, history, progress)
-    findings = _drift_diagnostics(target, entries, history, progress)
     return StatusResult(target.shown, tuple(entries), tuple(findings))
 
 
@@ -310,19 +308,19 @@ def apply(
     return ApplyResult(target.shown, directory, tuple(applied), pending, False, current)
 
 
-def recorded_drift(
+def recorded_status(
     database: Database, target: Target, directory: str, migrations: list[Migration]
-) -> tuple[dict[int, HistoryRow], list[Diagnostic]]:
-    """The database's history, and every version in it (or part-way) whose file changed or is gone."""
+) -> tuple[dict[int, HistoryRow], list[StatusEntry], list[Diagnostic]]:
+    """The database's history, every version's state, and why each changed or unknown one is so."""
     history, progress = _history(database), _progress_rows(database)
     entries = _status_entries(directory, migrations, history, progress)
-    return history, _drift_diagnostics(target, entries, history, progress)
+    return history, entries, _drift_diagnostics(target, entries, history, progress)
 
 
 def _check_history(
     database: Database, target: Target, directory: str, migrations: list[Migration]
 ) -> dict[int, HistoryRow]:
-    history, problems = recorded_drift(database, target, directory, migrations)
+    history, _, problems = recorded_status(database, target, directory, migrations)
     if problems:
         raise SchemacError(problems, EXIT_FINDINGS)
     return history

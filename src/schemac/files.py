@@ -163,8 +163,8 @@ def _write_durably(staged: list[tuple[Path, bytes]]) -> None:
 
 
 def _fsync_tree(root: Path) -> None:
-    """Make every directory entry under ``root`` durable (new files and hard links alike), deepest first."""
-    for directory, _, _ in sorted(os.walk(root), key=lambda walked: walked[0].count(os.sep), reverse=True):
+    """Make every directory entry under ``root`` durable, new files and hard links alike."""
+    for directory, _, _ in os.walk(root):
         _fsync_dir(Path(directory))
 
 

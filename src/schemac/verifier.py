@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dialects, render
-from .applier import migrations_for, recorded_drift
+from .applier import migrations_for, recorded_status
 from .compiler import compile_project
 from .databases import LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Target, connect, parse_url
 from .dialects import Dialect
@@ -169,7 +169,7 @@ def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
     directory, migrations = migrations_for(settings, target)
     database = connect(target, 30.0)
     try:
-        history, found = recorded_drift(database, target, directory, migrations)
+        history, _, found = recorded_status(database, target, directory, migrations)
         live = database.tables()
     finally:
         database.close()
