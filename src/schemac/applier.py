@@ -18,6 +18,7 @@ from .databases import HISTORY_TABLE, PROGRESS_TABLE, Database, Target, connect,
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .loader import Migration, load_migrations
 from .settings import Settings, load_settings
+from .source import position_of
 
 DEFAULT_LOCK_TIMEOUT = 300.0
 
@@ -332,8 +333,7 @@ def _refuse_nul_characters(database: Database, directory: str, pending: tuple[Mi
     for migration in pending:
         at = migration.sql.find("\0")
         if at >= 0:
-            line = migration.sql.count("\n", 0, at) + 1
-            column = at - migration.sql.rfind("\n", 0, at)
+            line, column = position_of(migration.sql, at)
             message = f"migration cannot run on {database.dialect}: the file holds a NUL character (U+0000)"
             found.append(Diagnostic(f"{directory}/{migration.file}", line, column, "SC604", message, "remove it"))
     if found:

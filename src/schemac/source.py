@@ -131,7 +131,8 @@ def dotted(path: Path_) -> str:
     return text or "spec"
 
 
-def _position_of(text: str, offset: int) -> tuple[int, int]:
+def position_of(text: str, offset: int) -> tuple[int, int]:
+    """The 1-based line and column of character ``offset`` in ``text``."""
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
 
@@ -155,7 +156,7 @@ def decode(raw: bytes, display: str) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         good = raw[: exc.start].decode("utf-8")
-        line, column = _position_of(good, len(good))
+        line, column = position_of(good, len(good))
         raise SchemacError(
             [
                 Diagnostic(
@@ -236,7 +237,7 @@ def _compose(loader_class: Any, text: str, display: str) -> Node | None:
     except yaml.MarkedYAMLError as exc:
         raise SchemacError([_syntax_diagnostic(exc, display)]) from None
     except yaml.reader.ReaderError as exc:  # reader errors carry a position but no mark
-        line, column = _position_of(text, exc.position)
+        line, column = position_of(text, exc.position)
         message = f"invalid YAML: the character U+{exc.character:04X} is not allowed in a YAML file"
         raise SchemacError([Diagnostic(display, line, column, "SC104", message)]) from None
     except yaml.YAMLError as exc:
