@@ -38,7 +38,7 @@ def test_mariadb_indexes_text_as_varchar_and_escapes_backslashes() -> None:
     assert MARIADB.sql_type(ColumnType("text"), indexed=True) == "VARCHAR(255)"
     assert POSTGRESQL.sql_type(ColumnType("text"), indexed=True) == "text"
     assert MARIADB.literal("a\\'b") == "'a\\\\''b'"
-    assert POSTGRESQL.literal("a\\'b") == "'a\\''b'"
+    assert POSTGRESQL.literal("a\\'b") == "E'a\\\\''b'"
     assert (MARIADB.ident("t"), POSTGRESQL.ident("t")) == ("`t`", '"t"')
 
 

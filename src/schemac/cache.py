@@ -24,6 +24,8 @@ cache only saves work: ``check`` still compares what it produces with the files 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import functools
 import hashlib
@@ -32,12 +34,14 @@ import importlib.util
 import os
 import pickle
 import sqlite3
+import stat
 import sys
 from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from .inputs import MAX_TEMPLATE_BYTES, read_bytes
 from .manifest import ManifestEntry
 from .model import Table
 from .plan import PlanState
@@ -47,6 +51,7 @@ CACHE_DIR = ".schemac-cache"
 _FORMAT = 2
 _SNAPSHOT = "compile.pickle"
 _PACK = "records.pack"
+MAX_SNAPSHOT_BYTES = 1 << 30
 _COMPACT_ABOVE = 4 << 20
 """A pack is rewritten once its dead records outweigh its live ones by this many bytes."""
 
@@ -82,15 +87,13 @@ class Pack:
     @classmethod
     def empty(cls, path: Path) -> Pack:
         """A new, empty pack swapped in at ``path`` (readers of the old one keep their open file)."""
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
-        os.replace(temporary, path)
+        _replace_private(path, b"")
         return cls(path)
 
     def open(self) -> None:
         """Open the file for reading now, so that a pack swapped in later does not change what is read."""
         if self._fd is None:
-            self._fd = os.open(self.path, os.O_RDONLY)
+            self._fd = _open_private(self.path, os.O_RDONLY)
 
     def read(self, where: Stored) -> bytes:
         """The record's bytes; :class:`StaleCache` when the file lacks them or they differ."""
@@ -107,7 +110,7 @@ class Pack:
 
     def append(self, records: list[bytes]) -> list[Stored]:
         """Add records at the end, under a lock so that concurrent writers do not interleave."""
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = _open_private(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             offset = os.lseek(fd, 0, os.SEEK_END)
@@ -131,6 +134,43 @@ class Pack:
     def __del__(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
+
+
+def _open_private(path: Path, flags: int) -> int:
+    """Open a file of the cache directory, never through a symlink and only if it is a regular file.
+
+    The cache directory is checked by :func:`_verified` first; with ``O_NOFOLLOW`` here, nothing a
+    repository plants in it (a symlink, a FIFO, a device) makes schemac read or write elsewhere.
+    """
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, 0o600)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
+
+
+def _replace_private(path: Path, data: bytes) -> None:
+    """Put ``data`` at ``path`` in one step, through a new temporary file (``O_EXCL``) beside it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temporary)  # left by a killed process of the same id, or planted: only the name is removed
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def _verified(here: Path) -> bool:
+    """Whether ``here`` is a real directory (not a symlink): the cache is read and written only then."""
+    try:
+        return stat.S_ISDIR(os.lstat(here).st_mode)
+    except OSError:
+        return False
 
 
 class LazyTables(MutableMapping[str, Table]):
@@ -270,8 +310,9 @@ def key(settings: Settings) -> str:
         overrides = settings.templates_dir / dialect
         if overrides.is_dir():
             for path in sorted(overrides.iterdir()):
-                if path.is_file():
-                    digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+                if path.suffix == ".j2":
+                    data = read_bytes(path, settings.relative(path), MAX_TEMPLATE_BYTES, root=settings.root)
+                    digest.update(path.name.encode() + b"\0" + data + b"\0")
     return digest.hexdigest()
 
 
@@ -304,8 +345,11 @@ def load(settings: Settings, expected_key: str) -> Snapshot | None:
     signing_key = _signing_key()
     if signing_key is None:
         return None
+    here = directory(settings)
+    if not _verified(here):
+        return None
     try:
-        data = (directory(settings) / _SNAPSHOT).read_bytes()
+        data = read_bytes(here / _SNAPSHOT, _SNAPSHOT, MAX_SNAPSHOT_BYTES, follow=False)
         tag, payload = data[:32], data[32:]
         if not hmac.compare_digest(tag, _tag(signing_key, payload)):
             return None  # not written by this user's schemac: never unpickle it
@@ -341,10 +385,14 @@ def save(
         return
     here = directory(settings)
     try:
-        here.mkdir(exist_ok=True)
-        ignore = here / ".gitignore"
-        if not ignore.exists():
-            ignore.write_text("# schemac's build cache: safe to delete, never commit it.\n*\n", encoding="utf-8")
+        with contextlib.suppress(FileExistsError):
+            here.mkdir()
+        if not _verified(here):
+            return
+        with contextlib.suppress(FileExistsError):
+            fd = os.open(here / ".gitignore", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write("# schemac's build cache: safe to delete, never commit it.\n*\n")
         pack = previous.open_pack(here) if previous is not None else Pack.empty(here / _PACK)
         located = {name: _place(pack, files) for name, files in outputs.items()}
         if not isinstance(before_last.tables, LazyTables):
@@ -361,10 +409,7 @@ def save(
             tables.moved(locations, fresh)
             pack = fresh
         payload = pickle.dumps(Snapshot(snapshot_key, specs, located, before_last), pickle.HIGHEST_PROTOCOL)
-        temporary = here / f".{_SNAPSHOT}.{os.getpid()}"
-        with open(temporary, "wb") as handle:
-            handle.write(_tag(signing_key, payload) + payload)
-        os.replace(temporary, here / _SNAPSHOT)
+        _replace_private(here / _SNAPSHOT, _tag(signing_key, payload) + payload)
     except (OSError, StaleCache, pickle.PicklingError):
         return
 

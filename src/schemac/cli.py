@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -46,9 +47,24 @@ CacheOption = Annotated[
 ]
 
 
+_secrets: list[str] = []
+"""Every password the command's ``--db`` (or SCHEMAC_DB) may hold: nothing printed shows one."""
+
+
+def _redact(text: str) -> str:
+    if not _secrets:
+        return text
+    from .databases import mask
+
+    return mask(text, _secrets)
+
+
 def _escape(text: str, *, property_value: bool = False) -> str:
-    """GitHub workflow-command escaping: ``%``, CR and LF always; ``:`` and ``,`` in property values."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """GitHub workflow-command escaping: ``%``, CR and LF always; ``:`` and ``,`` in property values; and,
+    as in text output, every other control or invisible character as an escape and ``\\`` doubled."""
+    from .errors import printable
+
+    text = printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
 
 
@@ -62,6 +78,12 @@ def github_annotation(d: Diagnostic) -> str:
 
 def _print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: Format) -> None:
     """Findings in the chosen format: text on stderr; json (one list, ``[]`` when clean) and github on stdout."""
+    if _secrets:
+        from dataclasses import replace
+
+        diagnostics = [
+            replace(d, file=_redact(d.file), message=_redact(d.message), hint=_redact(d.hint)) for d in diagnostics
+        ]
     if fmt is Format.json:
         print(json.dumps([d.as_dict() for d in diagnostics], indent=2))
         return
@@ -82,7 +104,7 @@ def _fail(exc: Exception, fmt: Format) -> NoReturn:
 
 def _say(quiet: bool, fmt: Format, message: str) -> None:
     if not quiet and fmt is Format.text:
-        print(message)
+        print(_redact(message))
 
 
 @app.command()
@@ -255,9 +277,32 @@ def schema() -> None:
     print(commands.schema(), end="")
 
 
+def _database(value: str) -> str:
+    """Note the passwords ``--db`` may hold, so that no output of the command shows them."""
+    from .databases import url_secrets
+
+    _secrets[:] = url_secrets(value or "")
+    return value
+
+
 DbOption = Annotated[
-    str, typer.Option("--db", help="Database: a SQLite path, sqlite:///, postgresql://, mariadb:// or mysql:// URL.")
+    str,
+    typer.Option(
+        "--db",
+        envvar="SCHEMAC_DB",
+        callback=_database,
+        help="Database: a SQLite path, sqlite:///, postgresql://, mariadb:// or mysql:// URL "
+        "(default: the SCHEMAC_DB environment variable, which keeps a password off the command line).",
+    ),
 ]
+LOCK_TIMEOUT_LIMIT = 2_147_483.0
+"""The longest wait, in seconds, that PostgreSQL's ``lock_timeout`` can hold (2^31 - 1 ms, about 24 days)."""
+
+
+def _lock_timeout(value: float) -> float:
+    if not (math.isfinite(value) and 0 <= value <= LOCK_TIMEOUT_LIMIT):
+        raise typer.BadParameter(f"must be a number of seconds from 0 to {LOCK_TIMEOUT_LIMIT:.0f}, not {value}")
+    return value
 
 
 @app.command()
@@ -266,7 +311,15 @@ def apply(
     project: ProjectOption = Path("."),
     to: Annotated[int | None, typer.Option("--to", help="Apply up to and including this version.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List pending migrations; change nothing.")] = False,
-    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another applier.")] = 300.0,
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for another applier (0: do not wait).", callback=_lock_timeout)
+    ] = 300.0,
+    out_of_order: Annotated[
+        bool,
+        typer.Option(
+            "--out-of-order", help="Also run pending versions below the newest applied one (refused otherwise)."
+        ),
+    ] = False,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
 ) -> None:
@@ -280,7 +333,15 @@ def apply(
             print(f"applied {done.file} ({done.execution_ms} ms)", flush=True)
 
     try:
-        result = run(project, db, to=to, dry_run=dry_run, lock_timeout=lock_timeout, on_applied=progress)
+        result = run(
+            project,
+            db,
+            to=to,
+            dry_run=dry_run,
+            lock_timeout=lock_timeout,
+            out_of_order=out_of_order,
+            on_applied=progress,
+        )
     except SchemacError as exc:
         _fail(exc, fmt)
     if fmt is Format.json:
@@ -297,7 +358,7 @@ def apply(
 
 @app.command()
 def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
-    """List applied, pending, partial, changed and unknown versions; exit 1 when any is changed or unknown."""
+    """List applied, pending, partial, changed and unknown versions; exit 1 saying why when any needs attention."""
     from .applier import status as run
     from .errors import EXIT_FINDINGS, SchemacError
 
@@ -381,7 +442,7 @@ def main() -> None:
         if os.environ.get("SCHEMAC_DEBUG"):
             raise
         print(
-            f"schemac: internal error: {type(exc).__name__}: {exc} (set SCHEMAC_DEBUG=1 for a traceback)",
+            f"schemac: internal error: {type(exc).__name__}: {_redact(str(exc))} (set SCHEMAC_DEBUG=1 for a traceback)",
             file=sys.stderr,
         )
         sys.exit(2)

@@ -15,10 +15,11 @@ from . import dialects, history, render
 from .compiler import Compiled, Output, compile_outputs, compile_project, discover, require_specs_dir
 from .errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from .files import project_lock, publish, recover
+from .inputs import MAX_MANIFEST_BYTES, MAX_MIGRATION_BYTES, MAX_SETTINGS_BYTES, read_bytes
 from .manifest import MANIFEST_NAME, Manifest, parse_manifest, sha256_hex
 from .progress import ProgressCallback, no_progress
 from .settings import Settings, load_settings
-from .source import SPEC_NAME, load_document, read_bytes
+from .source import SPEC_NAME, load_document
 from .validate import schema_text
 
 SCHEMA_COMMENT_PREFIX = "# yaml-language-server: $schema="
@@ -83,12 +84,24 @@ def validate(project: str | Path = ".") -> ValidateResult:
     return ValidateResult(len(compiled.specs), len(compiled.plans[-1].schema) if compiled.plans else 0)
 
 
+def _present(path: Path) -> bool:
+    """Whether ``path`` names anything, a dangling symlink included (reading it then says what is wrong)."""
+    return path.exists() or path.is_symlink()
+
+
 def _read_manifest(directory: Path, settings: Settings) -> Manifest | None:
     path = directory / MANIFEST_NAME
-    if not path.exists():
+    if not _present(path):
         return None
     display = settings.relative(path)
-    return parse_manifest(read_bytes(path, display, limit=256 * 1024 * 1024), display)
+    return parse_manifest(read_bytes(path, display, MAX_MANIFEST_BYTES, root=settings.root), display)
+
+
+def _read_migration(path: Path, settings: Settings) -> bytes | None:
+    """A migration file's bytes, read as every project file is; ``None`` when there is no such file."""
+    if not _present(path):
+        return None
+    return read_bytes(path, settings.relative(path), MAX_MIGRATION_BYTES, root=settings.root)
 
 
 def _published_problems(output: Output, manifest: Manifest, settings: Settings, amend: bool) -> list[Diagnostic]:
@@ -100,8 +113,11 @@ def _published_problems(output: Output, manifest: Manifest, settings: Settings, 
     for entry in manifest.entries:
         path = output.directory / entry.file
         try:
-            on_disk = path.read_bytes()
-        except FileNotFoundError:
+            on_disk = _read_migration(path, settings)
+        except SchemacError as exc:
+            found.extend(exc.diagnostics)
+            continue
+        if on_disk is None:
             found.append(
                 Diagnostic(
                     shown(path), 1, 1, "SC502", "published migration was deleted", "restore it from version control"
@@ -222,13 +238,13 @@ def build(
                     unchanged.append(prefix + name)
                     continue
                 path = output.directory / name
-                if path.exists() and path.read_bytes() == output.files[name]:
+                if _read_migration(path, settings) == output.files[name]:
                     unchanged.append(settings.relative(path))
                 else:
                     changes[path.relative_to(settings.migrations_dir).as_posix()] = output.files[name]
                     written.append(settings.relative(path))
         if changes:
-            publish(settings.migrations_dir, changes)
+            publish(settings.migrations_dir, changes, settings.relative(settings.migrations_dir))
     return BuildResult(tuple(written), tuple(unchanged), outputs, settings)
 
 
@@ -258,7 +274,7 @@ def check(project: str | Path = ".", *, base: str | None = None, cache: bool = T
         recorded = manifest.by_file() if manifest else {}
         generated = output.manifest.by_file()
         on_disk = {p.name for p in output.directory.glob("*.sql")} if output.directory.is_dir() else set()
-        if (output.directory / MANIFEST_NAME).exists():
+        if _present(output.directory / MANIFEST_NAME):
             on_disk.add(MANIFEST_NAME)
         for name in sorted(on_disk | set(output.files)):
             path = output.directory / name
@@ -310,7 +326,7 @@ def check(project: str | Path = ".", *, base: str | None = None, cache: bool = T
                     )
                 )
                 continue
-            data = path.read_bytes()
+            data = _read_migration(path, settings) or b""
             if data == output.files[name]:
                 continue
             old, new = data.decode("utf-8", "replace"), output.files[name].decode("utf-8")
@@ -425,6 +441,12 @@ default = "full"
 """
 
 
+def _create(path: Path, text: str) -> None:
+    """Write a new file; never through a symlink or over an existing file (``O_EXCL``)."""
+    with open(path, "x", encoding="utf-8", newline="\n") as handle:
+        handle.write(text)
+
+
 def init(project: str | Path = ".") -> list[str]:
     """Create ``specs/``, ``migrations/`` and settings (in ``schemac.toml`` unless pyproject has them)."""
     root = Path(project)
@@ -435,19 +457,18 @@ def init(project: str | Path = ".") -> list[str]:
             (root / name).mkdir()
             created.append(f"{name}/")
     pyproject = root / "pyproject.toml"
-    has_settings = (root / "schemac.toml").exists() or (
-        pyproject.exists() and "[tool.schemac" in pyproject.read_text(encoding="utf-8", errors="replace")
+    has_settings = _present(root / "schemac.toml") or (
+        pyproject.is_file()
+        and b"[tool.schemac" in read_bytes(pyproject, "pyproject.toml", MAX_SETTINGS_BYTES, root=root.resolve())
     )
     if not has_settings:
-        (root / "schemac.toml").write_text(
-            DEFAULT_SETTINGS.replace("[tool.schemac]\n", "").replace("[tool.schemac.audit]", "[audit]"),
-            encoding="utf-8",
-        )
+        settings_text = DEFAULT_SETTINGS.replace("[tool.schemac]\n", "").replace("[tool.schemac.audit]", "[audit]")
+        _create(root / "schemac.toml", settings_text)
         created.append("schemac.toml")
     schema_copy = root / SCHEMA_FILE
-    if not schema_copy.exists():
+    if not _present(schema_copy):
         schema_copy.parent.mkdir(exist_ok=True)
-        schema_copy.write_text(schema_text(), encoding="utf-8")
+        _create(schema_copy, schema_text())
         created.append(SCHEMA_FILE)
     load_settings(root)
     return created
@@ -495,7 +516,5 @@ def new(project: str | Path, slug: str, description: str = "Describe what this v
     version = max([*versions, published]) + 1 if versions or published else 1
     width = len(files[-1].prefix) if files else 4
     path = settings.specs_dir / f"{version:0{width}d}_{slug}.yaml"
-    text = STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description))
-    with open(path, "x", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
+    _create(path, STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description)))
     return path

@@ -22,12 +22,12 @@ from typing import Any, TypeVar
 from . import audit, cache, dialects, expressions, render
 from .cache import Rendered
 from .errors import Diagnostic, SchemacError
-from .manifest import MANIFEST_NAME, Manifest, ManifestEntry, sha256_hex
+from .manifest import MANIFEST_NAME, MAX_VERSION, Manifest, ManifestEntry, sha256_hex
 from .model import Spec, spec_from_document
 from .plan import PlanState, VersionPlan, plan
 from .progress import ProgressCallback, no_progress
 from .settings import Settings
-from .source import MAX_SPEC_BYTES, SPEC_NAME, load_document, read_bytes
+from .source import SPEC_NAME, load_document, read_bytes
 from .validate import check_document
 
 T = TypeVar("T")
@@ -40,6 +40,8 @@ class SpecFile:
     version: int
     prefix: str
     slug: str
+    root: Path | None = None
+    """The project root (resolved): the spec is read only if it really lies inside it."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,19 @@ def discover(settings: Settings) -> tuple[list[SpecFile], list[Diagnostic]]:
             )
             continue
         prefix = match.group("version")
-        files.append(SpecFile(path, display, int(prefix), prefix, match.group("slug")))
+        if int(prefix) > MAX_VERSION:
+            found.append(
+                Diagnostic(
+                    display,
+                    1,
+                    1,
+                    "SC119",
+                    f"version {int(prefix)} is larger than {MAX_VERSION}, the largest every engine and loader holds",
+                    "number versions like 0001 or 2026112401",
+                )
+            )
+            continue
+        files.append(SpecFile(path, display, int(prefix), prefix, match.group("slug"), settings.root))
     files.sort(key=lambda f: (f.version, f.display))
     for before, after in itertools.pairwise(files):
         if before.version == after.version:
@@ -151,7 +165,8 @@ def read_spec(
 ) -> tuple[Spec | None, list[Diagnostic]]:
     """Source, validation, model and audit stages for one file (``raw``: its bytes, when already read)."""
     try:
-        doc = load_document(read_bytes(file.path, file.display) if raw is None else raw, file.display)
+        data = read_bytes(file.path, file.display, root=file.root) if raw is None else raw
+        doc = load_document(data, file.display)
     except SchemacError as exc:
         return None, exc.diagnostics
     found = check_document(doc)
@@ -183,9 +198,32 @@ _in_worker = False
 """True in a worker process of :func:`in_chunks`, whose results travel back pickled."""
 
 
-def _become_worker() -> None:
+def _become_worker(parent: int) -> None:
+    """Initializer of a worker forked by ``parent``: results travel back pickled, and the worker dies
+    with ``parent`` (a SIGKILLed build must not leave workers behind; the project lock, which they
+    never hold, is closed in them by :mod:`schemac.files` at the fork)."""
     global _in_worker
     _in_worker = True
+    _die_with_parent(parent)
+
+
+_PR_SET_PDEATHSIG = 1
+"""Linux ``prctl`` option: the signal a process receives when the thread that forked it ends."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent`` dies (Linux; elsewhere only the check below),
+    and exit at once if it already has (it then died before the request took effect)."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def _run_task(bounds: tuple[int, int]) -> list[Any]:
@@ -224,7 +262,12 @@ def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[i
     _task = work
     try:
         with (
-            ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_become_worker)
+            ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_become_worker,
+                initargs=(os.getpid(),),
+            )
             if parallel
             else (contextlib.nullcontext()) as pool
         ):
@@ -365,7 +408,7 @@ def compile_outputs(
 def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple[Output, ...]:
     with _gc_paused():
         files, found = discover(settings)
-        raws = [_bytes_or_empty(f.path) for f in files]
+        raws = [_bytes_or_empty(f) for f in files]
         if found or any(not raw for raw in raws):
             return compile_project(settings, progress).outputs  # reports every finding the usual way
         ids = [(f.display, hashlib.sha256(raw).hexdigest()) for f, raw in zip(files, raws, strict=True)]
@@ -408,17 +451,17 @@ def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple
         return tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
 
 
-def _bytes_or_empty(path: Path) -> bytes:
+def _bytes_or_empty(file: SpecFile) -> bytes:
     """A spec's bytes, or nothing when it cannot be read (the full compile then says why)."""
     try:
-        return path.read_bytes() if path.stat().st_size <= MAX_SPEC_BYTES else b""
-    except OSError:
+        return read_bytes(file.path, file.display, root=file.root)
+    except SchemacError:
         return b""
 
 
 def _render_versions(settings: Settings, name: str, plans: list[VersionPlan]) -> list[Rendered]:
     dialect = dialects.get(name)
-    env = render.environment(name, settings.templates_dir)
+    env = render.environment(name, settings.templates_dir, settings.root)
     rendered: list[Rendered] = []
     for version in plans:
         text, non_idempotent = render.render_version(version, dialect, env)

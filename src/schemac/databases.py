@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,38 +30,150 @@ tables; SQLite allocates cache pages as it reads them, so a small database uses 
 before. A connection setting: the file, its journal mode and its durability are unchanged."""
 
 
+SCHEMES = {
+    "sqlite": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "mariadb": "mariadb",
+    "mysql": "mariadb",
+}
+"""URL scheme (any case) → engine; a ``--db`` without ``://`` is a SQLite path."""
+_EXAMPLES = {
+    "sqlite": "sqlite:///relative.db or sqlite:////absolute.db",
+    "postgresql": "postgresql://user@host:5432/dbname",
+    "mariadb": "mariadb://user@host:3306/dbname",
+}
+_PASSWORD_PARAMETER = re.compile(r"(?i)(\b(?:ssl)?(?:password|passwd|pwd)\s*=)([^&]*)")
+"""A password given as a parameter (``?password=…``, or ``password=…`` in a libpq string): to the next ``&``."""
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_ENCODE_HINT = "percent-encode '@', '/', '?', '#' and '%' in the user name and password (%40, %2F, %3F, %23, %25)"
+
+
 @dataclass(frozen=True)
 class Target:
-    """A database named by ``--db``: which engine, and the URL with its password hidden."""
+    """A database named by ``--db``: which engine, and the URL as given and as messages show it."""
 
-    url: str
+    url: str = field(repr=False)
     dialect: str
     shown: str
+    """The URL with every password as ``***``."""
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    """Every password the URL may hold, as written and percent-decoded, longest first."""
+
+    def mask(self, text: str) -> str:
+        return mask(text, self.secrets)
+
+
+def mask(text: str, secrets: Sequence[str]) -> str:
+    """``text`` with each of ``secrets`` (longest first) replaced by ``***``."""
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
 
 
 def _error(target: str, code: str, message: str, hint: str = "") -> SchemacError:
     return SchemacError([Diagnostic(target, 1, 1, code, message, hint)])
 
 
+def _password_span(url: str) -> tuple[int, int] | None:
+    """Where a user's password would be, read generously: from the first ``:`` after ``://`` (or after
+    the start, when ``://`` is missing or follows the ``@``) to the last ``@``, so that an unencoded
+    ``@``, ``/``, ``?`` or ``#`` in it is still inside."""
+    at = url.rfind("@")
+    scheme_end = url.rfind("://", 0, at) if at >= 0 else -1
+    colon = url.find(":", scheme_end + 3 if scheme_end >= 0 else 0, at) if at >= 0 else -1
+    return (colon + 1, at) if colon >= 0 else None
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The texts of ``url`` that may be passwords, raw and percent-decoded: what no message may show."""
+    found = [match.group(2) for match in _PASSWORD_PARAMETER.finditer(url)]
+    span = _password_span(url)
+    if span:
+        found.append(url[span[0] : span[1]])
+    found += [unquote(text) for text in found]
+    return tuple(sorted({text for text in found if text}, key=len, reverse=True))
+
+
+def _shown(url: str, secrets: Sequence[str]) -> str:
+    shown = _PASSWORD_PARAMETER.sub(r"\1***", url)
+    span = _password_span(shown)
+    if span:
+        shown = shown[: span[0]] + "***" + shown[span[1] :]
+    return mask(shown, secrets)
+
+
+@dataclass(frozen=True)
+class _Server:
+    """A server URL read strictly: ``scheme://[user[:password]@]hostport[/path][?query][#fragment]``."""
+
+    user: str | None
+    password: str | None
+    hostport: str
+    tail: str
+    """The path, query and fragment, as written."""
+
+
+def _server(url: str) -> _Server:
+    """The parts of a server URL (user and password percent-decoded); ValueError(message, hint) naming no password."""
+    rest = url.partition("://")[2]
+    end = len(rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0])
+    authority, tail = rest[:end], rest[end:]
+    if "@" in tail:
+        raise ValueError("the URL has an '@' after its host, so where its password ends is unclear", _ENCODE_HINT)
+    if _BAD_PERCENT.search(url):
+        raise ValueError("a '%' in the URL starts no %XX escape", _ENCODE_HINT)
+    userinfo, at, hostport = authority.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    return _Server(unquote(user) if at else None, unquote(password) if colon else None, hostport, tail)
+
+
+def _address(hostport: str) -> tuple[str, int]:
+    """(host, port) of a MariaDB URL: the port defaults to 3306, an IPv6 address is written in brackets."""
+    try:
+        parts = urlsplit(f"//{hostport}")
+        return parts.hostname or "localhost", parts.port or 3306
+    except ValueError as exc:
+        raise ValueError(
+            f"host and port '{hostport}' are not valid: {exc}", "host:port with a port up to 65535; IPv6 as [::1]"
+        ) from None
+
+
 def parse_url(url: str) -> Target:
-    """``path``, ``sqlite:///relative``, ``sqlite:////absolute``, ``postgresql://…``, ``mariadb://…``/``mysql://…``."""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    dialect = {"": "sqlite", "sqlite": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}.get(scheme)
-    dialect = dialect or {"mariadb": "mariadb", "mysql": "mariadb"}.get(scheme)
-    parts = urlsplit(url) if scheme else None
-    shown = url
-    if parts is not None and parts.password is not None:
-        shown = url.replace(f":{parts.password}@", ":***@", 1)
+    """``path``, ``sqlite:///relative``, ``sqlite:////absolute``, ``postgresql://…``, ``mariadb://…``/``mysql://…``.
+
+    A URL that does not read one way only is SC601; it is never guessed at, and never shown with a password.
+    """
+    secrets = url_secrets(url)
+    shown = _shown(url, secrets) or "--db"
+
+    def refuse(message: str, hint: str) -> SchemacError:
+        return _error(shown, "SC601", mask(message, secrets), hint)
+
+    scheme, separator, rest = url.partition("://")
+    if not url.strip():
+        raise refuse("the database URL is empty", "give a SQLite path or a URL with --db or SCHEMAC_DB")
+    if not separator:
+        prefix = url.partition(":")[0]
+        if prefix.lower() in SCHEMES and prefix != url:
+            raise refuse(f"a database URL needs '//' after '{prefix}:'", _EXAMPLES[SCHEMES[prefix.lower()]])
+        return Target(url, "sqlite", shown, secrets)
+    dialect = SCHEMES.get(scheme.lower())
     if dialect is None:
-        raise _error(
-            shown,
-            "SC601",
-            f"unsupported database URL scheme '{scheme}'",
-            "use a file path, sqlite:///, postgresql://, mariadb://",
+        raise refuse(
+            f"unsupported database URL scheme '{scheme}'", "use a file path, sqlite:///, postgresql://, mariadb://"
         )
-    if not url or (dialect == "sqlite" and scheme and not url[len("sqlite://") :].startswith("/")):
-        raise _error(shown, "SC601", "a SQLite URL needs a path", "sqlite:///relative.db or sqlite:////absolute.db")
-    return Target(url, dialect, shown)
+    if dialect == "sqlite":
+        if not rest.startswith("/") or rest == "/":
+            raise refuse("a SQLite URL needs a path", _EXAMPLES[dialect])
+        return Target(url, dialect, shown, secrets)
+    try:
+        server = _server(url)
+        if dialect == "mariadb":
+            _address(server.hostport)
+    except ValueError as exc:
+        raise refuse(*exc.args) from None
+    return Target(url, dialect, shown, secrets)
 
 
 @dataclass(frozen=True)
@@ -111,6 +223,14 @@ class Database:
     now_sql = ""
     history_ddl = ""
     progress_ddl = ""
+    progress_columns: tuple[str, ...] = ()
+    """``ALTER TABLE`` clauses that bring a ``schemac_progress`` made by an older schemac to today's columns."""
+    atomic_statement: re.Pattern[str] | None = None
+    """Without transactional DDL: the statements (data changes) that run in one transaction with their
+    progress row, so that both commit or neither does."""
+    session_statement: re.Pattern[str] | None = None
+    """Without transactional DDL: the statements that only set the session up, which a resumed run
+    replays before the statement it resumes at (the session of the run that stopped is gone)."""
 
     def __init__(self, target: Target, connection: Any) -> None:
         self.target = target
@@ -121,6 +241,32 @@ class Database:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return [tuple(row) for row in self._run(sql, params).fetchall()]
+
+    def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of a query as {column name: value}: a table missing a column gives no value for it."""
+        cursor = self._run(sql, params)
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def column_names(self, table: str) -> list[str]:
+        """The columns ``table`` has (a name schemac chose: it is not quoted)."""
+        cursor = self._run(f"SELECT * FROM {table} WHERE 1 = 0", ())
+        cursor.fetchall()
+        return [column[0] for column in cursor.description or ()]
+
+    @property
+    def driver_error(self) -> type[Exception]:
+        """The base class of every error the driver raises (DB-API's ``Connection.Error``)."""
+        error: type[Exception] = self.connection.Error
+        return error
+
+    def statement_failed(self, error: Exception) -> bool:
+        """Whether ``error``, raised by a statement, means the server refused it, so that nothing of it committed."""
+        return True
+
+    def schema_digests(self, names: Collection[str] | None = None) -> dict[tuple[str, str], str]:
+        """Without transactional DDL: the live schema (see :class:`MariaDBDatabase`)."""
+        raise NotImplementedError
 
     def _run(self, sql: str, params: Sequence[Any]) -> Any:
         """Without parameters the text goes as it is: a ``%`` in a migration is not a placeholder."""
@@ -180,6 +326,8 @@ class SQLiteDatabase(Database):
         f"CREATE TABLE IF NOT EXISTS {HISTORY_TABLE} (version INTEGER NOT NULL PRIMARY KEY, name TEXT NOT NULL, "
         "checksum TEXT NOT NULL, applied_at TEXT NOT NULL, execution_ms INTEGER NOT NULL)"
     )
+    lock_errors = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
+    """Primary result codes by which SQLite says another connection held the file past the busy timeout."""
 
     def __init__(self, target: Target, connection: Any) -> None:
         super().__init__(target, connection)
@@ -187,6 +335,29 @@ class SQLiteDatabase(Database):
         """``PRAGMA data_version`` when the last check left the database without violations; None: unknown."""
         self._referencing: dict[str, set[str]] | None = None
         """Lower-cased table name -> the tables whose foreign keys name it (built when first needed)."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        with self._lock_timeouts():
+            super().execute(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        with self._lock_timeouts():
+            return super().query(sql, params)
+
+    def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock_timeouts():
+            return super().records(sql, params)
+
+    @contextmanager
+    def _lock_timeouts(self) -> Iterator[None]:
+        """SQLITE_BUSY and SQLITE_LOCKED, on any statement (reads too), as SC608 like every lock timeout."""
+        try:
+            yield
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF not in self.lock_errors:
+                raise
+            waited_ms = self.connection.execute("PRAGMA busy_timeout").fetchone()[0]
+            raise _lock_timeout(self.target, waited_ms / 1000) from None
 
     def begin(self) -> None:
         """Foreign keys off around the transaction (SQLite's table-rebuild procedure); checked before commit.
@@ -196,12 +367,9 @@ class SQLiteDatabase(Database):
         self.execute("PRAGMA foreign_keys = OFF")
         try:
             self.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc):
-                raise
+        except SchemacError:
             self.execute("PRAGMA foreign_keys = ON")
-            waited_ms = self.query("PRAGMA busy_timeout")[0][0]
-            raise _lock_timeout(self.target, waited_ms / 1000) from None
+            raise
 
     def commit(self) -> None:
         self.execute("COMMIT")
@@ -213,7 +381,8 @@ class SQLiteDatabase(Database):
         self.execute("PRAGMA foreign_keys = ON")
 
     def table_exists(self, name: str) -> bool:
-        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
+        """A table or a view (as MariaDB's and PostgreSQL's catalogs count them) by that name."""
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)))
 
     def integrity_problems(self, statements: Sequence[str]) -> list[str]:
         """``PRAGMA foreign_key_check``, over the whole database or, when that is enough, some tables.
@@ -357,7 +526,7 @@ class PostgreSQLDatabase(Database):
         """A session advisory lock keyed by database and schema; the server frees it if the client dies."""
         schema = self.query("SELECT current_database() || '.' || current_schema()")[0][0]
         key = zlib.crc32(f"schemac:{schema}".encode())
-        self.execute(f"SET lock_timeout = '{int(timeout * 1000)}ms'")
+        self.execute(f"SET lock_timeout = '{max(1, round(timeout * 1000))}ms'")  # 0 would wait forever
         try:
             self.execute("SELECT pg_advisory_lock(%s)", (key,))
         except Exception as exc:
@@ -433,11 +602,98 @@ class MariaDBDatabase(Database):
     )
     progress_ddl = (
         f"CREATE TABLE IF NOT EXISTS {PROGRESS_TABLE} (version BIGINT NOT NULL PRIMARY KEY, "
-        "checksum CHAR(64) NOT NULL, statements INT NOT NULL) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+        "checksum CHAR(64) NOT NULL, statements INT NOT NULL, state VARCHAR(16), fingerprint CHAR(64), "
+        "next_fingerprint CHAR(64)) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
     )
+    progress_columns = (
+        "ADD COLUMN IF NOT EXISTS state VARCHAR(16)",
+        "ADD COLUMN IF NOT EXISTS fingerprint CHAR(64)",
+        "ADD COLUMN IF NOT EXISTS next_fingerprint CHAR(64)",
+    )
+    atomic_statement = re.compile(r"(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+    session_statement = re.compile(r"SET\b(?!\s+STATEMENT\b)", re.IGNORECASE)  # SET STATEMENT … FOR runs one
+    client_errors = range(2000, 3000)
+    """Error numbers the driver raises itself (a lost connection, …): the statement may have committed."""
+    interrupted_errors = frozenset({1053, 1317, 1927})
+    """Server shutdown, query interrupted, connection killed: whether the statement committed is unknown."""
+    schema_catalog = (
+        # "VIEW SCHEMA_COLUMN NAME [SECOND_NAME]: DIGESTED COLUMNS": an information_schema view, the column
+        # naming the schema, the names keying the group a row belongs to (first the table it describes,
+        # which the server looks rows up by, or the routine or event), and the columns digested
+        "TABLES TABLE_SCHEMA TABLE_NAME: TABLE_TYPE ENGINE ROW_FORMAT TABLE_COLLATION CREATE_OPTIONS TABLE_COMMENT "
+        "CREATE_TIME",
+        "COLUMNS TABLE_SCHEMA TABLE_NAME: COLUMN_NAME ORDINAL_POSITION COLUMN_DEFAULT IS_NULLABLE COLUMN_TYPE "
+        "CHARACTER_SET_NAME COLLATION_NAME EXTRA COLUMN_COMMENT GENERATION_EXPRESSION",
+        "STATISTICS TABLE_SCHEMA TABLE_NAME: INDEX_NAME NON_UNIQUE SEQ_IN_INDEX COLUMN_NAME COLLATION SUB_PART "
+        "INDEX_TYPE INDEX_COMMENT",
+        "CHECK_CONSTRAINTS CONSTRAINT_SCHEMA TABLE_NAME: CONSTRAINT_NAME CHECK_CLAUSE",
+        "KEY_COLUMN_USAGE TABLE_SCHEMA TABLE_NAME REFERENCED_TABLE_NAME: CONSTRAINT_NAME ORDINAL_POSITION "
+        "COLUMN_NAME REFERENCED_COLUMN_NAME",
+        "TRIGGERS EVENT_OBJECT_SCHEMA EVENT_OBJECT_TABLE TRIGGER_NAME: EVENT_MANIPULATION ACTION_TIMING "
+        "ACTION_ORDER ACTION_STATEMENT SQL_MODE CREATED",
+        "ROUTINES ROUTINE_SCHEMA ROUTINE_NAME: ROUTINE_TYPE DTD_IDENTIFIER ROUTINE_DEFINITION SECURITY_TYPE SQL_MODE "
+        "ROUTINE_COMMENT LAST_ALTERED",
+        "EVENTS EVENT_SCHEMA EVENT_NAME: EVENT_DEFINITION EVENT_TYPE EXECUTE_AT INTERVAL_VALUE INTERVAL_FIELD STATUS "
+        "ON_COMPLETION LAST_ALTERED",
+    )
+    """What :meth:`schema_digests` reads: what DDL can change in a schema. Views are in TABLES, but not
+    their definitions, nor a foreign key's rules: the statements that change only those (CREATE OR
+    REPLACE VIEW, a key dropped and added again in one ALTER TABLE) do no harm when run twice."""
+    schema_filter_limit = 500
+    """More names than this, and :meth:`schema_digests` reads the whole schema rather than list them in SQL."""
 
     def begin(self) -> None:
         self.execute("START TRANSACTION")
+
+    def statement_failed(self, error: Exception) -> bool:
+        number = error.args[0] if error.args and isinstance(error.args[0], int) else 0
+        return (
+            isinstance(error, self.driver_error)
+            and number > 0
+            and number not in self.client_errors
+            and number not in self.interrupted_errors
+        )
+
+    def schema_digests(self, names: Collection[str] | None = None) -> dict[tuple[str, str], str]:
+        """The live schema in one query: per group of catalog rows, an order-free digest of them.
+
+        A group is keyed by two lower-cased names: the table a row describes (or the routine, the
+        event), and a foreign key's parent table or a trigger's name. With ``names`` (lower-cased), only
+        the groups whose first name is one of them: the server then reads only those tables'
+        definitions, a few milliseconds where a read of all of them takes tens. Each row's digest is the
+        first 64 bits of the SHA-256 of its values, quoted; a group's is their sum with their count.
+        """
+        wanted = sorted({name for name in names if 0 < len(name) <= 64}) if names is not None else None
+        if wanted == []:
+            return {}
+        if wanted is not None and len(wanted) > self.schema_filter_limit:
+            wanted = None
+        own = ", ".join(f"'{table}'" for table in sorted(OWN_TABLES))
+        parts, params = [], []
+        for line in self.schema_catalog:
+            keyed, _, digested = line.partition(":")
+            view, schema, *keys = keyed.split()
+            cells = ", ".join(f"QUOTE({column})" for column in (*keys, *digested.split()))
+            second = keys[1] if len(keys) > 1 else "''"
+            where = f"{schema} = DATABASE() AND {keys[0]} NOT IN ({own})"
+            if wanted is not None:
+                where += f" AND {keys[0]} IN ({', '.join(['%s'] * len(wanted))})"
+                params += wanted
+            parts.append(
+                f"SELECT {keys[0]} AS name1, {second} AS name2, "
+                f"CAST(CONV(LEFT(SHA2(CONCAT_WS(',', {cells}), 256), 16), 16, 10) AS UNSIGNED) AS digest "
+                f"FROM information_schema.{view} WHERE {where}"
+            )
+        sql = (
+            "SELECT CAST(LOWER(COALESCE(name1, '')) AS BINARY), CAST(LOWER(COALESCE(name2, '')) AS BINARY), "
+            f"SUM(digest), COUNT(*) FROM ({' UNION ALL '.join(parts)}) AS catalog GROUP BY 1, 2"
+        )
+        found = {}
+        for first, second, total, count in self.query(sql, params):
+            key = (bytes(first).decode(errors="replace"), bytes(second).decode(errors="replace"))
+            if names is None or key[0] in names:
+                found[key] = f"{total}:{count}"
+        return found
 
     @contextmanager
     def locked(self, timeout: float) -> Iterator[None]:
@@ -539,39 +795,93 @@ def _driver(module: str, extra: str, target: Target) -> Any:
         ) from None
 
 
-def connect(target: Target, timeout: float) -> Database:
-    """An autocommit connection (the applier opens its own transactions), or SC606 naming the database."""
+SESSION_SETTINGS = {
+    "postgresql": ("SET standard_conforming_strings = on",),
+    "mariadb": (
+        "SET SESSION sql_mode = TRIM(BOTH ',' FROM "
+        "REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))",
+    ),
+}
+"""Run on every connection, so that a literal reads as the migration wrote it whatever the server, database
+or role sets: with standard_conforming_strings off PostgreSQL reads a backslash in a plain '…' as an
+escape, and with NO_BACKSLASH_ESCAPES MariaDB keeps both of the backslashes its files double."""
+
+
+def _open_sqlite(path: Path, timeout: float, mode: str) -> sqlite3.Connection:
+    """The applier's SQLite connection; with ``mode`` (``ro``, ``rw``) an existing file opened through a URI."""
+    source = f"{path.absolute().as_uri()}?mode={mode}" if mode else str(path)
+    connection = sqlite3.connect(source, timeout=timeout, isolation_level=None, uri=bool(mode))
+    try:
+        connection.execute("PRAGMA foreign_keys = ON")
+        connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    except sqlite3.Error:
+        connection.close()
+        raise
+    return connection
+
+
+def connect(target: Target, timeout: float, *, read_only: bool = False) -> Database:
+    """An autocommit connection (the applier opens its own transactions), or SC606 naming the database.
+
+    ``read_only`` (``status``, ``verify``): a SQLite file is opened read-only, and one that does not
+    exist is SC606 instead of a new, empty database. Every message has the URL's passwords masked.
+    """
+
+    def failed(message: str, hint: str = "", code: str = "SC606") -> SchemacError:
+        return _error(target.shown, code, target.mask(message), hint)
+
     try:
         if target.dialect == "sqlite":
-            raw = target.url[len("sqlite:///") :] if target.url.startswith("sqlite:") else target.url
-            path = Path(raw)
+            path = Path(target.url[len("sqlite:///") :] if "://" in target.url else target.url)
+            if read_only and not path.exists():
+                raise failed(
+                    f"database file '{path}' does not exist", "check the path: only 'schemac apply' creates one"
+                )
             if not path.parent.is_dir():
-                raise _error(target.shown, "SC606", f"directory '{path.parent}' does not exist")
-            connection = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-            connection.execute("PRAGMA foreign_keys = ON")
-            connection.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+                raise failed(f"directory '{path.parent}' does not exist")
+            try:
+                connection = _open_sqlite(path, timeout, "ro" if read_only else "")
+            except sqlite3.OperationalError as exc:
+                if exc.sqlite_errorcode != sqlite3.SQLITE_READONLY_ROLLBACK:
+                    raise
+                # A writer died mid-transaction: the first reader rolls its hot journal back, which needs
+                # write access (mode=rw still never creates a file).
+                connection = _open_sqlite(path, timeout, "rw")
             return SQLiteDatabase(target, connection)
+        # The password goes to the driver as a parameter, never inside a URL the driver would parse and quote.
+        server = _server(target.url)
+        database: Database
         if target.dialect == "postgresql":
             psycopg = _driver("psycopg", "postgresql", target)
-            return PostgreSQLDatabase(target, psycopg.connect(target.url, autocommit=True, connect_timeout=10))
-        pymysql = _driver("pymysql", "mariadb", target)
-        parts = urlsplit(target.url)
-        database = unquote(parts.path.lstrip("/"))
-        if not database:
-            raise _error(target.shown, "SC601", "the MariaDB URL names no database", "mariadb://user@host:3306/dbname")
-        connection = pymysql.connect(
-            host=parts.hostname or "localhost",
-            port=parts.port or 3306,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            database=database,
-            charset="utf8mb4",
-            autocommit=True,
-            connect_timeout=10,
-        )
-        return MariaDBDatabase(target, connection)
+            given = {"user": server.user, "password": server.password}
+            connection = psycopg.connect(
+                f"postgresql://{server.hostport}{server.tail}",
+                autocommit=True,
+                connect_timeout=10,
+                **{key: value for key, value in given.items() if value is not None},
+            )
+            database = PostgreSQLDatabase(target, connection)
+        else:
+            pymysql = _driver("pymysql", "mariadb", target)
+            host, port = _address(server.hostport)
+            name = unquote(re.split("[?#]", server.tail, maxsplit=1)[0].lstrip("/"))
+            if not name:
+                raise failed("the MariaDB URL names no database", _EXAMPLES["mariadb"], "SC601")
+            connection = pymysql.connect(
+                host=host,
+                port=port,
+                user=server.user or "",
+                password=server.password or "",
+                database=name,
+                charset="utf8mb4",
+                autocommit=True,
+                connect_timeout=10,
+            )
+            database = MariaDBDatabase(target, connection)
+        for sql in SESSION_SETTINGS.get(target.dialect, ()):
+            database.execute(sql)
+        return database
     except SchemacError:
         raise
     except Exception as exc:
-        message = " ".join(str(exc).split())
-        raise _error(target.shown, "SC606", f"cannot connect: {message}") from None
+        raise failed(f"cannot connect: {' '.join(target.mask(str(exc)).split())}") from None

@@ -52,7 +52,10 @@ class Dialect:
     length_check: str | None = None
     """A CHECK template for ``string(n)`` where the type does not enforce n: ``{column}``, ``{length}``."""
     escape_backslash: bool = False
-    """Whether string literals treat ``\\`` as an escape character."""
+    """Whether a string literal holding ``\\`` doubles it: the engine may read it as an escape character."""
+    escape_prefix: str = ""
+    """Written before a literal holding ``\\`` (with ``escape_backslash``), so that it reads the same
+    whatever the server's settings say (PostgreSQL's ``E'…'``, whatever ``standard_conforming_strings`` is)."""
     indexed_types: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Type overrides for columns in a key or index (an engine that cannot index an unbounded TEXT)."""
     partial_indexes: bool = True
@@ -87,9 +90,11 @@ class Dialect:
         return (pattern or self.types[ctype.name]).format(length=ctype.length, scale=ctype.scale)
 
     def string(self, value: str) -> str:
-        if self.escape_backslash:
-            value = value.replace("\\", "\\\\")
-        return "'" + value.replace("'", "''") + "'"
+        """A string literal; one without a backslash is the same ``'…'`` on every engine."""
+        prefix = ""
+        if self.escape_backslash and "\\" in value:
+            value, prefix = value.replace("\\", "\\\\"), self.escape_prefix
+        return prefix + "'" + value.replace("'", "''") + "'"
 
     def literal(self, value: str | int | float | bool | None) -> str:
         if value is None:
@@ -185,6 +190,9 @@ POSTGRESQL = Dialect(
         }
     ),
     catalog_types=MappingProxyType({"timestamptz": "timestamp with time zone", "varchar": "character varying"}),
+    # A plain '…' reads backslashes as escapes when standard_conforming_strings is off; E'…' always does.
+    escape_backslash=True,
+    escape_prefix="E",
     in_place=IN_PLACE_DEFAULT | {"reorder_columns"},  # column order is kept: see reorder_columns.sql.j2
 )
 

@@ -6,6 +6,8 @@ checks, and the versions that created and last changed it. The text is byte-dete
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +15,10 @@ from pathlib import Path
 from .compiler import compile_project
 from .errors import Diagnostic, SchemacError
 from .files import write_atomic
+from .inputs import MAX_DOCS_BYTES, is_within, outside_project, read_bytes
 from .model import Column, Default, ForeignKey, Spec, Table
 from .plan import VersionPlan
-from .settings import Settings, load_settings, setting_diagnostic
+from .settings import Settings, load_settings, path_problem, setting_diagnostic
 
 DEFAULT_OUTPUT = "docs/schema.md"
 
@@ -54,16 +57,32 @@ def histories(plans: Iterable[VersionPlan]) -> dict[str, History]:
     return found
 
 
-def _cell(text: str) -> str:
-    """Text fit for one Markdown table cell."""
+def _flat(text: str) -> str:
+    """Text on one line (each run of whitespace, line breaks included, one space), ``|`` escaped."""
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def _cell(text: str) -> str:
+    """Prose fit for one Markdown table cell: on one line, and with ``<`` written ``&lt;``, so that
+    a description cannot open an HTML tag or comment that hides or changes the rest of the page."""
+    return _flat(text).replace("<", "&lt;")
+
+
+_BLOCK_STARTS = frozenset("#>-+*`~")
+"""Characters that, first on a line, can make it a heading, quote, list, rule or code fence."""
+
+
+def _paragraph(text: str) -> str:
+    """Prose as one Markdown paragraph line, which cannot start another block (``\\#`` not ``#``)."""
+    line = " ".join(text.split()).replace("<", "&lt;")
+    return f"\\{line}" if line[:1] in _BLOCK_STARTS else line
+
+
 def _code(text: str) -> str:
-    """An inline code span that survives backticks and pipes in ``text``."""
-    fence = "``" if "`" in text else "`"
-    pad = " " if "`" in text else ""
-    return f"{fence}{pad}{_cell(text)}{pad}{fence}"
+    """An inline code span that survives backticks (its fence is longer than any run of them) and pipes."""
+    longest = max((len(run) for run in re.findall("`+", text)), default=0)
+    fence, pad = "`" * (longest + 1), " " if longest else ""
+    return f"{fence}{pad}{_flat(text)}{pad}{fence}"
 
 
 def _names(names: Iterable[str]) -> str:
@@ -97,7 +116,7 @@ def _version(spec: Spec) -> str:
 def _table_section(table: Table, history: History) -> list[str]:
     lines = [f"## {table.name}", ""]
     if table.description:
-        lines += [" ".join(table.description.split()), ""]
+        lines += [_paragraph(table.description), ""]
     lines += [
         f"Created in version {_version(history.created)}; last changed in version {_version(history.changed)}.",
         "",
@@ -194,7 +213,27 @@ def output_path(settings: Settings, output: str | Path | None) -> Path:
         raise SchemacError(
             [setting_diagnostic(settings, "docs", "SC704", f"docs must be the path of a .md file, not {value!r}")]
         )
+    problem = path_problem(settings.root, value) if "docs" in settings.raw else None
+    if problem:
+        code, message, hint = problem
+        raise SchemacError([setting_diagnostic(settings, "docs", code, f"docs {message}", hint)])
     return settings.root / value
+
+
+def _current(settings: Settings, path: Path) -> bytes | None:
+    """The data dictionary now at ``path``, read as any project file is; ``None`` when there is none.
+
+    A path inside the project (the setting, or ``--output`` pointing there) must not lead out of it,
+    neither through the file nor through its directory; a path outside it was chosen on the command line.
+    """
+    absolute = Path(os.path.abspath(path))
+    inside = is_within(absolute, settings.root)
+    shown = settings.relative(absolute)
+    if inside and not is_within(Path(os.path.realpath(absolute.parent)), settings.root):
+        raise outside_project(shown, absolute.parent, settings.root)
+    if not path.exists() and not path.is_symlink():
+        return None
+    return read_bytes(path, shown, MAX_DOCS_BYTES, root=settings.root if inside else None)
 
 
 def docs(project: str | Path = ".", output: str | Path | None = None, *, check: bool = False) -> DocsResult:
@@ -207,7 +246,7 @@ def docs(project: str | Path = ".", output: str | Path | None = None, *, check: 
     compiled = compile_project(settings)
     data = render(compiled.plans).encode("utf-8")
     tables = len(compiled.plans[-1].schema) if compiled.plans else 0
-    current = path.read_bytes() if path.is_file() else None
+    current = _current(settings, path)
     if current == data:
         return DocsResult(path, tables, written=False)
     if check:

@@ -17,7 +17,7 @@ EXIT_BAD_INPUT = 2
 _NAMED_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
-def _escaped(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with every character Python does not print (controls, line and paragraph separators,
     invisible format characters such as bidirectional overrides) as an escape, and ``\\`` doubled, so
     that a diagnostic quoting a bad name stays on one line and shows what the file holds."""
@@ -40,7 +40,7 @@ class Diagnostic:
 
     def __str__(self) -> str:
         text = f"{self.file}:{self.line}:{self.column}: {self.code} {self.message}"
-        return _escaped(f"{text} (hint: {self.hint})" if self.hint else text)
+        return printable(f"{text} (hint: {self.hint})" if self.hint else text)
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,14 +28,34 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
+_HELD_LOCKS: set[int] = set()
+"""Descriptors of the project locks this process holds."""
+
+
+def _close_inherited_locks() -> None:
+    """In a forked child (a build's worker), close the copies of the project lock's descriptors at once.
+
+    ``flock`` belongs to the open file, which a fork shares: a worker keeping the descriptor would
+    keep the project locked after its parent was killed, until the worker itself ended.
+    """
+    while _HELD_LOCKS:
+        os.close(_HELD_LOCKS.pop())  # open: the parent adds a descriptor once open and discards it before closing
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
 @contextmanager
 def project_lock(root: Path, timeout: float = 60.0) -> Iterator[None]:
     """Hold an exclusive lock on the project directory.
 
     The lock is ``flock`` on the directory itself: the kernel drops it when the holder exits or
-    dies, so a lock left by a killed process never needs clearing by hand.
+    dies, so a lock left by a killed process never needs clearing by hand. Only this process holds
+    it: a child forked meanwhile closes its copy of the descriptor straight after the fork.
     """
     fd = os.open(root, os.O_RDONLY)
+    _HELD_LOCKS.add(fd)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -58,7 +79,9 @@ def project_lock(root: Path, timeout: float = 60.0) -> Iterator[None]:
                 time.sleep(0.05)
         yield
     finally:
-        os.close(fd)  # closing releases the lock
+        if fd in _HELD_LOCKS:  # not in a forked child, which closed it already (the number may be reused)
+            _HELD_LOCKS.discard(fd)
+            os.close(fd)  # closing releases the lock
 
 
 _MARKER = ".schemac-stage"
@@ -76,6 +99,8 @@ def recover(directory: Path) -> None:
     A complete stage carries a marker file; the previous set, once swapped out, does not.
     """
     unfinished, ready, old = _stage_paths(directory)
+    for stage in (unfinished, ready, old):
+        _drop_planted(stage)
     if unfinished.exists():
         shutil.rmtree(unfinished)
     if ready.exists():
@@ -89,6 +114,47 @@ def recover(directory: Path) -> None:
     if old.exists():
         shutil.rmtree(old)
     (directory / _MARKER).unlink(missing_ok=True)
+
+
+def _drop_planted(stage: Path) -> None:
+    """Remove the name ``stage`` when it is anything but a real directory (a symlink, a file): a stage
+    is only ever a directory this module made, so anything else was planted and is never followed."""
+    try:
+        mode = os.lstat(stage).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
+        os.unlink(stage)
+
+
+def _real_directories(top: Path, directory: Path, shown: str) -> None:
+    """Make ``directory`` (``top`` or below it) exist as real directories, refusing a symlink on the way:
+    a symlink copied into a stage (``migrations/sqlite`` pointing elsewhere) must never be written through."""
+    current = top
+    for part in directory.relative_to(top).parts:
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except FileNotFoundError:
+            current.mkdir()
+            continue
+        if stat.S_ISLNK(mode):
+            raise SchemacError(
+                [
+                    Diagnostic(
+                        shown,
+                        1,
+                        1,
+                        "SC118",
+                        f"'{part}' is a symlink, which may lead outside the project; nothing is written",
+                        "replace the symlink with a real directory",
+                    )
+                ]
+            )
+        if not stat.S_ISDIR(mode):
+            raise SchemacError(
+                [Diagnostic(shown, 1, 1, "SC100", f"cannot write: '{part}' is a file, not a directory", "remove it")]
+            )
 
 
 @cache
@@ -119,11 +185,15 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def publish(directory: Path, files: dict[str, bytes]) -> None:
+def publish(directory: Path, files: dict[str, bytes], shown: str = "") -> None:
     """Make ``directory`` hold its current entries plus ``files`` (new or replaced), atomically.
 
     Names may hold ``/`` (``sqlite/0001_x.sql``), so several dialect directories change in one swap.
+    ``directory`` is resolved first, so a symlinked one is staged beside its real location; ``shown``
+    is how findings name it (default: its name).
     """
+    directory = Path(os.path.realpath(directory))
+    shown = shown or directory.name
     recover(directory)
     unfinished, ready, _ = _stage_paths(directory)
     if directory.exists():
@@ -133,7 +203,7 @@ def publish(directory: Path, files: dict[str, bytes]) -> None:
     staged = []
     for name, data in [*sorted(files.items()), (_MARKER, b"")]:
         target = unfinished / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        _real_directories(unfinished, target.parent, f"{shown}/{name}")
         target.unlink(missing_ok=True)  # a hard link to the published file, which stays as it is
         staged.append((target, data))
     _write_durably(staged)

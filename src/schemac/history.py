@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 from .errors import Diagnostic, fail
+from .inputs import MAX_MANIFEST_BYTES
 from .manifest import MANIFEST_NAME, Manifest, ManifestEntry, parse_manifest
 
 
@@ -36,7 +37,18 @@ def manifest_at(root: Path, ref: str, manifest: Path, display: str) -> Manifest 
         path = manifest.resolve().relative_to(Path(top.stdout.decode().strip()).resolve()).as_posix()
     except ValueError:
         raise fail(display, 1, 1, "SC516", f"'{manifest}' is outside the git repository of '{root}'") from None
-    shown = _git(root, "show", f"{ref}:{path}")
+    size = _git(root, "cat-file", "-s", f"{ref}:{path}")
+    if size.returncode != 0:
+        return None
+    if int(size.stdout) > MAX_MANIFEST_BYTES:
+        raise fail(
+            f"{ref}:{path}",
+            1,
+            1,
+            "SC101",
+            f"file is {int(size.stdout)} bytes, over the limit of {MAX_MANIFEST_BYTES} bytes",
+        )
+    shown = _git(root, "cat-file", "blob", f"{ref}:{path}")
     if shown.returncode != 0:
         return None
     return parse_manifest(shown.stdout, f"{ref}:{path}")

@@ -6,14 +6,13 @@ each file's SHA-256 against ``manifest.json``, saying which file was added, edit
 
 from __future__ import annotations
 
-import re
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import Diagnostic, SchemacError
-from .manifest import MANIFEST_NAME, parse_manifest, sha256_hex
-
-MIGRATION_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[a-z0-9_]+)\.sql")
+from .inputs import MAX_MANIFEST_BYTES, MAX_MIGRATION_BYTES, decode, read_bytes
+from .manifest import MANIFEST_NAME, MIGRATION_NAME, parse_manifest, sha256_hex
 
 
 @dataclass(frozen=True)
@@ -34,12 +33,20 @@ def migrations_dir(path: str | Path, dialect: str | None = None) -> Path:
     return root
 
 
-def load_migrations(path: str | Path, dialect: str | None = None, *, verify: bool = True) -> list[Migration]:
-    """The migrations in ``path`` in version order; raises naming every added, edited or removed file."""
+def load_migrations(
+    path: str | Path, dialect: str | None = None, *, verify: bool = True, root: str | Path | None = None
+) -> list[Migration]:
+    """The migrations in ``path`` in version order; raises naming every added, edited or removed file.
+
+    Files are read only where they really lie inside ``root`` (default: the migrations directory
+    itself), so a symlink cannot make the loader read a file from elsewhere; with ``root``, findings
+    name files relative to it.
+    """
     directory = migrations_dir(path, dialect)
-    shown = directory.as_posix()
+    inside = Path(os.path.realpath(root if root is not None else directory))
+    shown = Path(os.path.relpath(directory, root)).as_posix() if root is not None else directory.as_posix()
     manifest_path = directory / MANIFEST_NAME
-    if not manifest_path.exists():
+    if not manifest_path.exists() and not manifest_path.is_symlink():
         raise SchemacError(
             [
                 Diagnostic(
@@ -52,7 +59,10 @@ def load_migrations(path: str | Path, dialect: str | None = None, *, verify: boo
                 )
             ]
         )
-    manifest = parse_manifest(manifest_path.read_bytes(), f"{shown}/{MANIFEST_NAME}")
+    manifest_shown = f"{shown}/{MANIFEST_NAME}"
+    manifest = parse_manifest(
+        read_bytes(manifest_path, manifest_shown, MAX_MANIFEST_BYTES, root=inside), manifest_shown
+    )
     if dialect and manifest.dialect != dialect:
         raise SchemacError(
             [
@@ -84,7 +94,12 @@ def load_migrations(path: str | Path, dialect: str | None = None, *, verify: boo
                 )
             )
             continue
-        raw = file.read_bytes()
+        try:
+            raw = read_bytes(file, f"{shown}/{file.name}", MAX_MIGRATION_BYTES, root=inside)
+            text = decode(raw, f"{shown}/{file.name}")
+        except SchemacError as exc:
+            found.extend(exc.diagnostics)
+            continue
         checksum = sha256_hex(raw)
         if verify and checksum != entry.sha256:
             found.append(
@@ -102,7 +117,7 @@ def load_migrations(path: str | Path, dialect: str | None = None, *, verify: boo
             Migration(
                 int(match.group("version")),
                 match.group("slug"),
-                raw.decode("utf-8"),
+                text,
                 checksum,
                 file.name,
                 entry.non_idempotent,

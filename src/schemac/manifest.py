@@ -16,6 +16,10 @@ from .errors import Diagnostic, SchemacError
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
+MIGRATION_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[a-z0-9_]+)\.sql")
+MAX_VERSION = 2**53 - 1
+"""The largest version: it fits every engine's 64-bit integer and the first user's JavaScript runner
+(which parses versions into a double) holds it exactly."""
 
 
 @dataclass(frozen=True)
@@ -157,6 +161,13 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
                     f"manifest files[{i}].{key} must be {_JSON_NAMES[entry_kind]}",
                     line_of(f'"{item.get("file", "")}"'),
                 )
+        name = MIGRATION_NAME.fullmatch(item["file"])
+        if name is None or int(name.group("version")) != item["version"] or not 0 <= item["version"] <= MAX_VERSION:
+            raise bad(
+                f"manifest files[{i}] names file {item['file']!r} with version {item['version']}: "
+                f"a file is <version>_<slug>.sql in this directory, its version at most {MAX_VERSION}",
+                line_of(f'"{item["file"]}"'),
+            )
         entries.append(
             ManifestEntry(
                 item["version"],

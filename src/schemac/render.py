@@ -1,16 +1,15 @@
 """Render stage: turn each version's operations into SQL text through per-dialect Jinja templates.
 
 Python decides everything (names, types, literals, order); templates only lay the text out.
-A project's ``templates/<dialect>/`` overrides packaged templates by file name.
+A project's ``templates/<dialect>/`` overrides packaged templates by file name, and every template
+runs in the narrowed Jinja sandbox of :mod:`schemac.sandbox`, with a budget per migration file.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from functools import cache
-from importlib import resources
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -40,6 +39,9 @@ from .plan import (
     VersionPlan,
     for_dialect,
 )
+from .sandbox import TEMPLATE_HINT, TemplateRefused, allow_for, budgeted, environment, template_error
+
+__all__ = ["environment", "render_operation", "render_version"]
 
 Context = dict[str, Any]
 
@@ -50,33 +52,6 @@ class RenderedStatement:
 
     sql: str
     idempotent: bool = True
-
-
-def _package_templates(dialect: str) -> str:
-    return str(resources.files("schemac").joinpath("templates", dialect))
-
-
-def environment(dialect: str, project_templates: Path | None) -> jinja2.Environment:
-    """A Jinja environment for one dialect, with the project's overrides first.
-
-    Whether the override directory exists is looked up on every call, so a long-lived process
-    notices a ``templates/`` directory created after its first build.
-    """
-    override = project_templates / dialect if project_templates else None
-    return _environment(dialect, str(override) if override and override.is_dir() else None)
-
-
-@cache
-def _environment(dialect: str, override: str | None) -> jinja2.Environment:
-    search = [override] if override else []
-    return jinja2.Environment(
-        loader=jinja2.FileSystemLoader([*search, _package_templates(dialect)]),
-        autoescape=False,  # SQL, not HTML: every literal is escaped by the dialect instead
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
 
 
 def indexed_columns(table: Table) -> frozenset[str]:
@@ -273,9 +248,22 @@ RENDERERS: dict[type, tuple[str, Callable[[Any, Dialect], Context], bool]] = {
 }
 
 
+class _NoTemplate(Exception):
+    """The dialect has no template for an operation (not: a template includes one that is missing)."""
+
+
 def render_operation(op: Operation, dialect: Dialect, env: jinja2.Environment) -> RenderedStatement:
     template, build_context, idempotent = RENDERERS[type(op)]
-    return RenderedStatement(env.get_template(template).render(build_context(op, dialect)).strip(), idempotent)
+    try:
+        loaded = env.get_template(template)
+    except jinja2.TemplateNotFound as missing:
+        if missing.name != template:
+            raise
+        raise _NoTemplate(template) from None
+    context = build_context(op, dialect)
+    with budgeted():
+        allow_for(context)
+        return RenderedStatement(loaded.render(context).strip(), idempotent)
 
 
 def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operation, ...]:
@@ -347,7 +335,25 @@ def _type_depends_on_key(column: Column, dialect: Dialect) -> bool:
 
 
 def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
-    """The SQL text of one migration file, and the first line of each statement that is not re-runnable."""
+    """The SQL text of one migration file, and the first line of each statement that is not re-runnable.
+
+    All its templates share one budget. A problem in a project's template is SC410 at its line.
+    """
+    with budgeted():
+        try:
+            return _render_version(plan, dialect, env)
+        except SchemacError:
+            raise
+        except Exception as error:
+            located = template_error(error, env)
+            if located is None and isinstance(error, TemplateRefused):  # a limit, with packaged templates only
+                located = fail(plan.spec.file, 1, 1, "SC410", str(error), TEMPLATE_HINT)
+            if located is None:
+                raise
+            raise located from None
+
+
+def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
     statements = []
     operations = dialect_operations(plan, dialect)
     # Only the tables this version touches are rendered, so only theirs are looked up: walking the
@@ -368,14 +374,39 @@ def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment)
     for op in _retyped(plan, dialect, operations):
         try:
             statements.append(render_operation(op, dialect, env))
-        except jinja2.TemplateNotFound as missing:
-            raise _inexpressible(plan, op, dialect, str(missing.name)) from None
+        except _NoTemplate as missing:
+            raise _inexpressible(plan, op, dialect, str(missing)) from None
     description = [" ".join(line.split()) for line in plan.spec.description.splitlines()]
-    text = env.get_template("migration.sql.j2").render(
-        spec_file=plan.spec.file,
-        spec_sha256=plan.spec.sha256,
-        description=[line for line in description if line],
-        statements=[s.sql for s in statements],
-    )
+    header = {
+        "spec_file": _comment_text(plan, plan.spec.file, "spec file path", ()),
+        "spec_sha256": plan.spec.sha256,
+        "description": [_comment_text(plan, line, "description", ("description",)) for line in description if line],
+    }
+    sql = [s.sql for s in statements]
+    allow_for(header, sql)
+    text = env.get_template("migration.sql.j2").render(header, statements=sql)
     non_idempotent = [s.sql.splitlines()[0] for s in statements if not s.idempotent]
     return text.rstrip("\n") + "\n", non_idempotent
+
+
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+"""Character categories that must not reach an SQL ``--`` comment: controls (among them NUL, CR and
+LF, where engines end a comment) and the Unicode line and paragraph separators."""
+
+
+def _comment_text(plan: VersionPlan, text: str, what: str, path: tuple[str, ...]) -> str:
+    """``text``, to be written inside an SQL comment, or SC314 when a character in it could end the
+    comment (and make the rest of it SQL). Reading the specs refuses such text first; this is the
+    renderer's own guarantee, whatever reaches it."""
+    bad = next((char for char in text if unicodedata.category(char) in _LINE_BREAKING), None)
+    if bad is None:
+        return text
+    line, column = plan.spec.at(*path) if path else (1, 1)
+    raise fail(
+        plan.spec.file,
+        line,
+        column,
+        "SC314",
+        f"{what} contains the control character U+{ord(bad):04X}, which would end the SQL comment it is written in",
+        "rename the file or remove the character",
+    )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Diagnostic, SchemacError
+from .inputs import MAX_SETTINGS_BYTES, is_within, read_bytes
 from .model import AUDIT_GROUPS
 
 KNOWN_DIALECTS = ("sqlite", "postgresql", "mariadb")
@@ -61,7 +62,11 @@ def setting_diagnostic(
     With ``section`` (``"lint"``), the key is looked for after that table's header.
     """
     path = settings.root / settings.source if settings.source else None
-    text = path.read_bytes().decode("utf-8", errors="replace") if path and path.is_file() else ""
+    text = (
+        read_bytes(path, settings.source, MAX_SETTINGS_BYTES, root=settings.root).decode("utf-8", errors="replace")
+        if path and path.is_file()
+        else ""
+    )
     header = re.search(rf"^\s*\[(tool\.schemac\.)?{re.escape(section)}[.\]]", text, re.MULTILINE) if section else None
     skipped = text.count("\n", 0, header.start()) if header else 0
     line = skipped + _line_of(text[header.start() :] if header else text, key)
@@ -75,9 +80,9 @@ def load_settings(root: Path) -> Settings:
     source, text = "", ""
     for name, path_in_file in (("schemac.toml", ()), ("pyproject.toml", ("tool", "schemac"))):
         path = root / name
-        if not path.is_file():
+        if not path.is_file() and not path.is_symlink():
             continue
-        text = path.read_bytes().decode("utf-8", errors="replace")
+        text = read_bytes(path, name, MAX_SETTINGS_BYTES, root=root).decode("utf-8", errors="replace")
         try:
             data: Any = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
@@ -125,6 +130,10 @@ def load_settings(root: Path) -> Settings:
         if not isinstance(value, str) or not value:
             error(key, f"{key} must be a directory path")
             value = fallback
+        problem = path_problem(root, value)
+        if problem:
+            found.append(Diagnostic(source, _line_of(text, key), 1, problem[0], f"{key} {problem[1]}", problem[2]))
+            value = fallback
         paths[key] = root / value
     if found:
         raise SchemacError(found)
@@ -138,6 +147,27 @@ def load_settings(root: Path) -> Settings:
         source,
         table,
     )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def path_problem(root: Path, value: str) -> tuple[str, str, str] | None:
+    """Why ``value``, a path setting, cannot be used: (code, message after the key's name, hint), or ``None``.
+
+    A path may not hold a control character (it is quoted into generated files) and must resolve,
+    symlinks followed, to ``root`` (resolved) or below it: a repository's settings never make schemac
+    read or write elsewhere.
+    """
+    if _CONTROL.search(value):
+        return "SC702", f"must be a path without control characters, not '{value}'", ""
+    if not is_within(Path(os.path.realpath(root / value)), root):
+        return (
+            "SC705",
+            f"must be a path inside the project, not {value!r}",
+            "use a path relative to the project directory, without '..' or a symlink leading out of it",
+        )
+    return None
 
 
 def _audit_groups(value: Any) -> tuple[str, ...] | None:

@@ -9,11 +9,9 @@ files over the size limit are refused with a located diagnostic.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -25,6 +23,9 @@ from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
 from .errors import Diagnostic, SchemacError
+from .inputs import MAX_SPEC_BYTES, decode, position_of, read_bytes
+
+__all__ = ["MAX_SPEC_BYTES", "Document", "decode", "load_document", "position_of", "read_bytes"]
 
 
 class _PyParser(Reader, Scanner, Parser, Composer):
@@ -39,7 +40,6 @@ class _PyParser(Reader, Scanner, Parser, Composer):
 
 T = TypeVar("T")
 
-MAX_SPEC_BYTES = 5 * 1024 * 1024
 MAX_DEPTH = 32
 """Deepest nesting of mappings and lists; a spec needs about 8, and deeper input would exhaust the stack."""
 SPEC_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[a-z0-9_]+)\.yaml")
@@ -129,68 +129,6 @@ def dotted(path: Path_) -> str:
     for part in path:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "spec"
-
-
-def position_of(text: str, offset: int) -> tuple[int, int]:
-    """The 1-based line and column of character ``offset`` in ``text``."""
-    line = text.count("\n", 0, offset) + 1
-    return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-
-def decode(raw: bytes, display: str) -> str:
-    """Decode UTF-8 strictly; refuse a byte-order mark and name the first undecodable byte."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise SchemacError(
-            [
-                Diagnostic(
-                    display,
-                    1,
-                    1,
-                    "SC103",
-                    "file starts with a UTF-8 byte-order mark",
-                    "save the file as UTF-8 without a BOM",
-                )
-            ]
-        )
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        good = raw[: exc.start].decode("utf-8")
-        line, column = position_of(good, len(good))
-        raise SchemacError(
-            [
-                Diagnostic(
-                    display,
-                    line,
-                    column,
-                    "SC102",
-                    f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
-                    "save the file as UTF-8",
-                )
-            ]
-        ) from None
-
-
-def read_bytes(path: Path, display: str, limit: int = MAX_SPEC_BYTES) -> bytes:
-    """Read a file, refusing it before reading when it is larger than ``limit`` bytes."""
-    try:
-        size = os.stat(path).st_size
-        if size > limit:
-            raise SchemacError(
-                [
-                    Diagnostic(
-                        display,
-                        1,
-                        1,
-                        "SC101",
-                        f"file is {size} bytes, over the limit of {limit} bytes",
-                        "split the spec into several smaller specs",
-                    )
-                ]
-            )
-        return path.read_bytes()
-    except OSError as exc:
-        raise SchemacError([Diagnostic(display, 1, 1, "SC100", f"cannot read file: {exc.strerror}")]) from None
 
 
 def load_document(raw: bytes, display: str) -> Document:

@@ -167,7 +167,7 @@ def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
     settings = load_settings(Path(project))
     target = parse_url(db)
     directory, migrations = migrations_for(settings, target)
-    database = connect(target, 30.0)
+    database = connect(target, 30.0, read_only=True)
     try:
         history, _, found = recorded_status(database, target, directory, migrations)
         live = database.tables()

@@ -5,7 +5,7 @@
 CREATE TABLE IF NOT EXISTS "products" (
     "id" uuid NOT NULL,
     "sku" varchar(32) NOT NULL,
-    "title" text NOT NULL DEFAULT 'It''s a \ backslash',
+    "title" text NOT NULL DEFAULT E'It''s a \\ backslash',
     "summary" text,
     "kind" text NOT NULL DEFAULT 'physical',
     "quantity" integer NOT NULL DEFAULT 0,
