@@ -6,8 +6,10 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -206,3 +208,15 @@ def case_project(case: Path, engine: str, workdir: Path) -> Path:
 def _private_cache_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests keep the build cache's signing key in a temporary home, never the user's own."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
+
+
+@contextmanager
+def opened(url: str) -> Iterator[Any]:
+    """A schemac connection to the database at ``url`` (any engine), closed after the block."""
+    from schemac.databases import connect, parse_url
+
+    database = connect(parse_url(url), 30)
+    try:
+        yield database
+    finally:
+        database.close()

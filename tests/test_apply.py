@@ -13,8 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schemac
-from conftest import ENGINES, case_project, run_cli
+from conftest import ENGINES, case_project, opened, run_cli
 from schemac.applier import AppliedMigration, Statement, _skip_comments, split_statements
 from schemac.databases import Database, connect, created_tables, parse_url
 from schemac.errors import SchemacError
@@ -47,15 +46,6 @@ def built(engine: str, tmp_path: Path, *, third: bool = False) -> Path:
         (project / "specs" / "0003_coupons.yaml").write_text(THIRD_SPEC, encoding="utf-8")
     schemac.build(project)
     return project
-
-
-@contextmanager
-def opened(url: str) -> Iterator[Database]:
-    database = connect(parse_url(url), 30)
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def history(url: str) -> list[tuple[int, str]]:

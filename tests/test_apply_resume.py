@@ -11,17 +11,16 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import schemac
-from conftest import case_project, run_cli
+from conftest import case_project, opened, run_cli
 from schemac.applier import LiveSchema, split_statements
-from schemac.databases import Database, MariaDBDatabase, connect, parse_url
+from schemac.databases import MariaDBDatabase
 from schemac.manifest import Manifest, parse_manifest, sha256_hex
 
 BASE = """\
@@ -76,15 +75,6 @@ def publish(root: Path, files: dict[str, str]) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     return publish(tmp_path / "project", {"0001_base.sql": BASE, "0002_evolve.sql": EVOLVE})
-
-
-@contextmanager
-def opened(url: str) -> Iterator[Database]:
-    database = connect(parse_url(url), 30)
-    try:
-        yield database
-    finally:
-        database.close()
 
 
 def snapshot(url: str) -> dict[str, Any]:

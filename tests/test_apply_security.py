@@ -6,43 +6,16 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import schemac
-from conftest import ENGINES, case_project, run_cli
+from conftest import ENGINES, opened, run_cli
 from schemac.applier import LiveSchema, split_statements
-from schemac.databases import Database, connect, parse_url
+from test_apply import built
 from test_apply_resume import BASE, EVOLVE, KILLED, at_version_1, killed_run, publish, snapshot
-
-THREE = Path(__file__).resolve().parent / "golden" / "three_dialects"
-COUPONS = """description: Coupons.
-tables:
-  coupons:
-    description: A discount code.
-    audit: none
-    columns:
-      code: {type: string(20), primary_key: true}
-"""
-
-
-@contextmanager
-def opened(url: str) -> Iterator[Database]:
-    database = connect(parse_url(url), 30)
-    try:
-        yield database
-    finally:
-        database.close()
-
-
-def three_versions(engine: str, tmp_path: Path) -> Path:
-    project = case_project(THREE, engine, tmp_path)
-    (project / "specs" / "0003_coupons.yaml").write_text(COUPONS, encoding="utf-8")
-    schemac.build(project)
-    return project
 
 
 def versions(url: str) -> list[int]:
@@ -54,7 +27,7 @@ def versions(url: str) -> list[int]:
 def test_a_deleted_history_row_is_a_gap_that_apply_runs_only_out_of_order(
     engine: str, tmp_path: Path, database_factory: Callable[[str], str]
 ) -> None:
-    project, url = three_versions(engine, tmp_path), database_factory(engine)
+    project, url = built(engine, tmp_path, third=True), database_factory(engine)
     schemac.apply(project, url)
     with opened(url) as database:
         database.execute("DELETE FROM schemac_history WHERE version = 2")
@@ -307,7 +280,7 @@ def untyped_history(url: str, rows: list[tuple[object, ...]]) -> None:
 def test_history_rows_schemac_cannot_have_written_are_sc612_in_every_command(
     tmp_path: Path, rows: list[tuple[object, ...]], said: str
 ) -> None:
-    project = three_versions("sqlite", tmp_path)
+    project = built("sqlite", tmp_path, third=True)
     url = str(tmp_path / "app.db")
     schemac.apply(project, url, to=1)
     untyped_history(url, rows)
@@ -323,7 +296,7 @@ def test_history_rows_schemac_cannot_have_written_are_sc612_in_every_command(
 
 
 def test_a_history_table_without_its_columns_is_sc612(tmp_path: Path) -> None:
-    project = three_versions("sqlite", tmp_path)
+    project = built("sqlite", tmp_path, third=True)
     url = str(tmp_path / "app.db")
     schemac.apply(project, url, to=1)
     with sqlite3.connect(url) as connection:
@@ -340,7 +313,7 @@ def test_a_history_table_without_its_columns_is_sc612(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("engine", ["postgresql", "mariadb"])
 def test_a_retyped_history_column_is_sc612(engine: str, tmp_path: Path, database_factory: Callable[[str], str]) -> None:
-    project, url = three_versions(engine, tmp_path), database_factory(engine)
+    project, url = built(engine, tmp_path, third=True), database_factory(engine)
     schemac.apply(project, url, to=1)
     retype = {"postgresql": "ALTER COLUMN version TYPE text", "mariadb": "MODIFY version VARCHAR(40)"}[engine]
     with opened(url) as database:
@@ -376,7 +349,7 @@ cli.main()
 
 @pytest.mark.parametrize("command", ["status", "verify", "apply"])
 def test_a_sqlite_lock_taken_after_connecting_is_sc608(tmp_path: Path, command: str) -> None:
-    project = three_versions("sqlite", tmp_path)
+    project = built("sqlite", tmp_path, third=True)
     url = str(tmp_path / "app.db")
     schemac.apply(project, url, to=1)
     outcome = subprocess.run(
@@ -393,7 +366,7 @@ def test_a_sqlite_lock_taken_after_connecting_is_sc608(tmp_path: Path, command: 
 
 
 def test_a_sqlite_commit_blocked_by_a_reader_past_the_lock_timeout_is_sc608(tmp_path: Path) -> None:
-    project = three_versions("sqlite", tmp_path)
+    project = built("sqlite", tmp_path, third=True)
     url = str(tmp_path / "app.db")
     schemac.apply(project, url, to=1)
     reader = sqlite3.connect(url, isolation_level=None)
