@@ -64,3 +64,13 @@ def test_fresh_machine_commands_are_the_ones_ci_runs() -> None:
     assert install_and_test.endswith(".venv/bin/pytest")
     ci_lines = [line for line in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines() if line.strip()]
     assert ci_lines[-2:] == [install_and_build, install_and_test]
+
+
+def test_every_guarantee_of_security_md_names_test_files_that_exist() -> None:
+    security = (REPO / "SECURITY.md").read_text(encoding="utf-8")
+    guarantees = re.findall(r"^### (.+?)\n(.*?)(?=^### |^## |\Z)", security, re.MULTILINE | re.DOTALL)
+    assert len(guarantees) >= 8
+    for title, body in guarantees:
+        named = re.findall(r"`(tests/[a-z_]+\.py)`", body)
+        assert named, f"guarantee '{title}' names no test"
+        assert [name for name in named if not (REPO / name).is_file()] == []

@@ -39,21 +39,32 @@ class DocsResult:
 
 
 def histories(plans: Iterable[VersionPlan]) -> dict[str, History]:
-    """For every table of the newest schema, the versions that created and last changed it."""
+    """For every table of the newest schema, the versions that created and last changed it.
+
+    Each version revisits only the tables it touched: walking the whole schema for each version made
+    this O(versions x tables).
+    """
     found: dict[str, History] = {}
     previous: Mapping[str, Table] = {}
     for plan in plans:
-        current: dict[str, History] = {}
-        for name, table in plan.schema.items():
-            if name in previous:
-                history = found[name]
+        earlier = {name: found.pop(name) for name in plan.touched if name in found}
+
+        updated: dict[str, History] = {}
+        for name in plan.touched:
+            table = plan.schema.get(name)
+            if table is None:
+                continue
+            history = earlier.get(name)
+            source = earlier.get(table.renamed_from or "", found.get(table.renamed_from or ""))
+            if history is not None:
                 unchanged = previous[name] is table or previous[name] == table
-                current[name] = history if unchanged else History(history.created, plan.spec)
-            elif table.renamed_from in found and table.renamed_from not in plan.schema:
-                current[name] = History(found[table.renamed_from].created, plan.spec)
+                updated[name] = history if unchanged else History(history.created, plan.spec)
+            elif source is not None and table.renamed_from not in plan.schema:
+                updated[name] = History(source.created, plan.spec)
             else:
-                current[name] = History(plan.spec, plan.spec)
-        found, previous = current, plan.schema
+                updated[name] = History(plan.spec, plan.spec)
+        found.update(updated)
+        previous = plan.schema
     return found
 
 
@@ -150,17 +161,31 @@ def _table_section(table: Table, history: History) -> list[str]:
     return lines
 
 
-def _is_unique(table: Table, columns: tuple[str, ...]) -> bool:
-    keys = [table.primary_key]
-    keys += [tuple(c.name for c in i.columns) for i in table.indexes if i.unique and i.predicate is None]
-    return any(key and set(key) == set(columns) for key in keys)
+@dataclass(frozen=True)
+class _Keys:
+    """A table's nullable columns and the column sets its primary key and full unique indexes make unique,
+    gathered once for all its foreign keys."""
+
+    nullable: frozenset[str]
+    unique: frozenset[frozenset[str]]
+
+    @classmethod
+    def of(cls, table: Table) -> _Keys:
+        keys = [table.primary_key]
+        keys += [tuple(c.name for c in i.columns) for i in table.indexes if i.unique and i.predicate is None]
+        nullable = frozenset(c.name for c in table.columns if c.nullable)
+        return cls(nullable, frozenset(frozenset(key) for key in keys if key))
 
 
-def _relationship(table: Table, fk: ForeignKey) -> str:
+def _is_unique(keys: _Keys, columns: tuple[str, ...]) -> bool:
+    return frozenset(columns) in keys.unique
+
+
+def _relationship(table: Table, fk: ForeignKey, keys: _Keys) -> str:
     """``parent ||--o{ child : "fk_name"``: a nullable key makes the parent optional, a unique key one child."""
-    optional = any(c.nullable for c in table.columns if c.name in fk.columns)
+    optional = any(name in keys.nullable for name in fk.columns)
     parent = "|o" if optional else "||"
-    child = "o|" if _is_unique(table, fk.columns) else "o{"
+    child = "o|" if _is_unique(keys, fk.columns) else "o{"
     return f'    {fk.ref_table} {parent}--{child} {table.name} : "{fk.name}"'
 
 
@@ -170,19 +195,23 @@ def mermaid(schema: Mapping[str, Table]) -> str:
     relationships = []
     for name in sorted(schema):
         table = schema[name]
+        primary = set(table.primary_key)
         fk_columns = {c for fk in table.foreign_keys for c in fk.columns}
         unique = {i.columns[0].name for i in table.indexes if i.unique and len(i.columns) == 1 and not i.predicate}
         lines.append(f"    {name} {{")
         for c in table.columns:
-            keys = [k for k, on in (("PK", c.name in table.primary_key), ("FK", c.name in fk_columns)) if on]
-            keys += ["UK"] if c.name in unique and c.name not in table.primary_key else []
+            keys = [k for k, on in (("PK", c.name in primary), ("FK", c.name in fk_columns)) if on]
+            keys += ["UK"] if c.name in unique and c.name not in primary else []
             notes = ([str(c.type)] if c.type.length is not None else []) + (["nullable"] if c.nullable else [])
             attribute = f"        {c.type.name} {c.name}"
             attribute += f" {', '.join(keys)}" if keys else ""
             attribute += f' "{", ".join(notes)}"' if notes else ""
             lines.append(attribute)
         lines.append("    }")
-        relationships += [_relationship(table, fk) for fk in sorted(table.foreign_keys, key=lambda f: f.name)]
+        table_keys = _Keys.of(table)
+        relationships += [
+            _relationship(table, fk, table_keys) for fk in sorted(table.foreign_keys, key=lambda f: f.name)
+        ]
     return "\n".join(lines + relationships) + "\n"
 
 

@@ -9,6 +9,7 @@ or off).
 from __future__ import annotations
 
 import difflib
+import random
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,17 +70,53 @@ def _json_suffix(model: Model) -> Iterator[Hit]:
                 yield spec.file, column.where, f"json column '{table.name}.{column.name}' is not named *_json"
 
 
-def _covered(table: Table, columns: tuple[str, ...]) -> bool:
-    """Whether the primary key or a full (not partial) index starts with exactly ``columns``."""
-    leading = [list(table.primary_key)]
-    leading += [[c.name for c in i.columns] for i in table.indexes if i.predicate is None]
-    return any(set(key[: len(columns)]) == set(columns) for key in leading)
+_WEIGHTS = random.Random()
+"""Random weights of column names for :class:`_LeadingColumns`: unknown to a spec, so none can make sets collide."""
+
+
+class _LeadingColumns:
+    """Which sets of distinct columns lead a table's primary key or one of its full (not partial) indexes.
+
+    Each prefix of a key, of a length asked about, is filed under that length and a hash of its set of
+    names (the sum of a random weight per name), so that asking costs the size of the question, not of
+    the table's indexes; a hit is confirmed by comparing the sets.
+    """
+
+    def __init__(self, table: Table, lengths: set[int]) -> None:
+        self._keys = [list(table.primary_key)]
+        self._keys += [[c.name for c in i.columns] for i in table.indexes if i.predicate is None]
+        self._weights: dict[str, int] = {}
+        self._prefixes: dict[tuple[int, int], list[int]] = {}
+        longest = max(lengths, default=0)
+        for number, key in enumerate(self._keys):
+            seen: set[str] = set()
+            total = 0
+            for length, name in enumerate(key[:longest], 1):
+                if name in seen:  # a repeated column: no longer prefix has distinct columns
+                    break
+                seen.add(name)
+                total += self._weights.setdefault(name, _WEIGHTS.getrandbits(64))
+                if length in lengths:
+                    self._prefixes.setdefault((length, total), []).append(number)
+
+    def covers(self, columns: tuple[str, ...]) -> bool:
+        """Whether a key's first ``len(columns)`` columns are exactly ``columns``, in any order."""
+        wanted = set(columns)
+        if len(wanted) < len(columns):  # never so for a foreign key (its columns are distinct): ask every key
+            return any(set(key[: len(columns)]) == wanted for key in self._keys)
+        if not wanted <= self._weights.keys():
+            return False
+        candidates = self._prefixes.get((len(columns), sum(self._weights[name] for name in wanted)), ())
+        return any(set(self._keys[number][: len(columns)]) == wanted for number in candidates)
 
 
 def _foreign_key_index(model: Model) -> Iterator[Hit]:
     for spec, table in model.tables():
+        if not table.foreign_keys:
+            continue
+        leading = _LeadingColumns(table, {len(fk.columns) for fk in table.foreign_keys})
         for fk in table.foreign_keys:
-            if not _covered(table, fk.columns):
+            if not leading.covers(fk.columns):
                 message = f"foreign key {fk.name} ({', '.join(fk.columns)}) has no index that starts with its columns"
                 yield spec.file, fk.where, message + " (partial indexes do not count)"
 
@@ -90,10 +127,13 @@ def _primary_key(model: Model) -> Iterator[Hit]:
             yield spec.file, table.where, f"table '{table.name}' has no primary key"
 
 
-def _data_loss(spec: Spec, operation: Operation) -> Where | None:
-    """Where ``spec`` asks for an operation that loses data (a drop, or a narrowed type), else ``None``."""
+def _data_loss(spec: Spec, operation: Operation, dropped_at: Mapping[str, int]) -> Where | None:
+    """Where ``spec`` asks for an operation that loses data (a drop, or a narrowed type), else ``None``.
+
+    ``dropped_at`` gives the position of each name in the spec's ``drop_tables``.
+    """
     if isinstance(operation, DropTable):
-        return spec.at("drop_tables", spec.drop_tables.index(operation.table.name))
+        return spec.at("drop_tables", dropped_at[operation.table.name])
     if isinstance(operation, DropColumn):
         return spec.at("tables", operation.table, "columns")
     if isinstance(operation, AlterColumn) and narrows(operation.before.type, operation.after.type):
@@ -103,8 +143,11 @@ def _data_loss(spec: Spec, operation: Operation) -> Where | None:
 
 def _destructive(model: Model) -> Iterator[Hit]:
     for plan in model.plans:
+        dropped_at: dict[str, int] = {}
+        for i, name in enumerate(plan.spec.drop_tables):
+            dropped_at.setdefault(name, i)
         for operation in plan.operations:
-            where = _data_loss(plan.spec, operation)
+            where = _data_loss(plan.spec, operation, dropped_at)
             if where is not None:
                 yield plan.spec.file, where, f"version {plan.spec.prefix} loses data: {operation.describe()}"
 

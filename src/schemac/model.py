@@ -13,6 +13,7 @@ import json
 import math
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
@@ -303,6 +304,7 @@ RESERVED_WORDS = frozenset(
 )
 
 IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TYPE = re.compile(r"(?P<name>[a-z]+)(?:\((?P<a>[0-9]+)(?:, ?(?P<b>[0-9]+))?\))?")
 _INT_RANGES = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -429,12 +431,44 @@ class Table:
         generated hash went through every column, index and check each time)."""
         return hash(self.name)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Fields and digest: the lookup tables below are rebuilt where needed, not pickled."""
+        state = dict(self.__dict__)
+        for lookup in _TABLE_LOOKUPS:
+            state.pop(lookup, None)
+        return state
+
+    @cached_property
+    def columns_by_name(self) -> Mapping[str, Column]:
+        """Each column by name (the first, should two share one), so that lookups in loops stay constant-time."""
+        found: dict[str, Column] = {}
+        for column in self.columns:
+            found.setdefault(column.name, column)
+        return found
+
+    @cached_property
+    def foreign_keys_by_target(self) -> Mapping[str, Sequence[int]]:
+        """The positions in ``foreign_keys`` of the keys that reference each table."""
+        found: dict[str, list[int]] = {}
+        for position, fk in enumerate(self.foreign_keys):
+            found.setdefault(fk.ref_table, []).append(position)
+        return found
+
+    @cached_property
+    def index_names(self) -> frozenset[str]:
+        """The names of the table's indexes, for constant-time membership tests."""
+        return frozenset(index.name for index in self.indexes)
+
     def column(self, name: str) -> Column | None:
-        return next((c for c in self.columns if c.name == name), None)
+        return self.columns_by_name.get(name)
 
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
+
+
+_TABLE_LOOKUPS = ("columns_by_name", "foreign_keys_by_target", "index_names")
+"""Cached properties of :class:`Table` that pickles leave out."""
 
 
 def table_shape(table: Table) -> dict[str, object]:
@@ -596,12 +630,12 @@ def scan_expression(text: str) -> str | None:
             if depth < 0:
                 return "has a ')' without its '('"
         elif (ch.isalpha() or ch == "_") and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
-            word = re.match(r"[A-Za-z_][A-Za-z0-9_]*", text[i:])
-            assert word is not None
-            if word.group().lower() == "select":
-                return "contains a subquery: an expression may use only its own table's columns"
-            i += len(word.group())
-            continue
+            word = _WORD.match(text, i)  # matched in place: slicing the rest of the text made a scan quadratic
+            if word is not None:  # else a non-ASCII letter, which cannot start a keyword
+                if word.group().lower() == "select":
+                    return "contains a subquery: an expression may use only its own table's columns"
+                i = word.end()
+                continue
         i += 1
     if depth:
         return "has a '(' without its ')'"
@@ -965,6 +999,7 @@ class _SpecReader:
         self, table: str, body: dict[str, Any], columns: list[Column], known: set[str]
     ) -> list[ForeignKey]:
         base: Path_ = ("tables", table)
+        by_name = {c.name: c for c in columns}
         result = []
         for column in columns:
             cbody = body["columns"][column.name]
@@ -1002,12 +1037,11 @@ class _SpecReader:
                 )
             name = item.get("name") or f"fk_{table}_{'_'.join(cols)}"
             self.name((*path, "name") if "name" in item else path, name, generated="name" not in item)
+            key_columns = [by_name[c] for c in cols if c in by_name]
             for action in ("on_delete", "on_update"):
-                if item.get(action) == "set null" and any(c.nullable is False for c in columns if c.name in cols):
+                if item.get(action) == "set null" and any(c.nullable is False for c in key_columns):
                     self.error((*path, action), "SC307", f"{action}: set null needs the key columns to be nullable")
-                if item.get(action) == "set default" and any(
-                    not c.nullable and c.default is None for c in columns if c.name in cols
-                ):
+                if item.get(action) == "set default" and any(not c.nullable and c.default is None for c in key_columns):
                     self.error(
                         (*path, action), "SC307", f"{action}: set default needs every key column to have a default"
                     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import copy
 import dataclasses
+import functools
 import hashlib
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
@@ -260,7 +261,9 @@ class VersionPlan:
     """One spec, the operations that take the schema from the previous version to it, and the result.
 
     ``changed`` maps each altered table to its shape before (after renames) and after this version;
-    ``declared`` holds every table this spec lists (created, changed or restated).
+    ``declared`` holds every table this spec lists (created, changed or restated); ``referenced_by``
+    names, for each altered table, the tables with a foreign key to it during the version (its
+    result, the altered tables' earlier shapes, and the tables it drops).
     """
 
     spec: Spec
@@ -269,6 +272,9 @@ class VersionPlan:
     fingerprint: str
     changed: Mapping[str, tuple[Table, Table]] = field(default_factory=dict)
     declared: tuple[Table, ...] = ()
+    referenced_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    touched: tuple[str, ...] = ()
+    """The names whose table this version created, replaced or removed (every other table is the same object)."""
 
 
 def _column_text(c: Column) -> str:
@@ -310,7 +316,7 @@ def _describe_object(name: str, table: Table) -> str:
     """What object ``name`` of ``table`` is, as findings say it (a primary key, then an index, then the table)."""
     if table.primary_key and name == f"pk_{table.name}":
         kind = "primary key"
-    elif any(index.name == name for index in table.indexes):
+    elif name in table.index_names:
         kind = "index"
     else:
         kind = "table"
@@ -488,10 +494,13 @@ def plan(specs: Iterable[Spec], start: PlanState | None = None) -> tuple[list[Ve
     for spec in specs:
         number = state.versions
         version = _plan_one(spec, state, diagnostics)
-        for name, table in state.end_version():
+        changes = state.end_version()
+        for name, table in changes:
             history.setdefault(name, []).append((number, table))
         fingerprint = Fingerprint(state.fingerprint).hexdigest()
-        plans.append(dataclasses.replace(version, schema=SchemaAt(history, number, base), fingerprint=fingerprint))
+        schema = SchemaAt(history, number, base)
+        touched = tuple(name for name, _ in changes)
+        plans.append(dataclasses.replace(version, schema=schema, fingerprint=fingerprint, touched=touched))
     return plans, diagnostics
 
 
@@ -520,17 +529,10 @@ def for_dialect(
         if last[op.table] == i:
             before, after = version.changed[op.table]
             changes = tuple(absorbed[op.table])
-            result.append(RebuildTable(before, after, _copies(before, after), changes, _referencing(op.table, version)))
+            referenced_by = version.referenced_by.get(op.table, ())
+            result.append(RebuildTable(before, after, _copies(before, after), changes, referenced_by))
             result.extend(CreateIndex(after.name, index) for index in after.indexes)
     return tuple(result)
-
-
-def _referencing(name: str, version: VersionPlan) -> tuple[str, ...]:
-    """Tables with a foreign key to ``name`` during ``version``: its result, the changed tables' earlier
-    shapes, and the tables it drops (they go last)."""
-    tables = [*version.schema.values(), *(before for before, _ in version.changed.values())]
-    tables += [op.table for op in version.operations if isinstance(op, DropTable)]
-    return tuple(sorted({t.name for t in tables if any(fk.ref_table == name for fk in t.foreign_keys)}))
 
 
 def _copies(before: Table, after: Table) -> tuple[tuple[str, bool], ...]:
@@ -554,8 +556,7 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionP
 
     table_renames = _table_renames(spec, state, error)
     dropped = _dropped_tables(spec, state, table_renames, error)
-    for new, old in table_renames.items():
-        _rename_table(state, old, new)
+    _rename_tables(state, table_renames)
     new_tables = [t for t in spec.tables if t.name not in state]
     relisted = {t.name: t for t in spec.tables if t.name in state}
     column_renames: dict[str, dict[str, str]] = {}
@@ -565,8 +566,7 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionP
         if len(found) == reported:  # else a refused rename would show up again as a drop and an add
             column_renames[name] = renames
     for name, renames in column_renames.items():
-        for new, old in renames.items():
-            _rename_column(state, name, old, new)
+        _rename_columns(state, name, renames)
     changed = {name: (state[name], relisted[name]) for name in column_renames}
     for table in dropped:
         del state[table.name]
@@ -591,7 +591,21 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionP
     operations += [op for diff in diffs for op in diff.index_creates]
     operations += [DropTable(t) for t in reversed(_creation_order(dropped, _ignore))]
     changed = {diff.table: changed[diff.table] for diff in diffs if not diff.empty}
-    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *relisted.values()))
+    referenced_by = _referrers(state, changed, dropped)
+    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *relisted.values()), referenced_by)
+
+
+def _referrers(
+    state: PlanState, changed: Mapping[str, tuple[Table, Table]], dropped: list[Table]
+) -> dict[str, tuple[str, ...]]:
+    """For each altered table, the tables with a foreign key to it during the version: in the schema the
+    version leaves (which ``state`` indexes), and among the altered tables' earlier shapes and the dropped ones."""
+    state.refresh()
+    earlier: dict[str, set[str]] = {}
+    for table in [*(before for before, _ in changed.values()), *dropped]:
+        for fk in table.foreign_keys:
+            earlier.setdefault(fk.ref_table, set()).add(table.name)
+    return {name: tuple(sorted(state.referrers.get(name, set()) | earlier.get(name, set()))) for name in changed}
 
 
 @dataclass(frozen=True)
@@ -636,6 +650,12 @@ def _refuse_destructive(spec: Spec, where: Where, change: str, error: _Error) ->
 def _table_renames(spec: Spec, state: Mapping[str, Table], error: _Error) -> dict[str, str]:
     """New name → old name for every table whose ``renamed_from`` names a table of the previous version."""
     renames: dict[str, str] = {}
+    renamed_to: dict[str, str] = {}  # old name → new name
+
+    @functools.cache
+    def known_tables() -> str:
+        return _known("tables", state)
+
     for table in spec.tables:
         source = table.renamed_from
         if not source or source == table.name:
@@ -655,24 +675,30 @@ def _table_renames(spec: Spec, state: Mapping[str, Table], error: _Error) -> dic
                 where,
                 "SC404",
                 f"table '{table.name}' is renamed from '{source}', which does not exist",
-                _known("tables", state),
+                known_tables(),
             )
-        elif source in renames.values():
-            other = next(new for new, old in renames.items() if old == source)
-            error(where, "SC405", f"tables '{other}' and '{table.name}' are both renamed from '{source}'")
+        elif source in renamed_to:
+            error(where, "SC405", f"tables '{renamed_to[source]}' and '{table.name}' are both renamed from '{source}'")
         else:
             renames[table.name] = source
+            renamed_to[source] = table.name
     return renames
 
 
 def _dropped_tables(spec: Spec, state: Mapping[str, Table], renames: Mapping[str, str], error: _Error) -> list[Table]:
     listed = {t.name for t in spec.tables}
+    renamed = set(renames.values())
     dropped = []
+
+    @functools.cache
+    def known_tables() -> str:
+        return _known("tables", state)
+
     for i, name in enumerate(spec.drop_tables):
         where = spec.at("drop_tables", i)
         if name not in state:
-            error(where, "SC407", f"drop_tables names '{name}', which does not exist", _known("tables", state))
-        elif name in listed or name in renames.values():
+            error(where, "SC407", f"drop_tables names '{name}', which does not exist", known_tables())
+        elif name in listed or name in renamed:
             error(
                 where,
                 "SC406",
@@ -685,22 +711,40 @@ def _dropped_tables(spec: Spec, state: Mapping[str, Table], renames: Mapping[str
     return dropped
 
 
-def _rename_table(state: MutableMapping[str, Table], old: str, new: str) -> None:
-    """Rename in ``state``, and point every foreign key at the new name (as the databases do)."""
-    state[new] = dataclasses.replace(state.pop(old), name=new)
-    _rewrite_references(state, lambda fk: dataclasses.replace(fk, ref_table=new) if fk.ref_table == old else fk)
+def _rename_tables(state: PlanState, renames: Mapping[str, str]) -> None:
+    """Apply ``renames`` (new name → old) to ``state``, and point every foreign key at the new names (as
+    the databases do). A new name is never an old one, so all apply at once; only referencing tables change."""
+    if not renames:
+        return
+    new_name = {old: new for new, old in renames.items()}
+    state.refresh()
+    users = {new_name.get(user, user) for old in new_name for user in state.referrers.get(old, ())}
+    for new, old in renames.items():
+        state[new] = dataclasses.replace(state.pop(old), name=new)
+
+    def rewrite(fk: ForeignKey) -> ForeignKey:
+        moved = new_name.get(fk.ref_table)
+        return fk if moved is None else dataclasses.replace(fk, ref_table=moved)
+
+    _rewrite_references(state, users, rewrite)
 
 
-def _rename_column(state: MutableMapping[str, Table], table_name: str, old: str, new: str) -> None:
-    """Rename in ``state``: the table's key, indexes and foreign keys, and references from other tables."""
+def _rename_columns(state: PlanState, table_name: str, renames: Mapping[str, str]) -> None:
+    """Apply ``renames`` (new name → old) to a table of ``state``: its columns, key, indexes and foreign
+    keys, and references from other tables. A new name is never an old one, so all apply at once."""
+    if not renames:
+        return
+    new_name = {old: new for new, old in renames.items()}
 
     def rename(name: str) -> str:
-        return new if name == old else name
+        return new_name.get(name, name)
 
+    state.refresh()
+    users = set(state.referrers.get(table_name, ()))
     table = state[table_name]
     state[table_name] = dataclasses.replace(
         table,
-        columns=tuple(dataclasses.replace(c, name=new) if c.name == old else c for c in table.columns),
+        columns=tuple(dataclasses.replace(c, name=rename(c.name)) if c.name in new_name else c for c in table.columns),
         primary_key=tuple(map(rename, table.primary_key)),
         indexes=tuple(
             dataclasses.replace(i, columns=tuple(IndexColumn(rename(c.name), c.descending) for c in i.columns))
@@ -710,6 +754,7 @@ def _rename_column(state: MutableMapping[str, Table], table_name: str, old: str,
     )
     _rewrite_references(
         state,
+        users,
         lambda fk: (
             dataclasses.replace(fk, ref_columns=tuple(map(rename, fk.ref_columns)))
             if fk.ref_table == table_name
@@ -718,8 +763,10 @@ def _rename_column(state: MutableMapping[str, Table], table_name: str, old: str,
     )
 
 
-def _rewrite_references(state: MutableMapping[str, Table], rewrite: Callable[[ForeignKey], ForeignKey]) -> None:
-    for name, table in list(state.items()):
+def _rewrite_references(state: PlanState, users: Iterable[str], rewrite: Callable[[ForeignKey], ForeignKey]) -> None:
+    """Rewrite the foreign keys of ``users``, the tables that reference what changed, in schema order."""
+    for name in state.in_order(users):
+        table = state[name]
         keys = tuple(map(rewrite, table.foreign_keys))
         if keys != table.foreign_keys:
             state[name] = dataclasses.replace(table, foreign_keys=keys)
@@ -728,6 +775,12 @@ def _rewrite_references(state: MutableMapping[str, Table], rewrite: Callable[[Fo
 def _column_renames(spec: Spec, before: Table, after: Table, error: _Error) -> dict[str, str]:
     """New name → old name for every column of ``after`` renamed from a column of ``before``."""
     renames: dict[str, str] = {}
+    renamed_to: dict[str, str] = {}  # old name → new name
+
+    @functools.cache
+    def known_columns() -> str:
+        return _known("columns", before.columns_by_name)
+
     for column in after.columns:
         source = column.renamed_from
         if not source or source == column.name:
@@ -747,7 +800,7 @@ def _column_renames(spec: Spec, before: Table, after: Table, error: _Error) -> d
                 where,
                 "SC404",
                 f"column '{after.name}.{column.name}' is renamed from '{source}', which does not exist",
-                _known("columns", {c.name: c for c in before.columns}),
+                known_columns(),
             )
         elif after.column(source) is not None:
             error(
@@ -756,15 +809,16 @@ def _column_renames(spec: Spec, before: Table, after: Table, error: _Error) -> d
                 f"column '{after.name}.{column.name}' is renamed from '{source}', which is still listed",
                 f"remove column '{source}' or the renamed_from",
             )
-        elif source in renames.values():
-            other = next(new for new, old in renames.items() if old == source)
+        elif source in renamed_to:
             error(
                 where,
                 "SC405",
-                f"columns '{other}' and '{column.name}' of '{after.name}' are both renamed from '{source}'",
+                f"columns '{renamed_to[source]}' and '{column.name}' of '{after.name}' "
+                f"are both renamed from '{source}'",
             )
         else:
             renames[column.name] = source
+            renamed_to[source] = column.name
     return renames
 
 
@@ -794,18 +848,19 @@ def _diff_columns(
     """
     ops: list[Operation] = []
     name = after.name
+    old_columns, new_columns = before.columns_by_name, after.columns_by_name
 
     def where(column: Column) -> Where:
         return after.where if column.audit else column.where
 
+    was_constrained = _constrained(before)
     for column in before.columns:
-        if after.column(column.name) is None:
+        if column.name not in new_columns:
             _refuse_destructive(spec, after.where, f"dropping column '{name}.{column.name}'", error)
-            ops.append(
-                DropColumn(name, column, "drop_constrained_column" if _constrained(before, column) else "drop_column")
-            )
+            kind = "drop_constrained_column" if was_constrained(column) else "drop_column"
+            ops.append(DropColumn(name, column, kind))
     for column in after.columns:
-        old = before.column(column.name)
+        old = old_columns.get(column.name)
         if old is None:
             continue
         if column_shape(old) == column_shape(column):
@@ -824,18 +879,21 @@ def _diff_columns(
                 spec, where(column), f"making column '{name}.{column.name}' NOT NULL without a default", error
             )
         ops.append(AlterColumn(name, old, column))
-    kept = [c.name for c in after.columns if before.column(c.name) is not None]
+    kept = [c.name for c in after.columns if c.name in old_columns]
+    # An added column before the last existing one is inserted among them.
+    last_kept = max((i for i, c in enumerate(after.columns) if c.name in old_columns), default=-1)
+    constrained = _constrained(after)
     for position, column in enumerate(after.columns):
-        if before.column(column.name) is not None:
+        if column.name in old_columns:
             continue
         if not column.nullable and column.default is None:
             _refuse_destructive(
                 spec, where(column), f"adding NOT NULL column '{name}.{column.name}' without a default", error
             )
-        if any(before.column(c.name) is not None for c in after.columns[position + 1 :]):
+        if position < last_kept:
             kind = "insert_column"
         elif (
-            _constrained(after, column)
+            constrained(column)
             or (not column.nullable and column.default is None)
             or (column.default is not None and column.default.kind == "sql")
         ):
@@ -843,19 +901,23 @@ def _diff_columns(
         else:
             kind = "add_column"
         ops.append(AddColumn(name, column, kind))
-    if kept != [c.name for c in before.columns if after.column(c.name) is not None]:
+    if kept != [c.name for c in before.columns if c.name in new_columns]:
         ops.append(ReorderColumns(name, tuple(c.name for c in after.columns)))
     return ops
 
 
-def _constrained(table: Table, column: Column) -> bool:
-    """Whether a key, check or derived check of ``table`` names ``column`` (so ALTER cannot add or drop it)."""
-    return (
-        column.name in table.primary_key
-        or _has_derived_check(column)
-        or any(column.name in fk.columns for fk in table.foreign_keys)
-        or any(c.name == f"ck_{table.name}_{column.name}" for c in table.checks)
-    )
+def _constrained(table: Table) -> Callable[[Column], bool]:
+    """Whether a key, check or derived check of ``table`` names a column (so ALTER cannot add or drop it).
+
+    The table's keys and checks are indexed once, however many columns are asked about.
+    """
+    keyed = set(table.primary_key).union(*(fk.columns for fk in table.foreign_keys))
+    checks = {check.name for check in table.checks}
+
+    def constrained(column: Column) -> bool:
+        return column.name in keyed or _has_derived_check(column) or f"ck_{table.name}_{column.name}" in checks
+
+    return constrained
 
 
 def _has_derived_check(column: Column) -> bool:
@@ -922,23 +984,64 @@ def _check_references(spec: Spec, state: PlanState, dropped: list[Table], error:
                 "drop those foreign keys (or tables) in this spec too",
             )
     involved = declared.union(*(state.referrers.get(name, set()) for name in declared))
+    targets = _Targets(state)
     for table in (state[name] for name in state.in_order(involved)):
-        for fk in table.foreign_keys:
-            if table.name in declared:
-                _check_reference(table, fk, state, error)
-            elif fk.ref_table in declared:
-                target = state[fk.ref_table]
-                _check_reference(table, dataclasses.replace(fk, where=target.where), state, error)
+        if table.name in declared:
+            for fk in table.foreign_keys:
+                _check_reference(table, fk, targets, error)
+            continue
+        for fk in _keys_to(table, declared):
+            target = state[fk.ref_table]
+            _check_reference(table, dataclasses.replace(fk, where=target.where), targets, error)
 
 
-def _check_reference(table: Table, fk: ForeignKey, tables: Mapping[str, Table], error: _Error) -> None:
-    target = tables.get(fk.ref_table)
+def _keys_to(table: Table, targets: set[str]) -> list[ForeignKey]:
+    """The foreign keys of ``table`` that reference one of ``targets``, in order, found in time that follows
+    the smaller of the two: a table that references many is not walked whole each time one of them changes."""
+    by_target = table.foreign_keys_by_target
+    if len(targets) <= len(by_target):
+        positions = [p for name in targets if name in by_target for p in by_target[name]]
+    else:
+        positions = [p for name, found in by_target.items() if name in targets for p in found]
+    return [table.foreign_keys[p] for p in sorted(positions)]
+
+
+class _Targets:
+    """What foreign keys ask of the tables they reference, worked out once per table however many keys ask.
+
+    ``tables`` must not change while it is in use.
+    """
+
+    def __init__(self, tables: Mapping[str, Table]) -> None:
+        self.tables = tables
+        self._keys: dict[str, frozenset[frozenset[str]]] = {}
+        self._known_columns: dict[str, str] = {}
+
+    @functools.cached_property
+    def known_tables(self) -> str:
+        return _known("tables", self.tables)
+
+    def known_columns(self, table: Table) -> str:
+        if table.name not in self._known_columns:
+            self._known_columns[table.name] = _known("columns", table.columns_by_name)
+        return self._known_columns[table.name]
+
+    def keys(self, table: Table) -> frozenset[frozenset[str]]:
+        """The column sets a foreign key may reference: the primary key and each unique, non-partial index."""
+        if table.name not in self._keys:
+            unique = (frozenset(c.name for c in i.columns) for i in table.indexes if i.unique and i.predicate is None)
+            self._keys[table.name] = frozenset([frozenset(table.primary_key), *unique])
+        return self._keys[table.name]
+
+
+def _check_reference(table: Table, fk: ForeignKey, targets: _Targets, error: _Error) -> None:
+    target = targets.tables.get(fk.ref_table)
     if target is None:
         error(
             fk.where,
             "SC305",
             f"foreign key {fk.name} references table '{fk.ref_table}', which does not exist",
-            _known("tables", tables),
+            targets.known_tables,
         )
         return
     for column in fk.ref_columns:
@@ -947,13 +1050,10 @@ def _check_reference(table: Table, fk: ForeignKey, tables: Mapping[str, Table], 
                 fk.where,
                 "SC306",
                 f"foreign key {fk.name} references column '{fk.ref_table}.{column}', which does not exist",
-                _known("columns", {c.name: c for c in target.columns}),
+                targets.known_columns(target),
             )
             return
-    keys = [set(target.primary_key)] + [
-        {c.name for c in i.columns} for i in target.indexes if i.unique and i.predicate is None
-    ]
-    if set(fk.ref_columns) not in keys:
+    if frozenset(fk.ref_columns) not in targets.keys(target):
         error(
             fk.where,
             "SC312",
@@ -1014,37 +1114,61 @@ def _check_object_names(spec: Spec, state: PlanState, error: _Error) -> None:
 
 
 def _creation_order(tables: list[Table], error: _Error) -> list[Table]:
-    """Referenced tables first; spec order otherwise. A cycle is reported, not broken."""
+    """Referenced tables first; spec order otherwise. A cycle is reported, not broken.
+
+    Tables come in rounds, each in spec order: first those that reference no other listed table, then
+    those that reference only tables of earlier rounds. A table's round is one after that of the last
+    table it waits for (Kahn's algorithm: each reference is followed once, from the referenced table).
+    """
     names = {t.name for t in tables}
-    pending = {t.name: {fk.ref_table for fk in t.foreign_keys if fk.ref_table in names} - {t.name} for t in tables}
-    ordered: list[Table] = []
-    while pending:
-        ready = [t for t in tables if t.name in pending and not pending[t.name]]
-        if not ready:
-            cycle = _find_cycle(pending)
-            first = next(t for t in tables if t.name == cycle[0])
-            error(
-                first.where,
-                "SC311",
-                f"circular foreign keys: {' -> '.join([*cycle, cycle[0]])}",
-                "drop one of the foreign keys, or add it in a later spec",
-            )
-            return tables
-        for table in ready:
-            ordered.append(table)
-            del pending[table.name]
-        for deps in pending.values():
-            deps.difference_update(t.name for t in ready)
-    return ordered
+    waits_for = {t.name: {fk.ref_table for fk in t.foreign_keys if fk.ref_table in names} - {t.name} for t in tables}
+    waited_by: dict[str, list[str]] = {}
+    for name, targets in waits_for.items():
+        for target in targets:
+            waited_by.setdefault(target, []).append(name)
+    unmet = {name: len(targets) for name, targets in waits_for.items()}
+    round_of: dict[str, int] = {}
+    ready = [name for name, count in unmet.items() if count == 0]
+    depth = 0
+    while ready:
+        following = []
+        for name in ready:
+            round_of[name] = depth
+            for user in waited_by.get(name, ()):
+                unmet[user] -= 1
+                if unmet[user] == 0:
+                    following.append(user)
+        ready, depth = following, depth + 1
+    if len(round_of) < len(waits_for):
+        pending = {
+            name: {target for target in targets if target not in round_of}
+            for name, targets in waits_for.items()
+            if name not in round_of
+        }
+        cycle = _find_cycle(pending)
+        first = next(t for t in tables if t.name == cycle[0])
+        error(
+            first.where,
+            "SC311",
+            f"circular foreign keys: {' -> '.join([*cycle, cycle[0]])}",
+            "drop one of the foreign keys, or add it in a later spec",
+        )
+        return tables
+    rounds: list[list[Table]] = [[] for _ in range(depth)]
+    for table in tables:
+        rounds[round_of[table.name]].append(table)
+    return [table for tables_of_round in rounds for table in tables_of_round]
 
 
 def _find_cycle(pending: Mapping[str, set[str]]) -> list[str]:
-    path: list[str] = []
+    """A cycle among ``pending`` (each waits for at least one other), from the smallest name, following the
+    smallest reference."""
+    path: dict[str, int] = {}  # node → its position on the path
     node = min(pending)
     while node not in path:
-        path.append(node)
+        path[node] = len(path)
         node = min(pending[node])
-    return path[path.index(node) :]
+    return list(path)[path[node] :]
 
 
 class _Owners(dict[str, str]):

@@ -357,7 +357,13 @@ class _Builder:
             if node.tag == _NULL:
                 return None
             if node.tag == _INT:
-                return int(text, 0) if text[:2] in ("0o", "0x") else int(text)
+                if text[:2] not in ("0o", "0x"):
+                    return int(text)
+                value = int(text, 0)
+                # Python limits the digits of decimal integers only; one it could not write out would
+                # break every message that shows it: raise its ValueError here.
+                str(value)
+                return value
             return float(text.lower().replace(".inf", "inf").replace(".nan", "nan"))
         except ValueError:
             line, column = _mark(node)
