@@ -20,7 +20,9 @@ def test_committed_example_migrations_match_the_specs() -> None:
 def test_example_migrations_pass_the_loader_contract() -> None:
     outcome = loader_contract(EXAMPLE / "migrations")
     assert outcome.returncode == 0, outcome.stdout + outcome.stderr
-    assert json.loads(outcome.stdout)["files"] == 4
+    summary = json.loads(outcome.stdout)
+    assert summary["files"] == 4
+    assert summary["strict_sqlite"] is True  # run through apsw, double-quoted strings off, as the first user's client
 
 
 def test_manifest_hashes_are_sha256_of_the_written_bytes(example_copy: Path) -> None:
