@@ -157,7 +157,7 @@ def test_verify_lists_every_difference(engine: str, tmp_path: Path, database_fac
     ]
     if engine != "sqlite":
         expected += [
-            "specs/0001_catalog.yaml:3:3: SC626 missing check 'ck_products_title_not_blank' on 'products'",
+            "specs/0001_catalog.yaml:30:21: SC626 missing check 'ck_products_title_not_blank' on 'products'",
             "specs/0002_orders.yaml:9:7: SC623 column 'orders.coupon' is NOT NULL, the specs give NULL",
             "specs/0002_orders.yaml:22:9: SC625 missing foreign key 'fk_order_lines_sku' on 'order_lines'",
         ]

@@ -320,16 +320,26 @@ def test_sc510_published_spec_changed(published: Path) -> None:
     ]
 
 
-def test_sc511_generated_sql_changed_for_a_published_version(published: Path) -> None:
+def test_sc511_a_published_version_rendered_differently_is_kept_with_a_warning(published: Path) -> None:
+    before = {p.name: p.read_bytes() for p in (published / "migrations").iterdir()}
     override = published / "templates" / "sqlite" / "migration.sql.j2"
     override.parent.mkdir(parents=True)
     override.write_text("-- changed\n{% for s in statements %}{{ s }}\n{% endfor %}", encoding="utf-8")
-    assert findings(lambda: schemac.build(published)) == [
-        "migrations/0001_a.sql:1:1: SC511 generated SQL for this published version differs from the file (a template "
-        "or schemac itself changed) (hint: keep the published file; only the newest may change, with --amend)"
+    assert schemac.build(published).written == ()  # kept as published: nothing refused, nothing written
+    assert {p.name: p.read_bytes() for p in (published / "migrations").iterdir()} == before
+    report = schemac.check(published)
+    assert report.ok
+    assert [(d.diagnostic.severity, str(d.diagnostic)) for d in report.drift] == [
+        (
+            "warning",
+            "migrations/0001_a.sql:1:1: SC511 kept as published: this schemac renders version 1 differently "
+            "(schemac or a template changed since it was published) (hint: nothing to do; new versions use the new "
+            "rendering, and build --amend renders this newest version again while it has not left your branch)",
+        )
     ]
     schemac.build(published, amend=True)  # the newest version may change on purpose
     assert (published / "migrations" / "0001_a.sql").read_text(encoding="utf-8").startswith("-- changed\n")
+    assert schemac.check(published).drift == ()
 
 
 # --- SC7xx: settings -----------------------------------------------------------------------------

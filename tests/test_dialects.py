@@ -83,6 +83,77 @@ def test_mariadb_refuses_partial_unique_indexes_quoted_names_and_set_default(
     assert cli("build", "--project", project).returncode == 0  # type: ignore[attr-defined]
 
 
+KEY_THAT_CHANGES_ITS_COLUMN = """description: Items whose parent may go away.
+tables:
+  parents:
+    description: A parent.
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+  items:
+    description: An item.
+    audit: none
+    columns:
+      id:        {type: integer, primary_key: true}
+      parent_id:
+        type: integer
+        nullable: true
+        references: parents.id
+        on_delete: set null
+        enum: [1, 2]
+        check: "parent_id > 0"
+      kind:      {type: text, enum: [a, b]}
+    checks:
+      - name: kind_needs_parent
+        expression: "kind = 'a' OR parent_id IS NOT NULL"
+"""
+
+
+def test_mariadb_refuses_checks_on_columns_its_foreign_key_sets(
+    make_project: Callable[..., Path], cli: Callable[..., object]
+) -> None:
+    project = make_project({"0001_items.yaml": KEY_THAT_CHANGES_ITS_COLUMN}, THREE)
+    outcome = cli("build", "--project", project)
+    assert outcome.returncode == 2  # type: ignore[attr-defined]
+    message = (
+        "names a column of foreign key fk_items_parent_id, whose on delete set null changes that column: the engine "
+        "refuses such a check on mariadb (hint: drop the check or the enum, or use another referential action)"
+    )
+    assert outcome.stderr.splitlines() == [  # type: ignore[attr-defined]
+        f"specs/0001_items.yaml:13:7: SC323 check 'ck_items_parent_id_enum' of table 'items' {message}",
+        f"specs/0001_items.yaml:19:16: SC323 check 'ck_items_parent_id' of table 'items' {message}",
+        f"specs/0001_items.yaml:23:21: SC323 check 'ck_items_kind_needs_parent' of table 'items' {message}",
+    ]
+    (project / "schemac.toml").write_text('dialects = ["sqlite", "postgresql"]\n')
+    assert cli("build", "--project", project).returncode == 0  # type: ignore[attr-defined]
+
+
+def test_the_checks_refused_by_sc323_are_the_ones_mariadb_refuses(
+    make_project: Callable[..., Path],
+    database_factory: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Built without the refusal, the file fails on a real MariaDB with error 1901 (and the key alone does not)."""
+    import dataclasses
+
+    from schemac import dialects
+
+    monkeypatch.setitem(
+        dialects.DIALECTS, "mariadb", dataclasses.replace(dialects.MARIADB, check_blocking_actions=frozenset())
+    )
+    url = database_factory("mariadb")
+    project = make_project({"0001_items.yaml": KEY_THAT_CHANGES_ITS_COLUMN}, 'dialects = ["mariadb"]\n')
+    schemac.build(project, cache=False)
+    with pytest.raises(schemac.SchemacError) as caught:
+        schemac.apply(project, url)
+    assert "(1901, \"Function or expression 'parent_id' cannot be used in the CHECK clause" in str(caught.value)
+    without_checks = KEY_THAT_CHANGES_ITS_COLUMN.replace('        enum: [1, 2]\n        check: "parent_id > 0"\n', "")
+    without_checks = without_checks.split("    checks:")[0]
+    other = make_project({"0001_items.yaml": without_checks}, 'dialects = ["mariadb"]\n', name="other")
+    schemac.build(other, cache=False)
+    assert [m.version for m in schemac.apply(other, database_factory("mariadb")).applied] == [1]
+
+
 def test_load_migrations_reads_one_dialect_directory(make_project: Callable[..., Path]) -> None:
     spec = (
         "description: One table.\ntables:\n  notes:\n    description: A note.\n"

@@ -216,8 +216,8 @@ def test_rebuild_of_a_parent_keeps_child_rows_and_their_references(tmp_path: Pat
         con.execute("INSERT INTO pets VALUES (12, 99)")
 
 
-def test_rebuild_of_a_referenced_table_stops_when_foreign_keys_are_on_and_children_have_rows(tmp_path: Path) -> None:
-    """Applied with foreign keys on, DROP TABLE would cascade into the children: the file stops instead."""
+def test_rebuild_of_a_referenced_table_keeps_child_rows_with_foreign_keys_on(tmp_path: Path) -> None:
+    """Applied with foreign keys on in one transaction, the children are copied too and nothing cascades."""
     case_dir = GOLDEN / "evolve_rename_column"
     root = _project(tmp_path, "p", {p.name: p.read_bytes() for p in (case_dir / "specs").iterdir()})
     schemac.build(root)
@@ -226,10 +226,10 @@ def test_rebuild_of_a_referenced_table_stops_when_foreign_keys_are_on_and_childr
     apply_file(con, files[0])
     con.executescript(CASES["evolve_rename_column"].seed)
     con.execute("PRAGMA foreign_keys=ON")
-    with pytest.raises(
-        sqlite3.IntegrityError, match="CHECK constraint failed: rebuild_of_people_needs_foreign_keys_off"
-    ):
-        con.executescript("BEGIN;\n" + files[1])  # one transaction, as the applier runs a file
-    con.execute("ROLLBACK")
+    con.executescript("BEGIN;\n" + files[1])
+    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+    con.execute("COMMIT")
     assert con.execute("SELECT id, owner_id FROM pets ORDER BY id").fetchall() == [(10, 1), (11, 2)]
-    assert [row[1] for row in con.execute("PRAGMA table_info(people)")] == ["id", "fullname", "kind"]
+    assert [row[1] for row in con.execute("PRAGMA table_info(people)")] == ["person_id", "name", "category"]
+    con.execute("DELETE FROM people WHERE person_id = 1")  # ON DELETE CASCADE points at the new table
+    assert con.execute("SELECT id, owner_id FROM pets").fetchall() == [(11, 2)]

@@ -234,7 +234,7 @@ def test_published_spec_change_is_refused_and_amend_rewrites_only_the_newest(mak
     assert b"-- Add x." in _snapshot(project)["0002_x.sql"]
 
 
-def test_template_change_that_alters_published_sql_is_refused(
+def test_template_change_that_alters_published_sql_keeps_the_published_file(
     make_project: MakeProject, cli: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
     project = _built(make_project)
@@ -244,11 +244,11 @@ def test_template_change_that_alters_published_sql_is_refused(
     packaged = Path(schemac.__file__).parent / "templates" / "sqlite" / "create_table.sql.j2"
     (override / "create_table.sql.j2").write_text(packaged.read_text().replace("CREATE TABLE", "create table"))
     outcome = cli("build", "--project", project)  # a new process: template environments are cached per process
-    assert outcome.returncode == 2
-    assert outcome.stderr.startswith(
-        "migrations/0001_base.sql:1:1: SC511 generated SQL for this published version differs from the file"
-    )
+    assert (outcome.returncode, outcome.stdout, outcome.stderr) == (0, "0 written, 2 unchanged\n", "")
     assert _snapshot(project) == published
+    checked = cli("check", "--project", project)
+    assert (checked.returncode, checked.stdout) == (0, "2 files match the specs (1 kept as published)\n")
+    assert checked.stderr.startswith("migrations/0001_base.sql:1:1: SC511 kept as published: ")
 
 
 def test_new_spec_numbered_below_the_newest_published_is_refused(make_project: MakeProject) -> None:
@@ -459,7 +459,9 @@ def test_reordering_columns_rebuilds_the_table_keeping_rows(make_project: MakePr
     )
     (project / "specs" / "0002_swap.yaml").write_text(swapped, encoding="utf-8")
     (planned,) = schemac.plan_changes(project)
-    assert planned.operations == ("rebuild table parent: reorder columns of parent: id, note, amount",)
+    assert planned.operations == (
+        "rebuild table parent: reorder columns of parent: id, note, amount (copies child too: it references it)",
+    )
     schemac.build(project)
     con = sqlite3.connect(":memory:", isolation_level=None)
     first, second = (m.sql for m in schemac.load_migrations(project / "migrations"))

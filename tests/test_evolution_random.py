@@ -1,18 +1,44 @@
-"""Random follow-up specs (renames, drops, adds, type and audit changes, index removal, table renames):
-the evolved SQLite schema and its fingerprint equal those of one fresh spec of the final shape."""
+"""Random schema evolution.
+
+The first test: random follow-up specs (renames, drops, adds, type and audit changes, index removal, table
+renames) give, on SQLite in-process, the schema and fingerprint of one fresh spec of the final shape.
+
+The differential tests (one per engine, on real SQLite, PostgreSQL and MariaDB databases): random
+histories of versions (see ``evolution_model``), each applied with ``schemac.apply`` after new rows in
+every table. After each version the evolved database must equal a fresh build of the same shape (the
+catalog read in full: columns, types, nullability, defaults, keys, checks by name and body, indexes,
+foreign keys), ``verify`` must be clean, and every row must be what the model says (only the version's
+own change alters one). On SQLite each history is also replayed through the first user's runner
+(``first_user.Runner``: one transaction for all pending files, foreign keys on, double-quoted strings off).
+CI runs a few histories per engine; ``SCHEMAC_HYPOTHESIS_PROFILE=thorough`` runs thousands and
+``SCHEMAC_EVOLUTION_SEQUENCES=N`` any number (see the README's Development section).
+"""
 
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import os
 import random
+import re
+import shutil
 import sqlite3
+import time
+import uuid
+import warnings
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, note, settings
 
 import schemac
+from conftest import opened, set_dialects
+from evolution_model import CATALOGS, History, Row, State, differences, histories, normalise, parameter
 from test_evolution import apply_file, schema_of
 
 TYPES = ["integer", "bigint", "text", "string(10)", "string(20)", "real", "boolean"]
@@ -155,3 +181,340 @@ def test_random_follow_up_evolves_to_the_fresh_schema(seed: int, tmp_path: Path)
     fresh = _build(tmp_path / "fresh", {"0001_fresh.yaml": final_shape(second)})
     assert schema_of(evolved) == schema_of(fresh)
     assert _fingerprint(tmp_path / "evolved") == _fingerprint(tmp_path / "fresh")
+
+
+# ---------------------------------------------------------------------------------------------- differential
+
+CI_SEQUENCES = {"sqlite": 60, "postgresql": 40, "mariadb": 20}
+"""Histories per engine in the default run: some 50 s on two cores for the three engines together."""
+THOROUGH_SEQUENCES = 2_000
+
+
+def sequences(engine: str) -> int:
+    """How many histories to run on ``engine``: SCHEMAC_EVOLUTION_SEQUENCES, else by hypothesis profile."""
+    if os.environ.get("SCHEMAC_EVOLUTION_SEQUENCES"):
+        return int(os.environ["SCHEMAC_EVOLUTION_SEQUENCES"])
+    if os.environ.get("SCHEMAC_HYPOTHESIS_PROFILE") == "thorough":
+        return THOROUGH_SEQUENCES
+    return CI_SEQUENCES[engine]
+
+
+KNOWN_BUGS = {
+    "sqlite-rebuild-fk": "issue 14 (1): a SQLite rebuild of a referenced table stops under the first user's runner "
+    "(foreign keys on, one transaction): the rest of that history is not replayed there",
+    "derived-check-rename": "issue 14 (2): renaming a column with a derived check on some engine (boolean, "
+    "string(n), enum, json), or a table with one, can stop the PostgreSQL or MariaDB build with an IndexError "
+    "(render.py: a check rename that renders to nothing): the rest of that history is not run",
+    "mariadb-json-check-name": "issue 14 (2): on MariaDB a renamed json column (or its renamed table) keeps its "
+    "check under the old name: differences in ck_*_json names are not asserted",
+}
+
+
+class KnownBug(UserWarning):
+    """A case a known bug stops; the test names it instead of failing (see KNOWN_BUGS)."""
+
+
+def known_bug(key: str, stats: Counter[str]) -> None:
+    stats[f"known bug: {key}"] += 1
+    warnings.warn(KNOWN_BUGS[key], KnownBug, stacklevel=2)
+
+
+@dataclass
+class Place:
+    """Where one engine's histories run: two databases of the test's own (evolved, fresh), emptied before
+    each use, and a working directory per history."""
+
+    engine: str
+    evolved: str
+    fresh: str
+    root: Path
+    runs: int = 0
+
+    @property
+    def workdir(self) -> Path:
+        return self.root / f"history{self.runs}"
+
+    def next_workdir(self) -> Path:
+        """A new directory for the next history (removed after it, SQLite databases included)."""
+        self.runs += 1
+        self.workdir.mkdir(parents=True)
+        return self.workdir
+
+    def empty(self, url: str) -> str:
+        """``url``'s database with no tables (on SQLite a new file in the history's directory)."""
+        if self.engine == "sqlite":
+            return str(self.workdir / f"{Path(url).stem}_{uuid.uuid4().hex[:6]}.db")
+        with opened(url) as database:
+            if self.engine == "postgresql":
+                database.execute("DROP SCHEMA public CASCADE")
+                database.execute("CREATE SCHEMA public")
+            else:
+                tables = [
+                    r[0]
+                    for r in database.query(
+                        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+                    )
+                ]
+                if tables:
+                    database.execute("SET FOREIGN_KEY_CHECKS = 0")
+                    database.execute("DROP TABLE " + ", ".join(f"`{t}`" for t in tables))
+                    database.execute("SET FOREIGN_KEY_CHECKS = 1")
+        return url
+
+
+@pytest.fixture
+def stats(request: pytest.FixtureRequest) -> Iterator[Counter[str]]:
+    """Counts of what a test ran; appended as JSON to the file SCHEMAC_EVOLUTION_STATS names, if set."""
+    counts: Counter[str] = Counter()
+    started = time.monotonic()
+    yield counts
+    target = os.environ.get("SCHEMAC_EVOLUTION_STATS")
+    if target:
+        line = {"test": request.node.name, "seconds": round(time.monotonic() - started, 1), **counts}
+        with open(target, "a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
+
+
+@pytest.fixture
+def places(tmp_path: Path, database_factory: Callable[[str], str]) -> Callable[[str], Place]:
+    """``place(engine)``: the same two databases for every history of a test (hypothesis runs the test
+    body once per history with the same fixtures), made on first use and dropped after the test."""
+    made: dict[str, Place] = {}
+
+    def place(engine: str) -> Place:
+        if engine not in made:
+            made[engine] = Place(engine, database_factory(engine), database_factory(engine), tmp_path)
+        return made[engine]
+
+    return place
+
+
+def _write_project(root: Path, engine: str, specs: dict[str, dict[str, Any]]) -> Path:
+    (root / "specs").mkdir(parents=True, exist_ok=True)
+    set_dialects(root, [engine])
+    for name, spec in specs.items():
+        (root / "specs" / name).write_text(json.dumps(spec, indent=1), encoding="utf-8")  # JSON is YAML
+    return root
+
+
+def _insert(engine: str, execute: Callable[..., Any], state: State, table: str, row: Row) -> None:
+    types = state.tables[table].all_columns()
+    names = list(row)
+    marks = ", ".join("%s" if engine != "sqlite" else "?" for _ in names)
+    execute(
+        f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})",
+        tuple(parameter(engine, types[n], row[n]) for n in names),
+    )
+
+
+def _rows_differ(query: Callable[..., list[tuple[Any, ...]]], state: State) -> tuple[list[str], int]:
+    """How the rows read through ``query`` differ from the model's, and how many rows were compared."""
+    found: list[str] = []
+    compared = 0
+    for name, table in state.tables.items():
+        types = table.all_columns()
+        names = list(types)
+        live = [
+            {n: normalise(types[n], v) for n, v in zip(names, row, strict=True)}
+            for row in query(f"SELECT {', '.join(names)} FROM {name}")
+        ]
+        expected = state.rows[name]
+        key = table.key
+        live.sort(key=lambda r: r[key])
+        want = sorted(expected, key=lambda r: r[key])
+        compared += len(live)
+        if live != want:
+            found.append(f"rows of {name}: database {live!r}, model {want!r}")
+    return found, compared
+
+
+def _renames(spec: dict[str, Any]) -> bool:
+    """Whether ``spec`` renames a table or a column."""
+    tables = spec.get("tables", {}).values()
+    return any("renamed_from" in t or any("renamed_from" in c for c in t["columns"].values()) for t in tables)
+
+
+def _renamed_json(history: History, upto: int) -> bool:
+    """Whether a version up to ``upto`` renamed a json column, or a table holding one."""
+    for version in history.versions[1:upto]:
+        for table in version.spec.get("tables", {}).values():
+            json_columns = [c for c in table["columns"].values() if c["type"] == "json"]
+            if any("renamed_from" in c for c in json_columns) or (json_columns and "renamed_from" in table):
+                return True
+    return False
+
+
+def _first_user_runner() -> Any:
+    """The first user's runner emulation (``tests/first_user.py``), or None while it does not exist."""
+    try:
+        return importlib.import_module("first_user")
+    except ModuleNotFoundError as missing:
+        if missing.name != "first_user":
+            raise
+        return None
+
+
+def _fresh_catalog(place: Place, workdir: Path, number: int, state: State) -> tuple[dict[str, Any], str]:
+    """The catalog of a fresh build of ``state``'s shape, and that build's schema fingerprint."""
+    project = _write_project(workdir / f"fresh{number}", place.engine, {"0001_fresh.yaml": state.fresh_spec()})
+    schemac.build(project)
+    url = place.empty(place.fresh)
+    schemac.apply(project, url)
+    with opened(url) as database:
+        catalog = CATALOGS[place.engine](database.query)
+    return catalog, _fingerprint(project)
+
+
+def run_history(place: Place, history: History, stats: Counter[str]) -> None:
+    """Apply ``history`` version by version with rows present, checking each version on ``place.engine``."""
+    engine = place.engine
+    workdir = place.next_workdir()
+    project = _write_project(workdir / "evolved", engine, {})
+    url = place.empty(place.evolved)
+    module = _first_user_runner() if engine == "sqlite" else None
+    runner = module.Runner(workdir / "first_user.db") if module else None
+    stats["histories"] += 1
+    fresh: dict[str, Any] = {}
+    try:
+        with opened(url) as database:
+            if engine == "postgresql":
+                database.execute("SET TIME ZONE 'UTC'")  # timestamps read back as they were written
+            for number, version in enumerate(history.versions, 1):
+                note(f"version {number}: {'; '.join(version.changes)}")
+                before = history.versions[number - 2].state if number > 1 else State()
+                for table, row in version.inserts:
+                    _insert(engine, database.execute, before, table, row)
+                    if runner is not None:
+                        _insert(engine, runner.execute, before, table, row)
+                stats["rows inserted"] += len(version.inserts)
+                (project / "specs" / f"{number:04d}_v.yaml").write_text(json.dumps(version.spec, indent=1))
+                try:
+                    schemac.build(project)
+                except IndexError:
+                    if engine == "sqlite" or not _renames(version.spec):
+                        raise
+                    known_bug("derived-check-rename", stats)
+                    return
+                assert [m.version for m in schemac.apply(project, url, to=number).applied] == [number]
+                stats["versions"] += 1
+                fresh = _check_version(place, history, number, project, url, database.query, workdir, stats)
+                if runner is not None:
+                    runner = _replay_first_user(runner, project, number, version.state, fresh, stats)
+        if module is not None and len(history.versions) > 2:
+            _replay_at_once(module, history, project, workdir, fresh, stats)
+    finally:
+        if runner is not None:
+            runner.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _check_version(
+    place: Place,
+    history: History,
+    number: int,
+    project: Path,
+    url: str,
+    query: Callable[..., list[tuple[Any, ...]]],
+    workdir: Path,
+    stats: Counter[str],
+) -> dict[str, Any]:
+    """After version ``number``: rows as the model says, the catalog of a fresh build (returned), a clean verify."""
+    state = history.versions[number - 1].state
+    problems, compared = _rows_differ(query, state)
+    stats["rows compared"] += compared
+    fresh, fingerprint = _fresh_catalog(place, workdir, number, state)
+    problems += differences(CATALOGS[place.engine](query), fresh)
+    problems += [f"verify: {d}" for d in schemac.verify(project, url).differences]
+    if fingerprint != _fingerprint(project):
+        problems.append("the manifest's schema fingerprint differs from the fresh build's")
+    if place.engine == "mariadb" and _renamed_json(history, number):
+        known = [p for p in problems if re.search(r"ck_\w+_json", p)]
+        if known:
+            known_bug("mariadb-json-check-name", stats)
+            problems = [p for p in problems if p not in known]
+    assert not problems, f"after version {number} on {place.engine}:\n" + "\n".join(problems)
+    return fresh
+
+
+def _replay_first_user(
+    runner: Any, project: Path, number: int, state: State, fresh: dict[str, Any], stats: Counter[str]
+) -> Any:
+    """Version ``number`` through the first user's runner; the runner, or None once a known bug stopped it."""
+    try:
+        applied = runner.apply(project / "migrations")
+    except Exception as exc:
+        if "needs_foreign_keys_off" not in str(exc):
+            raise
+        known_bug("sqlite-rebuild-fk", stats)
+        runner.close()
+        return None
+    assert applied == [number]
+    problems, compared = _rows_differ(runner.query, state)
+    stats["rows compared (first user's runner)"] += compared
+    problems += differences(CATALOGS["sqlite"](runner.query), fresh)
+    assert not problems, f"after version {number} through the first user's runner:\n" + "\n".join(problems)
+    stats["versions (first user's runner)"] += 1
+    return runner
+
+
+def _replay_at_once(
+    module: Any, history: History, project: Path, workdir: Path, fresh: dict[str, Any], stats: Counter[str]
+) -> None:
+    """Version 1 through the first user's runner, the rows inserted before version 2, then every later
+    version pending at once: one transaction, as a deployment that skipped versions runs them."""
+    first = workdir / "first_only"
+    first.mkdir()
+    shutil.copy(next((project / "migrations").glob("0001_*.sql")), first)
+    runner = module.Runner(workdir / "at_once.db")
+    try:
+        assert runner.apply(first) == [1]
+        before = history.versions[0].state
+        for table, row in history.versions[1].inserts:
+            _insert("sqlite", runner.execute, before, table, row)
+        try:
+            applied = runner.apply(project / "migrations")
+        except Exception as exc:
+            if "needs_foreign_keys_off" not in str(exc):
+                raise
+            known_bug("sqlite-rebuild-fk", stats)
+            return
+        assert applied == list(range(2, len(history.versions) + 1))
+        state = history.versions[-1].first_rows(history.versions[1].batch)
+        problems, compared = _rows_differ(runner.query, state)
+        problems += differences(CATALOGS["sqlite"](runner.query), fresh)
+        assert not problems, "after every version at once through the first user's runner:\n" + "\n".join(problems)
+        stats["rows compared (first user's runner, at once)"] += compared
+        stats["histories (first user's runner, at once)"] += 1
+    finally:
+        runner.close()
+
+
+def differential(engine: str) -> settings:
+    """Hypothesis settings for ``engine``'s test: its number of histories; the databases are emptied per history."""
+    return settings(
+        max_examples=sequences(engine),
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
+        print_blob=True,
+    )
+
+
+@differential("sqlite")
+@given(history=histories("sqlite"))
+def test_random_histories_on_sqlite(history: History, places: Callable[[str], Place], stats: Counter[str]) -> None:
+    if _first_user_runner() is None:
+        warnings.warn(
+            "tests/first_user.py does not exist yet: the first user's runner replay did not run", stacklevel=1
+        )
+    run_history(places("sqlite"), history, stats)
+
+
+@differential("postgresql")
+@given(history=histories("postgresql"))
+def test_random_histories_on_postgresql(history: History, places: Callable[[str], Place], stats: Counter[str]) -> None:
+    run_history(places("postgresql"), history, stats)
+
+
+@differential("mariadb")
+@given(history=histories("mariadb"))
+def test_random_histories_on_mariadb(history: History, places: Callable[[str], Place], stats: Counter[str]) -> None:
+    run_history(places("mariadb"), history, stats)

@@ -169,9 +169,9 @@ def test_missing_descriptions_are_off_by_default_and_skip_audit_columns(make_pro
 @pytest.mark.parametrize(
     ("lint_table", "line", "message", "hint"),
     [
-        ('disable = ["SC999"]\n', 2, "unknown lint rule 'SC999'", "did you mean 'SC907'?"),
+        ('disable = ["SC999"]\n', 2, "unknown lint rule 'SC999'", "did you mean 'SC908'?"),
         ('enable = ["json-sufix"]\n', 2, "unknown lint rule 'json-sufix'", "did you mean 'json-suffix'?"),
-        ("disable = [1]\n", 2, "unknown lint rule 1", "rules are SC901-SC907 or their names, such as json-suffix"),
+        ("disable = [1]\n", 2, "unknown lint rule 1", "rules are SC901-SC908 or their names, such as json-suffix"),
         (
             '[lint.severity]\nSC901 = "fatal"\n',
             3,

@@ -21,7 +21,7 @@ from conftest import EXAMPLE
 from golden_cases import GOLDEN, cases, copy_case
 from schemac.compiler import compile_project
 from schemac.dialects import SQLITE
-from schemac.model import Table
+from schemac.model import Table, derived_checks
 from schemac.settings import load_settings
 
 
@@ -76,9 +76,7 @@ def _expected_columns(table: Table) -> list[tuple[str, str, int, str | None, int
 
 
 def _expected_checks(table: Table) -> dict[str, str]:
-    checks = {
-        name: expression for column in table.columns for name, expression in SQLITE.column_checks(table.name, column)
-    }
+    checks = {c.name: c.expression for column in table.columns for c in derived_checks(table.name, column, SQLITE)}
     checks.update({c.name: c.expression for c in table.checks})
     return checks
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from .model import Check, Column, ColumnType, Spec, Table
+from .model import Column, ColumnType, Spec, Table, audit_check
 
 _TIMESTAMP = ColumnType("timestamp")
 _TEXT = ColumnType("text")
@@ -19,23 +19,12 @@ def _group_columns(group: str) -> tuple[Column, Column]:
     return (Column(f"{group}_at", _TIMESTAMP, nullable, audit=True), Column(f"{group}_by", _TEXT, nullable, audit=True))
 
 
-def _group_check(table: str, group: str) -> Check:
-    if group == "deleted":
-        return Check(
-            f"ck_{table}_deleted_by",
-            # deleted_by IS NOT NULL is needed: length(NULL) > 0 is NULL, and a NULL CHECK passes.
-            "(deleted_at IS NULL AND deleted_by IS NULL) OR "
-            "(deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0)",
-        )
-    return Check(f"ck_{table}_{group}_by", f"length({group}_by) > 0")
-
-
 def with_audit(table: Table) -> Table:
     """``table`` with the columns and checks of its audit groups appended."""
     if not table.audit:
         return table
     columns = tuple(col for group in table.audit for col in _group_columns(group))
-    checks = tuple(_group_check(table.name, group) for group in table.audit)
+    checks = tuple(audit_check(table.name, group) for group in table.audit)
     return dataclasses.replace(table, columns=table.columns + columns, checks=table.checks + checks)
 
 

@@ -186,7 +186,7 @@ def check(
     quiet: QuietOption = False,
     cache: CacheOption = True,
 ) -> None:
-    """Rebuild in memory and fail (exit 1) on any difference from the files on disk."""
+    """Rebuild in memory and fail (exit 1) on any difference from the files on disk; warnings alone exit 0."""
     from . import commands
     from .errors import EXIT_FINDINGS, SchemacError
 
@@ -199,9 +199,10 @@ def check(
         for drift in result.drift:
             if drift.diff:
                 print(drift.diff, end="" if drift.diff.endswith("\n") else "\n")
-    if result.drift:
+    if not result.ok:  # warnings alone (a version kept as published) exit 0
         raise typer.Exit(EXIT_FINDINGS)
-    _say(quiet, fmt, f"{result.files} files match the specs")
+    kept = f" ({len(result.warnings)} kept as published)" if result.warnings else ""
+    _say(quiet, fmt, f"{result.files} files match the specs{kept}")
 
 
 @app.command()

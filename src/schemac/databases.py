@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import zlib
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,7 +211,8 @@ class LiveTable:
     primary_key: tuple[str, ...]
     indexes: tuple[LiveIndex, ...] = ()
     foreign_keys: tuple[LiveForeignKey, ...] = ()
-    checks: frozenset[str] = field(default_factory=frozenset)
+    checks: Mapping[str, str] = field(default_factory=dict)
+    """Check name → its definition as the engine shows it, ``CHECK (…)`` (see :meth:`Database.check_definitions`)."""
 
 
 class Database:
@@ -304,6 +305,36 @@ class Database:
         return []
 
     def tables(self) -> dict[str, LiveTable]:
+        raise NotImplementedError
+
+    def check_definitions(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]] | None:
+        """How this engine shows checks it is given: each of ``tables`` (label → what a ``CREATE TABLE``
+        holds between its parentheses: columns and named CHECK constraints) is made as a temporary
+        table of this session, its checks are read back as :meth:`tables` reads live ones, and it is
+        removed. Label → check name → definition; ``None`` when the session cannot make a temporary
+        table (a read-only transaction or replica, a missing privilege).
+
+        So an expected check is put in the engine's own words (PostgreSQL's casts and parentheses,
+        MariaDB's lower-case functions and quoting) by the engine itself, whatever its version.
+        """
+        labels = list(tables)
+        found: dict[str, dict[str, str]] = {}
+        for start in range(0, len(labels), self.temporary_batch):
+            batch = range(start, min(start + self.temporary_batch, len(labels)))
+            temporary = {f"schemac_verify_{i}": labels[i] for i in batch}
+            try:
+                made = self._temporary_checks({name: tables[label] for name, label in temporary.items()})
+            except self.driver_error:
+                return None
+            found.update((temporary[name], checks) for name, checks in made.items())
+        return found
+
+    temporary_batch = 500
+    """Temporary tables made at once: PostgreSQL makes a batch in one transaction, which holds a lock on
+    each (the server's lock table has room for some thousands)."""
+
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """Create the temporary ``tables`` (name → definition), read their checks, remove them."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -466,14 +497,70 @@ class SQLiteDatabase(Database):
                         first[5].lower(),
                     )
                 )
-            checks = frozenset(_unquote(n) for n in re.findall(r'CONSTRAINT\s+("(?:[^"]|"")*")\s+CHECK', sql))
-            found[name] = LiveTable(name, columns, key, tuple(indexes), tuple(fks), checks)
+            found[name] = LiveTable(name, columns, key, tuple(indexes), tuple(fks), check_clauses(sql))
         return found
+
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """In one transaction rolled back: the ``temp`` schema stays writable on a read-only connection."""
+        self.execute("BEGIN")
+        try:
+            for name, body in tables.items():
+                self.execute(f"CREATE TEMPORARY TABLE {name} ({body})")
+            rows = self.query("SELECT name, sql FROM sqlite_temp_master WHERE type = 'table'")
+        finally:
+            with suppress(sqlite3.Error):
+                self.execute("ROLLBACK")
+        return {name: check_clauses(sql) for name, sql in rows if name in tables}
+
+
+_QUOTES = {"'": "'", '"': '"', "`": "`", "[": "]"}
+
+
+def check_clauses(sql: str) -> dict[str, str]:
+    """Name → ``CHECK (…)`` of every named CHECK constraint in the text of a ``CREATE TABLE``, as written
+    (SQLite keeps that text; it appends an ``ALTER TABLE … ADD COLUMN``'s to it). Strings and quoted
+    names are skipped whole, so a parenthesis or ``CONSTRAINT`` inside one is not read as SQL."""
+    found: dict[str, str] = {}
+    i, n = 0, len(sql)
+    while i < n:
+        ch = sql[i]
+        if ch in _QUOTES:
+            i = _after_quoted(sql, i)
+            continue
+        match = _CHECK_CONSTRAINT.match(sql, i) if ch in "Cc" and (i == 0 or not sql[i - 1].isalnum()) else None
+        if match is None:
+            i += 1
+            continue
+        depth, j = 1, match.end()
+        while j < n and depth:
+            if sql[j] in _QUOTES:
+                j = _after_quoted(sql, j)
+                continue
+            depth += {"(": 1, ")": -1}.get(sql[j], 0)
+            j += 1
+        found[_unquote_name(match.group(1))] = "CHECK (" + sql[match.end() : j - 1] + ")"
+        i = j
+    return found
+
+
+def _after_quoted(sql: str, start: int) -> int:
+    """The position after the string or quoted name opening at ``start`` (a doubled quote stays inside)."""
+    close = _QUOTES[sql[start]]
+    i = start + 1
+    while True:
+        end = sql.find(close, i)
+        if end == -1:
+            return len(sql)
+        if close != "]" and sql.startswith(close * 2, end):
+            i = end + 2
+            continue
+        return end + 1
 
 
 _NAME = r'"(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_$]*'
 _CREATE_TABLE = re.compile(rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_NAME})\s*\(", re.IGNORECASE)
 _CREATE_INDEX = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s", re.IGNORECASE)
+_CHECK_CONSTRAINT = re.compile(rf"CONSTRAINT\s+({_NAME})\s+CHECK\s*\(", re.IGNORECASE)
 
 
 def created_tables(statements: Sequence[str]) -> list[str] | None:
@@ -564,7 +651,7 @@ class PostgreSQLDatabase(Database):
                 + names.format(keys="con.conkey", rel="con.conrelid")
                 + ", ref.relname, "
                 + names.format(keys="con.confkey", rel="con.confrelid")
-                + ", con.confdeltype, con.confupdtype FROM pg_constraint con "
+                + ", con.confdeltype, con.confupdtype, pg_get_constraintdef(con.oid) FROM pg_constraint con "
                 "LEFT JOIN pg_class ref ON ref.oid = con.confrelid WHERE con.conrelid = %s",
                 (oid,),
             )
@@ -575,7 +662,7 @@ class PostgreSQLDatabase(Database):
                 for r in constraints
                 if r[1] == "f"
             )
-            checks = frozenset(r[0] for r in constraints if r[1] == "c")
+            checks = {r[0]: r[7] for r in constraints if r[1] == "c"}
             indexes = tuple(
                 LiveIndex(r[0], r[1], tuple(zip(r[3], r[4], strict=True)), r[2])
                 for r in self.query(
@@ -588,6 +675,24 @@ class PostgreSQLDatabase(Database):
                 )
             )
             found[name] = LiveTable(name, columns, key, indexes, fks, checks)
+        return found
+
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """All in one round trip and one transaction, rolled back: nothing is left, even of a failure."""
+        self.execute("BEGIN")
+        try:
+            self.execute(";\n".join(f"CREATE TEMPORARY TABLE {name} ({body})" for name, body in tables.items()))
+            rows = self.query(
+                "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con "
+                "JOIN pg_class c ON c.oid = con.conrelid WHERE c.relnamespace = pg_my_temp_schema() "
+                "AND con.contype = 'c'"
+            )
+        finally:
+            self.rollback()
+        found: dict[str, dict[str, str]] = {name: {} for name in tables}
+        for table, name, definition in rows:
+            if table in found:
+                found[table][name] = definition
         return found
 
 
@@ -738,7 +843,7 @@ class MariaDBDatabase(Database):
             "ORDER BY k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
         )
         checks = self._by_table(
-            "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.CHECK_CONSTRAINTS "
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
             "WHERE CONSTRAINT_SCHEMA = DATABASE()"
         )
         found = {}
@@ -769,10 +874,33 @@ class MariaDBDatabase(Database):
                 if index not in fk_rows  # InnoDB's own index for a foreign key
             )
             live_columns = tuple(LiveColumn(r[0], r[1].lower(), r[2] == "YES") for r in rows)
-            found[name] = LiveTable(
-                name, live_columns, primary, indexes, fks, frozenset(r[0] for r in checks.get(name, []))
-            )
+            definitions = {r[0]: f"CHECK ({r[1]})" for r in checks.get(name, [])}
+            found[name] = LiveTable(name, live_columns, primary, indexes, fks, definitions)
         return found
+
+    temporary_table_options = "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+    """As the packaged ``create_table.sql.j2`` makes tables, so that literals read the same."""
+
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """A temporary table is not in information_schema: its checks are read from ``SHOW CREATE TABLE``,
+        which prints a check's clause as ``CHECK_CLAUSE`` does (one line each: newlines are escaped)."""
+        made: list[str] = []
+        found: dict[str, dict[str, str]] = {}
+        try:
+            for name, body in tables.items():
+                self.execute(f"CREATE TEMPORARY TABLE {name} ({body}) {self.temporary_table_options}")
+                made.append(name)
+                text = self.query(f"SHOW CREATE TABLE {name}")[0][1]
+                found[name] = {_unquote_name(match[0]): f"CHECK ({match[1]})" for match in _SHOWN_CHECK.findall(text)}
+        finally:
+            if made:
+                with suppress(self.driver_error):
+                    self.execute(f"DROP TEMPORARY TABLE IF EXISTS {', '.join(made)}")
+        return found
+
+
+_SHOWN_CHECK = re.compile(r"^\s*CONSTRAINT (`(?:[^`]|``)+`) CHECK \((.*)\),?$", re.MULTILINE)
+"""A check constraint's line in MariaDB's ``SHOW CREATE TABLE``."""
 
 
 def _lock_timeout(target: Target, timeout: float) -> SchemacError:

@@ -12,7 +12,11 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import Diagnostic
-from .model import Column, ColumnType, Default, Spec, Table
+from .model import ColumnType, Default, ForeignKey, Spec, Table, Where, derived_checks
+
+ENUM_CHECK = {"enum": "{column} IN ({values})"}
+"""Every engine needs a check for an enum."""
+BOOLEAN_CHECK = "{column} IN (0, 1)"
 
 IN_PLACE_DEFAULT = frozenset(
     {
@@ -45,12 +49,15 @@ class Dialect:
     quote: str = '"'
     true: str = "TRUE"
     false: str = "FALSE"
-    boolean_check: bool = False
-    """Whether booleans need ``CHECK (col IN (0, 1))`` because the engine has no boolean type."""
-    json_check: str | None = None
-    """A CHECK template for json columns, ``{column}`` filled with the quoted name."""
-    length_check: str | None = None
-    """A CHECK template for ``string(n)`` where the type does not enforce n: ``{column}``, ``{length}``."""
+    check_templates: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType(ENUM_CHECK))
+    """Kind → body of the check derived from a column (see :func:`schemac.model.derived_checks`), for each
+    rule the engine's types do not enforce: ``{column}`` (quoted), ``{values}`` (the enum's literals),
+    ``{length}`` (of ``string(n)``)."""
+    renames_constraints: bool = False
+    """Whether ``ALTER TABLE … RENAME CONSTRAINT`` renames a check (else it is dropped and added again)."""
+    retype_rewrites_checks: bool = False
+    """Whether a column's type change rewrites the checks on it in a form a fresh ``CHECK`` does not take
+    (PostgreSQL keeps the old type's casts), so its derived checks are made again."""
     escape_backslash: bool = False
     """Whether a string literal holding ``\\`` doubles it: the engine may read it as an escape character."""
     escape_prefix: str = ""
@@ -68,6 +75,9 @@ class Dialect:
     """The ``ON DELETE``/``ON UPDATE`` rule the catalog reports when a foreign key names none."""
     unsupported_fk_actions: frozenset[str] = frozenset()
     """Referential actions the engine refuses (InnoDB parses ``SET DEFAULT`` but rejects it)."""
+    check_blocking_actions: frozenset[tuple[str, str]] = frozenset()
+    """(event, action) pairs of a foreign key after which the engine refuses every CHECK that names one of
+    its columns (MariaDB: a key that sets or cascades its columns, error 1901)."""
     extra: MappingProxyType[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     in_place: frozenset[str] = IN_PLACE_DEFAULT
     """Operation kinds (see :mod:`schemac.plan`) made with ALTER; a table needing any other is rebuilt."""
@@ -112,22 +122,6 @@ class Dialect:
             return self.string(str(default.value))
         return self.literal(default.value)
 
-    def column_checks(self, table: str, column: Column) -> list[tuple[str, str]]:
-        """Checks the dialect derives from a column's type and enum, as (name, expression)."""
-        col = self.ident(column.name)
-        found = []
-        if column.enum:
-            values = ", ".join(self.literal(v) for v in column.enum)
-            found.append((f"ck_{table}_{column.name}_enum", f"{col} IN ({values})"))
-        if column.type.name == "boolean" and self.boolean_check:
-            found.append((f"ck_{table}_{column.name}_bool", f"{col} IN (0, 1)"))
-        if column.type.name == "json" and self.json_check:
-            found.append((f"ck_{table}_{column.name}_json", self.json_check.format(column=col)))
-        if column.type.name == "string" and self.length_check:
-            check = self.length_check.format(column=col, length=column.type.length)
-            found.append((f"ck_{table}_{column.name}_length", check))
-        return found
-
 
 SQLITE = Dialect(
     name="sqlite",
@@ -151,8 +145,9 @@ SQLITE = Dialect(
     ),
     true="1",
     false="0",
-    boolean_check=True,
-    length_check="length({column}) <= {length}",
+    check_templates=MappingProxyType(
+        {**ENUM_CHECK, "boolean": BOOLEAN_CHECK, "length": "length({column}) <= {length}"}
+    ),
     # SQLite's ALTER TABLE can rename, append a plain column and drop an unconstrained one; every
     # other change to a table is its documented rebuild (new table, copy rows, drop, rename).
     in_place=frozenset(
@@ -193,6 +188,8 @@ POSTGRESQL = Dialect(
     # A plain '…' reads backslashes as escapes when standard_conforming_strings is off; E'…' always does.
     escape_backslash=True,
     escape_prefix="E",
+    renames_constraints=True,
+    retype_rewrites_checks=True,
     in_place=IN_PLACE_DEFAULT | {"reorder_columns"},  # column order is kept: see reorder_columns.sql.j2
 )
 
@@ -223,8 +220,7 @@ MARIADB = Dialect(
         {"text": f"VARCHAR({MARIADB_INDEXED_TEXT_LENGTH})", "bytes": f"VARBINARY({MARIADB_INDEXED_TEXT_LENGTH})"}
     ),
     quote="`",
-    json_check="JSON_VALID({column})",
-    boolean_check=True,
+    check_templates=MappingProxyType({**ENUM_CHECK, "boolean": BOOLEAN_CHECK, "json": "JSON_VALID({column})"}),
     escape_backslash=True,
     partial_indexes=False,
     string_quotes="'\"",
@@ -233,6 +229,10 @@ MARIADB = Dialect(
     ),
     fk_default_action="restrict",
     unsupported_fk_actions=frozenset({"set default"}),
+    check_blocking_actions=frozenset(
+        {("delete", "set null"), ("delete", "set default"), ("update", "cascade"), ("update", "set null")}
+        | {("update", "set default")}
+    ),
     in_place=IN_PLACE_DEFAULT | {"reorder_columns"},
 )
 
@@ -244,6 +244,34 @@ def get(name: str) -> Dialect:
 
 
 _STRING_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_WORD = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _blocking_action(dialect: Dialect, fk: ForeignKey) -> str:
+    """``on delete set null`` (or the like): the first of ``fk``'s actions that blocks checks on ``dialect``."""
+    for event, action in (("delete", fk.on_delete), ("update", fk.on_update)):
+        if (event, action) in dialect.check_blocking_actions:
+            return f"on {event} {action}"
+    return ""
+
+
+def _checks_on_changing_key(dialect: Dialect, table: Table, fk: ForeignKey) -> list[tuple[Where, str]]:
+    """(where, name) of every check of ``table`` that names a column ``fk`` sets or cascades on
+    ``dialect``: the derived checks of those columns (at the column) and the table's own checks."""
+    if not _blocking_action(dialect, fk):
+        return []
+    columns = set(fk.columns)
+    found = [
+        (column.where, check.name)
+        for column in table.columns
+        if column.name in columns
+        for check in derived_checks(table.name, column, dialect)
+    ]
+    for check in table.checks:
+        words = set(_WORD.findall(_STRING_LITERAL.sub("", check.expression).lower()))
+        if words & columns:
+            found.append((check.where, check.name))
+    return found
 
 
 def unsupported(dialect: Dialect, spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
@@ -266,6 +294,14 @@ def unsupported(dialect: Dialect, spec: Spec, tables: Iterable[Table]) -> list[D
         for fk in table.foreign_keys:
             for action in {fk.on_delete, fk.on_update} & dialect.unsupported_fk_actions:
                 refuse(fk.where, "SC322", f"foreign key {fk.name}: '{action}' is not supported", "use another action")
+            for where, check in _checks_on_changing_key(dialect, table, fk):
+                refuse(
+                    where,
+                    "SC323",
+                    f"check '{check}' of table '{table.name}' names a column of foreign key {fk.name}, "
+                    f"whose {_blocking_action(dialect, fk)} changes that column: the engine refuses such a check",
+                    "drop the check or the enum, or use another referential action",
+                )
         if '"' in dialect.string_quotes:
             expressions = [(c.where, c.expression) for c in table.checks]
             expressions += [

@@ -2,12 +2,14 @@
 
 Reads the manifest as it was at the ref with ``git show`` and reports every version that the
 branch changed, removed or reordered, and every new version numbered at or below the ref's newest
-(two branches that both added a version).
+(two branches that both added a version). A manifest the ref holds under the other layout
+(``migrations/`` against ``migrations/<dialect>/``) is the same dialect's history.
 """
 
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import Diagnostic, fail
@@ -92,8 +94,19 @@ def base_problems(base: Manifest, current: Manifest, ref: str, display: str) -> 
     return found
 
 
-def check_base(root: Path, directory: Path, current: Manifest | None, ref: str, display: str) -> list[Diagnostic]:
-    base = manifest_at(root, ref, directory / MANIFEST_NAME, display)
+def check_base(
+    root: Path, layouts: Sequence[Path], dialect: str, current: Manifest | None, ref: str, display: str
+) -> list[Diagnostic]:
+    """``base_problems`` against the manifest of ``dialect`` at ``ref``: the one in ``layouts[0]`` (where the
+    dialect's files go now), else one for ``dialect`` in another layout's directory (where they went when
+    the project built another number of dialects), so that changing the layout hides no rewrite."""
+    here, *others = layouts
+    base = manifest_at(root, ref, here / MANIFEST_NAME, display)
+    for other in others:
+        if base is not None:
+            break
+        found = manifest_at(root, ref, other / MANIFEST_NAME, display)
+        base = found if found is not None and found.dialect == dialect else None
     if base is None:
         return []
     return base_problems(base, current or Manifest(base.dialect, ()), ref, display)

@@ -15,10 +15,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import dialects
 from .compiler import compile_project
 from .errors import Diagnostic, SchemacError, Severity
+from .manifest import Manifest
 from .model import AUDIT_GROUPS, Spec, Table, Where
-from .plan import AlterColumn, DropColumn, DropTable, Operation, VersionPlan, narrows
+from .plan import (
+    AddColumn,
+    AlterColumn,
+    CreateTable,
+    DropColumn,
+    DropTable,
+    Operation,
+    RebuildTable,
+    RenameColumn,
+    RenameTable,
+    TableChange,
+    VersionPlan,
+    narrows,
+)
+from .render import RENDERERS, dialect_operations
 from .settings import Settings, load_settings, setting_diagnostic
 
 Hit = tuple[str, Where, str]  # file, line:column, message
@@ -26,15 +42,17 @@ Hit = tuple[str, Where, str]  # file, line:column, message
 
 @dataclass(frozen=True)
 class Model:
-    """What the rules see: every version's plan, and the spec that last declared each table."""
+    """What the rules see: every version's plan, the spec that last declared each table, and the
+    manifest of each dialect's generated files (none when linting plans alone)."""
 
     plans: tuple[VersionPlan, ...]
     declared_in: Mapping[str, Spec]
+    manifests: tuple[Manifest, ...] = ()
 
     @classmethod
-    def of(cls, plans: tuple[VersionPlan, ...]) -> Model:
+    def of(cls, plans: tuple[VersionPlan, ...], manifests: tuple[Manifest, ...] = ()) -> Model:
         declared_in = {table.name: plan.spec for plan in plans for table in plan.spec.tables}
-        return cls(plans, declared_in)
+        return cls(plans, declared_in, manifests)
 
     def tables(self) -> Iterator[tuple[Spec, Table]]:
         """The tables of the newest schema, by name, each with the spec that declared its shape."""
@@ -168,6 +186,92 @@ def _missing_description(model: Model) -> Iterator[Hit]:
                 yield spec.file, column.where, f"column '{table.name}.{column.name}' has no description"
 
 
+def _replay_unsafe(model: Model) -> Iterator[Hit]:
+    """The first version from which a runner that replays every file on each start fails or loses data.
+
+    That is the first file with a statement the renderer marks as not re-runnable (its manifest's
+    ``non_idempotent``: a rename, an ALTER, a rebuild), or the first version that creates a table an
+    earlier version dropped (replaying that drop would drop the new table with its rows); per dialect,
+    as their files differ. Dialects with the same first version share one finding.
+    """
+    plans = {plan.spec.version: plan for plan in model.plans}
+    recreated = _first_recreated_table(model.plans)
+    found: dict[int, tuple[list[str], Where, str]] = {}
+    for manifest in model.manifests:
+        entry = next((e for e in manifest.entries if e.non_idempotent), None)
+        if entry is not None and (recreated is None or entry.version < recreated[0]):
+            plan = plans[entry.version]
+            where, reason = _not_rerunnable(plan, dialects.get(manifest.dialect), entry.non_idempotent[0])
+            hazard = (entry.version, where, reason)
+        elif recreated is not None:
+            hazard = recreated
+        else:
+            continue
+        version, where, reason = hazard
+        found.setdefault(version, ([], where, reason))[0].append(manifest.dialect)
+    for version, (names, where, reason) in sorted(found.items()):
+        which = f" ({', '.join(names)})" if len(model.manifests) > 1 else ""
+        file = plans[version].spec.file
+        yield file, where, f"replaying every migration file{which} is unsafe from version {version}: {reason}"
+
+
+def _first_recreated_table(plans: tuple[VersionPlan, ...]) -> tuple[int, Where, str] | None:
+    """The first version that creates a table an earlier version dropped, where, and why that is unsafe."""
+    dropped_in: dict[str, int] = {}
+    for plan in plans:
+        for operation in plan.operations:
+            if isinstance(operation, CreateTable) and operation.table.name in dropped_in:
+                name = operation.table.name
+                reason = (
+                    f"it creates table '{name}', which version {dropped_in[name]} dropped "
+                    f"(a replay of version {dropped_in[name]} would drop the new table with its rows)"
+                )
+                return plan.spec.version, operation.table.where, reason
+        for operation in plan.operations:
+            if isinstance(operation, DropTable):
+                dropped_in[operation.table.name] = plan.spec.version
+    return None
+
+
+def _not_rerunnable(plan: VersionPlan, dialect: dialects.Dialect, statement: str) -> tuple[Where, str]:
+    """Where ``plan`` asks for its first operation that ``dialect`` cannot run twice, and what a replay does
+    then; the statement's first line when no operation of the plan made it."""
+    spec = plan.spec
+    for operation in dialect_operations(plan, dialect):
+        if RENDERERS[type(operation)][2]:
+            continue
+        if isinstance(operation, RenameTable):
+            return spec.at("tables", operation.new, "renamed_from"), (
+                f"it renames table '{operation.old}' to '{operation.new}' (a replay runs the older files, "
+                f"which create '{operation.old}' again, then fails renaming it)"
+            )
+        if isinstance(operation, RenameColumn):
+            return spec.at("tables", operation.table, "columns", operation.new, "renamed_from"), (
+                f"it renames column '{operation.table}.{operation.old}' to '{operation.new}' "
+                f"(a replay fails: '{operation.old}' is gone)"
+            )
+        if isinstance(operation, AddColumn):
+            return spec.at("tables", operation.table, "columns", operation.column.name), (
+                f"it adds column '{operation.table}.{operation.column.name}' (a replay fails: the column exists)"
+            )
+        if isinstance(operation, DropColumn):
+            return spec.at("tables", operation.table, "columns"), (
+                f"it drops column '{operation.table}.{operation.column.name}' (a replay fails: the column is gone)"
+            )
+        if isinstance(operation, RebuildTable):
+            return spec.at("tables", operation.rebuilt[0]), (
+                f"it rebuilds table '{operation.rebuilt[0]}' by copying its rows (a replay copies them again, "
+                f"and once later versions change the table, takes it back to its shape of version {spec.version} "
+                "or fails)"
+            )
+        if isinstance(operation, AlterColumn):
+            where = spec.at("tables", operation.table, "columns", operation.after.name)
+        else:
+            where = spec.at("tables", operation.table) if isinstance(operation, TableChange) else spec.at("tables")
+        return where, f"it runs statements that cannot run twice ({operation.describe()})"
+    return spec.at("tables"), f"its statement {statement!r} cannot run twice"
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "SC901",
@@ -224,6 +328,16 @@ RULES: tuple[Rule, ...] = (
         "a table or a column (other than audit columns) without a description",
         "add description: to the table or column",
         _missing_description,
+    ),
+    Rule(
+        "SC908",
+        "replay-unsafe",
+        "warning",
+        "the first version from which a runner that executes every migration file on each start (recording "
+        "none) fails or loses data: a rename, ALTER or rebuild, or a table created again after a drop",
+        "apply the files with a runner that records the versions it applied and runs only newer ones "
+        "(schemac apply does); disable the rule if no runner replays every file",
+        _replay_unsafe,
     ),
 )
 
@@ -303,9 +417,11 @@ class LintResult:
         return self.errors == 0
 
 
-def lint_plans(plans: tuple[VersionPlan, ...], severities: Mapping[str, Severity | None]) -> list[Diagnostic]:
-    """Run every enabled rule over compiled plans."""
-    model = Model.of(plans)
+def lint_plans(
+    plans: tuple[VersionPlan, ...], severities: Mapping[str, Severity | None], manifests: tuple[Manifest, ...] = ()
+) -> list[Diagnostic]:
+    """Run every enabled rule over compiled plans (and the manifests of their generated files)."""
+    model = Model.of(plans, manifests)
     found = []
     for rule in RULES:
         severity = severities.get(rule.code)
@@ -321,4 +437,5 @@ def lint(project: str | Path = ".") -> LintResult:
     settings = load_settings(Path(project))
     severities = rule_severities(settings)
     compiled = compile_project(settings)
-    return LintResult(tuple(lint_plans(compiled.plans, severities)), severities)
+    manifests = tuple(output.manifest for output in compiled.outputs)
+    return LintResult(tuple(lint_plans(compiled.plans, severities, manifests)), severities)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import Diagnostic, SchemacError
 from .inputs import MAX_MANIFEST_BYTES, MAX_MIGRATION_BYTES, decode, read_bytes
-from .manifest import MANIFEST_NAME, MIGRATION_NAME, parse_manifest, sha256_hex
+from .manifest import MANIFEST_NAME, MIGRATION_NAME, Published, parse_manifest, published_state, sha256_hex
 
 
 @dataclass(frozen=True)
@@ -100,15 +100,14 @@ def load_migrations(
         except SchemacError as exc:
             found.extend(exc.diagnostics)
             continue
-        checksum = sha256_hex(raw)
-        if verify and checksum != entry.sha256:
+        if verify and published_state(entry, raw, specs=False) is Published.EDITED:
             found.append(
                 Diagnostic(
                     f"{shown}/{file.name}",
                     1,
                     1,
                     "SC501",
-                    f"edited: SHA-256 is {checksum[:12]}…, manifest.json records {entry.sha256[:12]}…",
+                    f"edited: SHA-256 is {sha256_hex(raw)[:12]}…, manifest.json records {entry.sha256[:12]}…",
                     "restore it from version control; change the schema with a follow-up spec",
                 )
             )
@@ -118,7 +117,7 @@ def load_migrations(
                 int(match.group("version")),
                 match.group("slug"),
                 text,
-                checksum,
+                entry.sha256 if verify else sha256_hex(raw),  # verified: the file hashes to what the manifest says
                 file.name,
                 entry.non_idempotent,
             )

@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from .errors import Diagnostic, SchemacError
@@ -92,6 +93,56 @@ def _entry_text(e: ManifestEntry) -> str:
 
 def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+class Published(StrEnum):
+    """How a version that a manifest lists stands now; :func:`published_state` is the one place that decides."""
+
+    MISSING = "missing"  # its file is gone
+    EDITED = "edited"  # its file's SHA-256 is not the one the manifest records
+    SPEC_REMOVED = "spec removed"  # no spec produces it any more
+    SPEC_CHANGED = "spec changed"  # its spec's SHA-256 is not the one the manifest records
+    RENDERED_DIFFERENTLY = "rendered differently"  # as published, but this schemac renders it otherwise: kept
+    INTACT = "intact"  # as published (and, when compared with the specs, as they give it)
+
+
+def published_state(
+    entry: ManifestEntry, data: bytes | None, generated: ManifestEntry | None = None, *, specs: bool = True
+) -> Published:
+    """Classify the published version ``entry``: its file's bytes ``data`` (``None``: no file), then,
+    with ``specs``, the entry the specs now give for it (``generated``; ``None``: no spec produces it).
+
+    A version whose file and spec are as published is kept byte for byte whatever the renderer
+    gives now (``RENDERED_DIFFERENTLY``): only an edit of the file or of the spec is refused.
+    """
+    if data is None:
+        return Published.MISSING
+    if sha256_hex(data) != entry.sha256:
+        return Published.EDITED
+    if not specs:
+        return Published.INTACT
+    if generated is None:
+        return Published.SPEC_REMOVED
+    if generated.spec_sha256 != entry.spec_sha256:
+        return Published.SPEC_CHANGED
+    if generated.sha256 != entry.sha256:
+        return Published.RENDERED_DIFFERENTLY
+    return Published.INTACT
+
+
+def as_published(generated: ManifestEntry, published: ManifestEntry) -> ManifestEntry:
+    """The entry a build writes for a version kept as published: what the manifest recorded for its file
+    (SHA-256, schema fingerprint, non-idempotent statements), where its spec now is."""
+    return ManifestEntry(
+        generated.version,
+        generated.name,
+        generated.file,
+        published.sha256,
+        generated.spec,
+        published.spec_sha256,
+        published.schema_fingerprint,
+        published.non_idempotent,
+    )
 
 
 def chain_of(entries: tuple[ManifestEntry, ...]) -> str:

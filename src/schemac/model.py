@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from .errors import Diagnostic
 from .source import Document, Path_, dotted
@@ -523,14 +523,69 @@ class Spec:
         return NO_WHERE
 
 
-def derived_checks(column: Column) -> list[tuple[str, str]]:
-    """(name suffix, kind) of the checks a dialect may derive from a column: ``ck_<table>_<column>_<suffix>``."""
-    found = [("enum", "enum")] if column.enum else []
-    if column.type.name == "boolean":
-        found.append(("bool", "boolean"))
-    if column.type.name == "string":
-        found.append(("length", "length"))
-    return found
+CHECK_SUFFIXES: Mapping[str, str] = {"enum": "enum", "boolean": "bool", "json": "json", "length": "length"}
+"""Kind of derived check → the suffix of its name, ``ck_<table>_<column>_<suffix>``."""
+_TYPE_CHECKS = {"boolean": "boolean", "json": "json", "string": "length"}
+"""Logical type → the kind of check a dialect may need for it (its column type does not enforce the rule)."""
+
+
+@dataclass(frozen=True)
+class DerivedCheck:
+    """A check the compiler adds to a column: its name, its body in one dialect's SQL, its kind and column."""
+
+    name: str
+    expression: str
+    kind: str
+    column: str
+
+
+class CheckSyntax(Protocol):
+    """What :func:`derived_checks` asks of a dialect (:class:`schemac.dialects.Dialect` answers it)."""
+
+    @property
+    def check_templates(self) -> Mapping[str, str]: ...
+
+    def ident(self, name: str) -> str: ...
+
+    def literal(self, value: str | int | float | bool | None) -> str: ...
+
+
+def derived_checks(table: str, column: Column, dialect: CheckSyntax | None = None) -> tuple[DerivedCheck, ...]:
+    """The checks ``dialect`` derives from ``column`` of ``table`` (its enum, and a boolean, json or
+    ``string(n)`` type the engine does not enforce), named ``ck_<table>_<column>_<suffix>``.
+
+    The one place these checks are made: create, alter and rename render them, ``verify`` expects them.
+    Without a dialect: every check some dialect derives, without a body (names are reserved on every
+    engine, so that a spec means the same wherever it is built).
+    """
+    kinds = ["enum"] if column.enum else []
+    if column.type.name in _TYPE_CHECKS:
+        kinds.append(_TYPE_CHECKS[column.type.name])
+    found = []
+    for kind in kinds:
+        name = f"ck_{table}_{column.name}_{CHECK_SUFFIXES[kind]}"
+        if dialect is None:
+            found.append(DerivedCheck(name, "", kind, column.name))
+            continue
+        template = dialect.check_templates.get(kind)
+        if template is not None:
+            values = ", ".join(dialect.literal(value) for value in column.enum)
+            body = template.format(column=dialect.ident(column.name), values=values, length=column.type.length)
+            found.append(DerivedCheck(name, body, kind, column.name))
+    return tuple(found)
+
+
+def audit_check(table: str, group: str) -> Check:
+    """The check of an audit group's ``<group>_by`` column: a non-empty author, for soft deletes only
+    together with ``deleted_at``."""
+    if group == "deleted":
+        return Check(
+            f"ck_{table}_deleted_by",
+            # deleted_by IS NOT NULL is needed: length(NULL) > 0 is NULL, and a NULL CHECK passes.
+            "(deleted_at IS NULL AND deleted_by IS NULL) OR "
+            "(deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0)",
+        )
+    return Check(f"ck_{table}_{group}_by", f"length({group}_by) > 0")
 
 
 RESERVED_PREFIX = "sqlite_"
@@ -748,10 +803,10 @@ class _SpecReader:
                     key=True,
                     hint="declare it under indexes: with unique: true and a shorter name:",
                 )
-            for suffix, _ in derived_checks(column):
+            for derived in derived_checks(name, column):
                 self.name(
                     (*base, "columns", column.name),
-                    f"ck_{name}_{column.name}_{suffix}",
+                    derived.name,
                     generated=True,
                     key=True,
                     hint="use a shorter table or column name",
@@ -803,16 +858,17 @@ class _SpecReader:
         audit: tuple[str, ...],
     ) -> None:
         """Constraint names are one namespace per table (PostgreSQL): a check, a foreign key and the
-        checks the compiler derives (enum, boolean, length, audit) must not share a name."""
+        checks the compiler derives (enum, boolean, json, length, audit) must not share a name."""
         where = self.doc.at(("tables", table), key=True)
         named: list[tuple[str, str, Where]] = [(f"pk_{table}", "the primary key", where)] if primary_key else []
         named += [
-            (f"ck_{table}_{column.name}_{suffix}", f"the {what} check of column '{column.name}'", column.where)
+            (derived.name, f"the {derived.kind} check of column '{column.name}'", column.where)
             for column in columns
-            for suffix, what in derived_checks(column)
+            for derived in derived_checks(table, column)
         ]
-        named += [(f"ck_{table}_{group}_by", f"the {group} audit check", where) for group in audit]
-        for name in (f"ck_{table}_{group}_by" for group in audit):
+        audit_names = [(group, audit_check(table, group).name) for group in audit]
+        named += [(name, f"the {group} audit check", where) for group, name in audit_names]
+        for _, name in audit_names:
             if len(name) > MAX_IDENTIFIER:
                 self.error(
                     ("tables", table),

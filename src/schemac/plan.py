@@ -4,7 +4,7 @@ version's operations in a safe order.
 A spec that lists an existing table gives its whole desired shape; the plan diffs it against the
 previous shape, one function per kind of element (columns, primary key, indexes, checks, foreign
 keys). Operations are dialect-neutral; :func:`for_dialect` folds the changes a dialect cannot make
-in place into one :class:`RebuildTable` per table.
+in place into :class:`RebuildTable` operations, each also copying the tables that reference its own.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from .model import (
     Table,
     Where,
     column_shape,
-    derived_checks,
     foreign_key_shape,
     index_shape,
 )
@@ -124,8 +123,9 @@ class DropColumn:
 
 @dataclass(frozen=True)
 class AlterColumn:
-    """A change of type, nullability, default or enum; or, with ``renames_checks``, only of the names of
-    the checks derived from its enum, boolean or string(n) type (the column or its table was renamed)."""
+    """A change of type, nullability, default or enum; or, with ``renames_checks``, a column whose table or
+    own name changed: the checks a dialect derives from it (:func:`~schemac.model.derived_checks`) are
+    named after the old names, and each dialect renders what that takes, or nothing."""
 
     table: str
     before: Column
@@ -204,24 +204,63 @@ class DropForeignKey:
 
 
 @dataclass(frozen=True)
-class RebuildTable:
-    """Recreate ``before`` as ``after`` keeping every row: new table, copy, drop old, rename.
+class CopiedTable:
+    """One table of a :class:`RebuildTable`: its shape as the database holds it when the rebuild runs
+    (``before``) and as the version leaves it (``after``).
 
     ``copies`` lists the columns copied from the old table, each with whether NULLs are replaced by
     the new column's default (a column that became NOT NULL); ``changes`` describes the operations
-    the rebuild stands for; ``referenced_by`` names the tables whose foreign keys point at it when
-    it is dropped (their rows would cascade or block with foreign keys on). Indexes follow as CreateIndex.
+    the copy stands for (none: the table is copied only because it references a rebuilt one);
+    ``old_indexes`` names the indexes of the old table still there (dropped so that the new table
+    can take their names).
     """
 
     before: Table
     after: Table
     copies: tuple[tuple[str, bool], ...]
     changes: tuple[str, ...] = ()
-    referenced_by: tuple[str, ...] = ()
+    old_indexes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RebuildTable:
+    """Recreate tables keeping every row, correct with foreign keys on or off, inside any transaction.
+
+    ``tables`` (referenced ones first) are the tables whose change ALTER cannot make (``rebuilt``) and
+    every table that references one of them, directly or through others: each is created under a
+    temporary name (its keys pointing at the other new tables), filled and indexed. Then the old
+    tables go, referencing ones first, with the tables of ``drop_tables`` that reference them
+    (``dropped``), so that no ON DELETE action fires and no row is left without its parent; last, the
+    new tables take their names (SQLite points the keys of other tables at a renamed table).
+    ``drop_order`` lists every table dropped, in order.
+    """
+
+    tables: tuple[CopiedTable, ...]
+    rebuilt: tuple[str, ...]
+    drop_order: tuple[str, ...]
+    dropped: tuple[str, ...] = ()
     kind: ClassVar[str] = "rebuild_table"
 
+    @property
+    def after(self) -> Table:
+        """The new shape of the first rebuilt table (the one the rebuild is named after)."""
+        return next(t.after for t in self.tables if t.after.name == self.rebuilt[0])
+
+    @property
+    def copied(self) -> tuple[str, ...]:
+        """The tables copied only because they reference a rebuilt one."""
+        return tuple(t.after.name for t in self.tables if t.after.name not in self.rebuilt)
+
     def describe(self) -> str:
-        return f"rebuild table {self.after.name}: " + "; ".join(self.changes)
+        tables = "table " + self.rebuilt[0] if len(self.rebuilt) == 1 else "tables " + ", ".join(self.rebuilt)
+        changes = "; ".join(change for t in self.tables for change in t.changes)
+        text = f"rebuild {tables}" + (f": {changes}" if changes else "")
+        also = [f"copies {', '.join(self.copied)} too"] if self.copied else []
+        also += [f"drops {', '.join(self.dropped)} first"] if self.dropped else []
+        if not also:
+            return text
+        subject = "they reference" if len(self.copied) + len(self.dropped) > 1 else "it references"
+        return f"{text} ({' and '.join(also)}: {subject} {'it' if len(self.rebuilt) == 1 else 'them'})"
 
 
 Operation = (
@@ -262,8 +301,9 @@ class VersionPlan:
 
     ``changed`` maps each altered table to its shape before (after renames) and after this version;
     ``declared`` holds every table this spec lists (created, changed or restated); ``referenced_by``
-    names, for each altered table, the tables with a foreign key to it during the version (its
-    result, the altered tables' earlier shapes, and the tables it drops).
+    names, for each altered table and each table that references one (directly or through others),
+    the tables with a foreign key to it during the version (its result, the altered tables' earlier
+    shapes, and the tables it drops).
     """
 
     spec: Spec
@@ -509,30 +549,174 @@ def for_dialect(
 ) -> tuple[Operation, ...]:
     """``operations`` (of ``version``) for a dialect that makes only the ``in_place`` kinds with ALTER.
 
-    Every other change to a table, with the changes around it, becomes one :class:`RebuildTable`
-    followed by the table's indexes; renames and index drops stay before it.
+    Every other change to a table becomes a :class:`RebuildTable`, which also copies every table that
+    references the rebuilt one (directly or through others) and absorbs the changes of those tables,
+    and drops the tables of ``drop_tables`` among them. Rebuilds whose tables reference each other
+    are one. Renames and index drops stay before the rebuilds; the rebuilds come after every other
+    change (so that what they reference is in place), before the remaining ``drop_tables``.
     """
-    rebuilt = {
+    rebuilt = [
         op.table
         for op in operations
         if isinstance(op, TableChange) and op.kind not in in_place and op.table in version.changed
-    }
-    last = {op.table: i for i, op in enumerate(operations) if isinstance(op, TableChange)}
-    absorbed: dict[str, list[str]] = {name: [] for name in rebuilt}
-    result: list[Operation] = []
-    for i, op in enumerate(operations):
-        if not isinstance(op, TableChange) or op.table not in rebuilt:
-            result.append(op)
+    ]
+    if not rebuilt:
+        return operations
+    created = {op.table.name for op in operations if isinstance(op, CreateTable)}
+    dropped = {op.table.name: op.table for op in operations if isinstance(op, DropTable)}
+    groups = _rebuild_groups(list(dict.fromkeys(rebuilt)), version.referenced_by, created)
+    grouped = {name for group in groups for name in group}
+    changes: dict[str, list[str]] = {}
+    kept: list[Operation] = []
+    for op in operations:
+        if isinstance(op, TableChange) and op.table in grouped:
+            changes.setdefault(op.table, [])
+            if not isinstance(op, CreateIndex):  # every index of a rebuilt table is made again anyway
+                changes[op.table].append(op.describe())
+        elif not (isinstance(op, DropTable) and op.table.name in grouped):
+            kept.append(op)
+    live = _LiveTables(operations, version, dropped)
+    rebuilds = [_rebuild(group, set(rebuilt), changes, live) for group in groups]
+    first_drop = next((i for i, op in enumerate(kept) if isinstance(op, DropTable)), len(kept))
+    return (*kept[:first_drop], *rebuilds, *kept[first_drop:])
+
+
+def _rebuild_groups(
+    rebuilt: list[str], referenced_by: Mapping[str, tuple[str, ...]], created: set[str]
+) -> list[list[str]]:
+    """The rebuilt tables and every table that references one, directly or through others (tables
+    this version creates are empty and left out), split into groups that share no table and no key.
+
+    A table that references a table of a group is in it, so groups are the connected parts of the
+    reference graph among these tables; each lists its tables in the order they were found.
+    """
+    found: dict[str, str] = {}  # table → a table of its group (union-find)
+
+    def root(name: str) -> str:
+        while found[name] != name:
+            found[name] = found[found[name]]
+            name = found[name]
+        return name
+
+    order: list[str] = []
+    for start in rebuilt:
+        if start in found:
             continue
-        if not isinstance(op, CreateIndex):  # every index follows the rebuild anyway
-            absorbed[op.table].append(op.describe())
-        if last[op.table] == i:
-            before, after = version.changed[op.table]
-            changes = tuple(absorbed[op.table])
-            referenced_by = version.referenced_by.get(op.table, ())
-            result.append(RebuildTable(before, after, _copies(before, after), changes, referenced_by))
-            result.extend(CreateIndex(after.name, index) for index in after.indexes)
-    return tuple(result)
+        found[start] = start
+        order.append(start)
+        pending = [start]
+        while pending:
+            name = pending.pop()
+            for user in referenced_by.get(name, ()):
+                if user in created:
+                    continue
+                if user not in found:
+                    found[user] = user
+                    order.append(user)
+                    pending.append(user)
+                found[root(user)] = root(name)
+    groups: dict[str, list[str]] = {}
+    for name in order:
+        groups.setdefault(root(name), []).append(name)
+    return list(groups.values())
+
+
+class _LiveTables:
+    """The shape of each table when a version's rebuilds run: after its renames and every other change,
+    before the rebuilds; a table of ``drop_tables`` with its keys following this version's renames."""
+
+    def __init__(self, operations: tuple[Operation, ...], version: VersionPlan, dropped: Mapping[str, Table]) -> None:
+        self.version, self.dropped = version, dropped
+        self.renamed = {op.old: op.new for op in operations if isinstance(op, RenameTable)}
+        self.index_drops = {(op.table, op.index.name) for op in operations if isinstance(op, DropIndex)}
+
+    def shapes(self, name: str) -> tuple[Table, Table]:
+        """The table as the rebuild finds it, and as the version leaves it."""
+        if name in self.version.changed:
+            return self.version.changed[name]
+        table = self.version.schema[name]
+        return table, table
+
+    def references(self, table: Table, required: bool = False) -> set[str]:
+        """The other tables ``table`` has a foreign key to, by their names in the database; with
+        ``required``, only through keys whose columns are all NOT NULL (every row references a parent)."""
+        return {
+            self.renamed.get(fk.ref_table, fk.ref_table)
+            for fk in table.foreign_keys
+            if not required or not any(table.columns_by_name[c].nullable for c in fk.columns)
+        } - {table.name}
+
+
+def _rebuild(group: list[str], rebuilt: set[str], changes: Mapping[str, list[str]], live: _LiveTables) -> RebuildTable:
+    """One group's :class:`RebuildTable`: new tables made referenced ones first, old ones dropped
+    referencing ones first (the tables of ``drop_tables`` among them)."""
+    members = set(group)
+    shapes = {name: live.shapes(name) for name in group if name not in live.dropped}
+    old = {name: live.dropped[name] if name in live.dropped else shapes[name][0] for name in group}
+    copy_order = _referenced_first(
+        list(shapes), lambda name, required: live.references(shapes[name][1], required) & members
+    )
+    drop_order = _referenced_first(group, lambda name, required: live.references(old[name], required) & members)
+    drop_order.reverse()
+    tables = tuple(
+        CopiedTable(
+            before,
+            after,
+            _copies(before, after),
+            tuple(changes.get(name, ())),
+            tuple(i.name for i in before.indexes if (name, i.name) not in live.index_drops),
+        )
+        for name in copy_order
+        for before, after in [shapes[name]]
+    )
+    named = tuple(name for name in group if name in rebuilt or changes.get(name))
+    dropped = tuple(name for name in drop_order if name in live.dropped)
+    return RebuildTable(tables, named, tuple(drop_order), dropped)
+
+
+def _referenced_first(names: list[str], references: Callable[[str, bool], set[str]]) -> list[str]:
+    """``names``, each after the others it references (``references(name, required)``, among ``names``).
+
+    Tables that a reference cycle holds back come last: whenever none is free, the first whose pending
+    references all go through nullable keys (likely NULL in a row the cycle's other tables reference),
+    else the first, goes next.
+    """
+    placed = _in_rounds(names, lambda name: references(name, False))
+    done = set(placed)
+    remaining = [name for name in names if name not in done]
+    while remaining:
+        free = [name for name in remaining if references(name, False) - {name} <= done]
+        if not free:
+            free = [next((name for name in remaining if references(name, True) - {name} <= done), remaining[0])]
+        placed += free
+        done.update(free)
+        remaining = [name for name in remaining if name not in done]
+    return placed
+
+
+def _in_rounds(names: list[str], references: Callable[[str], set[str]]) -> list[str]:
+    """The ``names`` that a reference cycle does not hold back, in rounds: each after the rounds of the
+    tables it references (among ``names``), in the given order within a round."""
+    position = {name: i for i, name in enumerate(names)}
+    waits_for = {name: references(name) - {name} for name in names}
+    waited_by: dict[str, list[str]] = {}
+    for name, targets in waits_for.items():
+        for target in targets:
+            waited_by.setdefault(target, []).append(name)
+    unmet = {name: len(targets) for name, targets in waits_for.items()}
+    round_of: dict[str, int] = {}
+    ready = [name for name in names if not unmet[name]]
+    depth = 0
+    while ready:
+        following = []
+        for name in ready:
+            round_of[name] = depth
+            for user in waited_by.get(name, ()):
+                unmet[user] -= 1
+                if not unmet[user]:
+                    following.append(user)
+        ready, depth = following, depth + 1
+    return sorted(round_of, key=lambda name: (round_of[name], position[name]))
 
 
 def _copies(before: Table, after: Table) -> tuple[tuple[str, bool], ...]:
@@ -591,21 +775,35 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionP
     operations += [op for diff in diffs for op in diff.index_creates]
     operations += [DropTable(t) for t in reversed(_creation_order(dropped, _ignore))]
     changed = {diff.table: changed[diff.table] for diff in diffs if not diff.empty}
-    referenced_by = _referrers(state, changed, dropped)
+    referenced_by = _referrers(state, changed, dropped, table_renames)
     return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *relisted.values()), referenced_by)
 
 
 def _referrers(
-    state: PlanState, changed: Mapping[str, tuple[Table, Table]], dropped: list[Table]
+    state: PlanState, changed: Mapping[str, tuple[Table, Table]], dropped: list[Table], renames: Mapping[str, str]
 ) -> dict[str, tuple[str, ...]]:
-    """For each altered table, the tables with a foreign key to it during the version: in the schema the
-    version leaves (which ``state`` indexes), and among the altered tables' earlier shapes and the dropped ones."""
+    """For each altered table, and each table that references one of them directly or through others,
+    the tables with a foreign key to it during the version: in the schema the version leaves (which
+    ``state`` indexes), and among the altered tables' earlier shapes and the dropped ones (whose keys
+    follow the table ``renames``, new name → old, as the database's do)."""
     state.refresh()
+    new_name = {old: new for new, old in renames.items()}
     earlier: dict[str, set[str]] = {}
-    for table in [*(before for before, _ in changed.values()), *dropped]:
+    for before, _ in changed.values():
+        for fk in before.foreign_keys:
+            earlier.setdefault(fk.ref_table, set()).add(before.name)
+    for table in dropped:
         for fk in table.foreign_keys:
-            earlier.setdefault(fk.ref_table, set()).add(table.name)
-    return {name: tuple(sorted(state.referrers.get(name, set()) | earlier.get(name, set()))) for name in changed}
+            earlier.setdefault(new_name.get(fk.ref_table, fk.ref_table), set()).add(table.name)
+    found: dict[str, tuple[str, ...]] = {}
+    pending = list(changed)
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found[name] = tuple(sorted(state.referrers.get(name, set()) | earlier.get(name, set())))
+        pending.extend(user for user in found[name] if user not in found)
+    return found
 
 
 @dataclass(frozen=True)
@@ -864,7 +1062,7 @@ def _diff_columns(
         if old is None:
             continue
         if column_shape(old) == column_shape(column):
-            if _has_derived_check(column) and (table_renamed or column.name in renamed_columns):
+            if table_renamed or column.name in renamed_columns:
                 ops.append(AlterColumn(name, old, column, renames_checks=True))
             continue
         if narrows(old.type, column.type):
@@ -907,7 +1105,8 @@ def _diff_columns(
 
 
 def _constrained(table: Table) -> Callable[[Column], bool]:
-    """Whether a key, check or derived check of ``table`` names a column (so ALTER cannot add or drop it).
+    """Whether a key or check of ``table`` names a column (so ALTER cannot add or drop it); checks a
+    dialect derives from the column are its own business (:func:`schemac.render.dialect_operations`).
 
     The table's keys and checks are indexed once, however many columns are asked about.
     """
@@ -915,14 +1114,9 @@ def _constrained(table: Table) -> Callable[[Column], bool]:
     checks = {check.name for check in table.checks}
 
     def constrained(column: Column) -> bool:
-        return column.name in keyed or _has_derived_check(column) or f"ck_{table.name}_{column.name}" in checks
+        return column.name in keyed or f"ck_{table.name}_{column.name}" in checks
 
     return constrained
-
-
-def _has_derived_check(column: Column) -> bool:
-    """Whether a dialect may derive a check from the column (enum, boolean, string length)."""
-    return bool(derived_checks(column))
 
 
 def _diff_primary_key(before: Table, after: Table, original: str) -> list[Operation]:

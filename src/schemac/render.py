@@ -7,6 +7,7 @@ runs in the narrowed Jinja sandbox of :mod:`schemac.sandbox`, with a budget per 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ import jinja2
 
 from .dialects import Dialect
 from .errors import SchemacError, fail
-from .model import Column, ForeignKey, Table
+from .model import Column, DerivedCheck, ForeignKey, Table, derived_checks
 from .plan import (
     AddCheck,
     AddColumn,
@@ -96,10 +97,7 @@ def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
         )
     found.extend(foreign_key_context(fk, dialect) for fk in table.foreign_keys)
     for column in table.columns:
-        found.extend(
-            {"kind": "check", "name": q(name), "expression": expression}
-            for name, expression in dialect.column_checks(table.name, column)
-        )
+        found.extend({"kind": "check", **check} for check in _derived_checks(table.name, column, dialect))
     found.extend({"kind": "check", "name": q(check.name), "expression": check.expression} for check in table.checks)
     return found
 
@@ -141,7 +139,7 @@ def _rename_column(op: RenameColumn, dialect: Dialect) -> Context:
 
 
 def _derived_checks(table: str, column: Column, dialect: Dialect) -> list[Context]:
-    return [{"name": dialect.ident(n), "expression": e} for n, e in dialect.column_checks(table, column)]
+    return [{"name": dialect.ident(c.name), "expression": c.expression} for c in derived_checks(table, column, dialect)]
 
 
 def _keyed_column(table: str, column: Column, dialect: Dialect) -> Context:
@@ -163,12 +161,12 @@ def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
 def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
     before = column_context(op.before, dialect, (op.table, op.before.name) in dialect.was_keyed)
     after = _keyed_column(op.table, op.after, dialect)
-    previous = replace(op.before, name=dialect.renamed_columns.get((op.table, op.before.name), op.before.name))
-    old_checks = _derived_checks(dialect.renamed_tables.get(op.table, op.table), previous, dialect)
-    new_checks = _derived_checks(op.table, op.after, dialect)
+    moves = _check_moves(op, dialect, before["type"] != after["type"])
+    q = dialect.ident
     return {
-        "drop_checks": [c["name"] for c in old_checks if c not in new_checks],
-        "add_checks": [c for c in new_checks if c not in old_checks],
+        "drop_checks": [q(c.name) for c in moves.drops],
+        "rename_checks": [{"old": q(old.name), "new": q(new.name)} for old, new in moves.renames],
+        "add_checks": [{"name": q(c.name), "expression": c.expression} for c in moves.adds],
         "table": dialect.ident(op.table),
         "column": after,
         "before": before,
@@ -209,20 +207,69 @@ def _drop_foreign_key(op: DropForeignKey, dialect: Dialect) -> Context:
 
 
 def _rebuild_table(op: RebuildTable, dialect: Dialect) -> Context:
+    """Each new table filled in turn (its old table's self-references settled, then its indexes made),
+    then the drops and renames. A new table's keys name the other new tables by their temporary names;
+    with foreign keys on, SQLite wants a key's table to exist when rows are written, so a table is
+    made before the first one whose rows reference it (before its own turn in a reference cycle)."""
     q = dialect.ident
-    defaults = {c.name: c.default for c in op.after.columns}
-    values = []
-    for name, fill in op.copies:
-        default = defaults[name]
-        values.append(f"COALESCE({q(name)}, {dialect.default(default)})" if fill and default else q(name))
+    temporary = {t.after.name: f"_schemac_new_{t.after.name}" for t in op.tables}
+    shapes = {t.after.name: t.after for t in op.tables}
+    made: set[str] = set()
+    tables = []
+    for copied in op.tables:
+        after = copied.after
+        defaults = {c.name: c.default for c in after.columns}
+        values = []
+        for name, fill in copied.copies:
+            default = defaults[name]
+            values.append(f"COALESCE({q(name)}, {dialect.default(default)})" if fill and default else q(name))
+        needed = [after.name, *(fk.ref_table for fk in after.foreign_keys if fk.ref_table in temporary)]
+        creates = [name for name in dict.fromkeys(needed) if name not in made]
+        made.update(creates)
+        tables.append(
+            {
+                "table": q(after.name),
+                "temporary": q(temporary[after.name]),
+                "creates": [_new_table(shapes[name], temporary, dialect) for name in creates],
+                "copy_columns": [q(name) for name, _ in copied.copies],
+                "copy_values": values,
+                "self_references": _restricting_self_references(copied.before, dialect),
+                "old_indexes": [q(name) for name in copied.old_indexes],
+                "indexes": [
+                    _create_index(CreateIndex(temporary[after.name], index), dialect) for index in after.indexes
+                ],
+            }
+        )
     return {
-        **_create_table(CreateTable(op.after), dialect),  # the new shape: table, columns, constraints
-        "temporary": q(f"_schemac_new_{op.after.name}"),
-        "guard_tables": [q(name) for name in op.referenced_by],
-        "guard_name": q(f"rebuild_of_{op.after.name}_needs_foreign_keys_off"),
-        "copy_columns": [q(name) for name, _ in op.copies],
-        "copy_values": values,
+        "rebuilt": [q(name) for name in op.rebuilt],
+        "copied": [q(name) for name in op.copied],
+        "dropped": [q(name) for name in op.dropped],
+        "tables": tables,
+        "drops": [{"table": q(name), "if_exists": name in op.dropped} for name in op.drop_order],
     }
+
+
+def _new_table(after: Table, temporary: dict[str, str], dialect: Dialect) -> Context:
+    """The ``create_table`` context of new shape ``after`` under its temporary name, its keys naming the
+    other new tables by theirs."""
+    keys = tuple(replace(fk, ref_table=temporary.get(fk.ref_table, fk.ref_table)) for fk in after.foreign_keys)
+    return {
+        **_create_table(CreateTable(replace(after, foreign_keys=keys)), dialect),
+        "table": dialect.ident(temporary[after.name]),
+    }
+
+
+def _restricting_self_references(table: Table, dialect: Dialect) -> list[list[str]]:
+    """(column, referenced column) pairs of the ``ON DELETE RESTRICT`` keys by which rows of ``table``
+    reference other rows of it: dropping the table would stop at the first row another references,
+    unless each row first references itself."""
+    q = dialect.ident
+    return [
+        [q(column), q(referenced)]
+        for fk in table.foreign_keys
+        if fk.ref_table == table.name and fk.on_delete == "restrict"
+        for column, referenced in zip(fk.columns, fk.ref_columns, strict=True)
+    ]
 
 
 # Operation type → (template file, context builder, whether re-running it is harmless).
@@ -270,17 +317,112 @@ def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operatio
     """``version``'s operations as ``dialect`` runs them: column changes that render to the same
     definition here (``bigint`` → ``integer`` on SQLite) are dropped, then what the dialect cannot
     ALTER is folded into table rebuilds."""
-    visible = tuple(op for op in version.operations if not _same_here(op, dialect))
-    return for_dialect(visible, version, dialect.in_place)
+    dialect = _with_renames(version, dialect)
+    visible = tuple(_as_here(op, dialect) for op in version.operations if not _same_here(op, dialect))
+    return for_dialect(_rechecked(version, dialect, visible), version, dialect.in_place)
+
+
+def _rechecked(version: VersionPlan, dialect: Dialect, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+    """Where a type change rewrites the checks on the column (``Dialect.retype_rewrites_checks``), the table's
+    own checks that name a retyped column are dropped before its first type change and added after its
+    last, so that they read as a fresh build's (its derived checks: see :func:`_check_moves`)."""
+    if not dialect.retype_rewrites_checks:
+        return operations
+    planned = {(op.table, op.check.name) for op in operations if isinstance(op, DropCheck | AddCheck)}
+    retyped: dict[str, list[tuple[int, str]]] = {}
+    for i, op in enumerate(operations):
+        if isinstance(op, AlterColumn) and dialect.sql_type(op.before.type) != dialect.sql_type(op.after.type):
+            retyped.setdefault(op.table, []).append((i, op.after.name))
+    before: dict[int, list[Operation]] = {}
+    after: dict[int, list[Operation]] = {}
+    for table, changes in retyped.items():
+        names = {name for _, name in changes}
+        checks = [
+            check
+            for check in version.changed[table][1].checks
+            if (table, check.name) not in planned and names & set(_WORD.findall(check.expression.lower()))
+        ]
+        before.setdefault(changes[0][0], []).extend(DropCheck(table, check) for check in checks)
+        after.setdefault(changes[-1][0], []).extend(AddCheck(table, check) for check in checks)
+    return tuple(made for i, op in enumerate(operations) for made in (*before.get(i, ()), op, *after.get(i, ())))
+
+
+_WORD = re.compile(r"[a-z0-9_]+")
+"""A word of an expression: a superset of the columns it names (words in its strings are counted too)."""
+
+
+def _with_renames(version: VersionPlan, dialect: Dialect) -> Dialect:
+    """``dialect`` knowing the table and column renames of ``version`` (derived checks are named after them)."""
+    renamed = {op.new: op.old for op in version.operations if isinstance(op, RenameTable)}
+    columns = {(op.table, op.new): op.old for op in version.operations if isinstance(op, RenameColumn)}
+    return replace(dialect, renamed_tables=MappingProxyType(renamed), renamed_columns=MappingProxyType(columns))
 
 
 def _same_here(op: Operation, dialect: Dialect) -> bool:
-    if not isinstance(op, AlterColumn) or op.renames_checks:
+    """Whether ``op`` changes nothing on ``dialect``: a column change that renders to the same definition
+    here and leaves its derived checks as they are (a renamed boolean on PostgreSQL has none to rename)."""
+    if not isinstance(op, AlterColumn):
         return False
-    before, after = op.before, op.after
-    return column_context(before, dialect) == column_context(after, dialect) and dialect.column_checks(
-        op.table, before
-    ) == dialect.column_checks(op.table, after)
+    before, after = column_context(op.before, dialect), column_context(op.after, dialect)
+    return before == after and not _check_moves(op, dialect, before["type"] != after["type"])
+
+
+def _as_here(op: Operation, dialect: Dialect) -> Operation:
+    """``op`` with the kind it has on ``dialect``: a column this dialect derives a check from is added or
+    dropped with its constraints (SQLite cannot ALTER it)."""
+    if not isinstance(op, AddColumn | DropColumn) or op.kind not in _CONSTRAINED_KIND:
+        return op
+    if not derived_checks(op.table, op.column, dialect):
+        return op
+    return replace(op, kind=_CONSTRAINED_KIND[op.kind])
+
+
+_CONSTRAINED_KIND = {"add_column": "add_constrained_column", "drop_column": "drop_constrained_column"}
+
+
+@dataclass(frozen=True)
+class CheckMoves:
+    """What takes a column's derived checks, as the database holds them, to those the version gives."""
+
+    drops: tuple[DerivedCheck, ...] = ()
+    renames: tuple[tuple[DerivedCheck, DerivedCheck], ...] = ()
+    adds: tuple[DerivedCheck, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.drops or self.renames or self.adds)
+
+
+def _check_moves(op: AlterColumn, dialect: Dialect, type_changed: bool) -> CheckMoves:
+    """The derived checks ``op`` drops, renames and adds on ``dialect``.
+
+    The database holds the checks of ``op.before`` under the names the table and column had before this
+    version's renames, with bodies the engine rewrote to the new names: a check whose body stays is
+    renamed where the engine can (``RENAME CONSTRAINT``), else dropped and added again. A type change
+    makes them all again where the engine rewrites checks with the old type's casts. An AlterColumn
+    between identical columns only gives the column the type a key needs (see :func:`_retyped`): its
+    checks are in place.
+    """
+    wanted = derived_checks(op.table, op.after, dialect)
+    if op.before == op.after and not op.renames_checks:
+        return CheckMoves()
+    old_table = dialect.renamed_tables.get(op.table, op.table)
+    old_column = replace(op.before, name=dialect.renamed_columns.get((op.table, op.before.name), op.before.name))
+    named = {c.kind: c.name for c in derived_checks(old_table, old_column, dialect)}
+    held = [replace(c, name=named[c.kind]) for c in derived_checks(op.table, op.before, dialect)]
+    if type_changed and dialect.retype_rewrites_checks:
+        return CheckMoves(tuple(held), (), wanted)
+    wanted_by_kind = {c.kind: c for c in wanted}
+    drops, renames = [], []
+    for check in held:
+        new = wanted_by_kind.get(check.kind)
+        if new == check:
+            continue
+        if new is not None and new.expression == check.expression and dialect.renames_constraints:
+            renames.append((check, new))
+        else:
+            drops.append(check)
+    moved = set(held) | {new for _, new in renames}
+    return CheckMoves(tuple(drops), tuple(renames), tuple(c for c in wanted if c not in moved))
 
 
 def _inexpressible(plan: VersionPlan, op: Operation, dialect: Dialect, template: str) -> SchemacError:
@@ -317,7 +459,9 @@ def _retyped(plan: VersionPlan, dialect: Dialect, operations: tuple[Operation, .
             old = before.column(column.name)
             if old is None or old.type != column.type or not _type_depends_on_key(column, dialect):
                 continue
-            change = AlterColumn(name, old, column)
+            # By then the column has its new shape (its other changes come first, or it is the last
+            # change of the version): only its type changes, to the one the key needs or no longer needs.
+            change = AlterColumn(name, column, column)
             if (name, column.name) in dialect.keyed and (name, column.name) not in dialect.was_keyed:
                 keying.setdefault(name, []).append(change)
             elif (name, column.name) in dialect.was_keyed and (name, column.name) not in dialect.keyed:
@@ -362,15 +506,7 @@ def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment
     keyed = _keyed(plan.schema[name] for name in touched if name in plan.schema)
     unchanged = [plan.schema[name] for name in touched - plan.changed.keys() if name in plan.schema]
     was_keyed = _keyed([*unchanged, *(before for before, _ in plan.changed.values())])
-    renamed = {op.new: op.old for op in plan.operations if isinstance(op, RenameTable)}
-    columns = {(op.table, op.new): op.old for op in plan.operations if isinstance(op, RenameColumn)}
-    dialect = replace(
-        dialect,
-        keyed=keyed,
-        was_keyed=was_keyed,
-        renamed_tables=MappingProxyType(renamed),
-        renamed_columns=MappingProxyType(columns),
-    )
+    dialect = replace(_with_renames(plan, dialect), keyed=keyed, was_keyed=was_keyed)
     for op in _retyped(plan, dialect, operations):
         try:
             statements.append(render_operation(op, dialect, env))
@@ -385,7 +521,8 @@ def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment
     sql = [s.sql for s in statements]
     allow_for(header, sql)
     text = env.get_template("migration.sql.j2").render(header, statements=sql)
-    non_idempotent = [s.sql.splitlines()[0] for s in statements if not s.idempotent]
+    # A template may render nothing for an operation (an override), which leaves no statement to list.
+    non_idempotent = [s.sql.splitlines()[0] for s in statements if not s.idempotent and s.sql]
     return text.rstrip("\n") + "\n", non_idempotent
 
 

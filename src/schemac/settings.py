@@ -36,6 +36,17 @@ class Settings:
         """``migrations/`` for a single dialect; ``migrations/<dialect>/`` when there are several."""
         return self.migrations_dir if len(self.dialects) == 1 else self.migrations_dir / dialect
 
+    def other_layout_dir(self, dialect: str) -> Path:
+        """Where ``dialect``'s files went under the other layout: ``migrations/<dialect>/`` when there is
+        one dialect, ``migrations/`` when there are several (a project that changed how many it builds)."""
+        return self.migrations_dir / dialect if len(self.dialects) == 1 else self.migrations_dir
+
+    @property
+    def layout(self) -> str:
+        """The layout, as findings name it: ``with 1 dialect`` or ``with 3 dialects``."""
+        count = len(self.dialects)
+        return f"with {count} dialect{'' if count == 1 else 's'}"
+
     def relative(self, path: Path) -> str:
         """A path as shown in diagnostics and manifests: relative to the project, with ``/``."""
         text, prefix = str(path), os.path.join(str(self.root), "")

@@ -13,11 +13,8 @@ ALTER TABLE "notes" RENAME COLUMN "body" TO "text_body";
 DROP INDEX IF EXISTS "idx_people_fullname";
 
 -- Rebuild "people": ALTER TABLE cannot make this change, so copy every row into a new table.
--- Referenced by "pets": with foreign keys on, dropping it would delete or orphan their rows, so stop unless they are empty.
-CREATE TEMP TABLE "_schemac_rebuild_guard" ("unsafe" INTEGER CONSTRAINT "rebuild_of_people_needs_foreign_keys_off" CHECK ("unsafe" = 0));
-INSERT INTO "_schemac_rebuild_guard"
-    SELECT "foreign_keys" AND (EXISTS (SELECT 1 FROM "pets")) FROM pragma_foreign_keys;
-DROP TABLE "_schemac_rebuild_guard";
+-- Every table that references a rebuilt one, directly or through others, is copied too, its keys pointing at the new tables: "pets".
+-- The old tables are dropped referencing ones first, so that with foreign keys on no ON DELETE action fires and no row loses its parent; each new table then takes its name, and SQLite points the keys of the others at it.
 CREATE TABLE "_schemac_new_people" (
     "person_id" INTEGER NOT NULL,
     "name" TEXT NOT NULL,
@@ -27,7 +24,16 @@ CREATE TABLE "_schemac_new_people" (
 );
 INSERT INTO "_schemac_new_people" ("person_id", "name", "category")
     SELECT "person_id", "name", "category" FROM "people";
+CREATE INDEX IF NOT EXISTS "idx_people_name" ON "_schemac_new_people" ("name");
+CREATE TABLE "_schemac_new_pets" (
+    "id" INTEGER NOT NULL,
+    "owner_id" INTEGER NOT NULL,
+    CONSTRAINT "pk_pets" PRIMARY KEY ("id"),
+    CONSTRAINT "fk_pets_owner_id" FOREIGN KEY ("owner_id") REFERENCES "_schemac_new_people" ("person_id") ON DELETE CASCADE
+);
+INSERT INTO "_schemac_new_pets" ("id", "owner_id")
+    SELECT "id", "owner_id" FROM "pets";
+DROP TABLE "pets";
 DROP TABLE "people";
 ALTER TABLE "_schemac_new_people" RENAME TO "people";
-
-CREATE INDEX IF NOT EXISTS "idx_people_name" ON "people" ("name");
+ALTER TABLE "_schemac_new_pets" RENAME TO "pets";

@@ -8,12 +8,11 @@ ALTER TABLE "logs" RENAME TO "events";
 
 DROP INDEX IF EXISTS "idx_logs_message";
 
+CREATE INDEX IF NOT EXISTS "idx_events_message" ON "events" ("message");
+
 -- Rebuild "customers": ALTER TABLE cannot make this change, so copy every row into a new table.
--- Referenced by "invoices": with foreign keys on, dropping it would delete or orphan their rows, so stop unless they are empty.
-CREATE TEMP TABLE "_schemac_rebuild_guard" ("unsafe" INTEGER CONSTRAINT "rebuild_of_customers_needs_foreign_keys_off" CHECK ("unsafe" = 0));
-INSERT INTO "_schemac_rebuild_guard"
-    SELECT "foreign_keys" AND (EXISTS (SELECT 1 FROM "invoices")) FROM pragma_foreign_keys;
-DROP TABLE "_schemac_rebuild_guard";
+-- Every table that references a rebuilt one, directly or through others, is copied too, its keys pointing at the new tables: "invoices".
+-- The old tables are dropped referencing ones first, so that with foreign keys on no ON DELETE action fires and no row loses its parent; each new table then takes its name, and SQLite points the keys of the others at it.
 CREATE TABLE "_schemac_new_customers" (
     "id" INTEGER NOT NULL,
     "name" TEXT NOT NULL,
@@ -30,7 +29,15 @@ CREATE TABLE "_schemac_new_customers" (
 );
 INSERT INTO "_schemac_new_customers" ("id", "name", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by")
     SELECT "id", "name", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by" FROM "customers";
+CREATE TABLE "_schemac_new_invoices" (
+    "id" INTEGER NOT NULL,
+    "client_id" INTEGER NOT NULL,
+    CONSTRAINT "pk_invoices" PRIMARY KEY ("id"),
+    CONSTRAINT "fk_invoices_client_id" FOREIGN KEY ("client_id") REFERENCES "_schemac_new_customers" ("id")
+);
+INSERT INTO "_schemac_new_invoices" ("id", "client_id")
+    SELECT "id", "client_id" FROM "invoices";
+DROP TABLE "invoices";
 DROP TABLE "customers";
 ALTER TABLE "_schemac_new_customers" RENAME TO "customers";
-
-CREATE INDEX IF NOT EXISTS "idx_events_message" ON "events" ("message");
+ALTER TABLE "_schemac_new_invoices" RENAME TO "invoices";
