@@ -268,7 +268,7 @@ def test_sc504_manifest_not_json(published: Path) -> None:
     _edit_manifest(published, lambda text: '{\n  "algorithm": "sha256",\n  oops\n}\n')
     assert findings(lambda: schemac.build(published)) == [
         "migrations/manifest.json:3:3: SC504 manifest is not valid JSON: Expecting property name enclosed in double "
-        "quotes (hint: restore manifest.json from version control, or rebuild)"
+        "quotes (hint: restore manifest.json from version control: it records what was published)"
     ]
 
 
@@ -276,7 +276,7 @@ def test_sc505_manifest_entry_missing_a_key(published: Path) -> None:
     _edit_manifest(published, lambda text: text.replace('      "spec": "specs/0001_a.yaml",\n', ""))
     assert findings(lambda: schemac.build(published)) == [
         "migrations/manifest.json:7:1: SC505 manifest files[0] is missing the key 'spec' (hint: restore manifest.json "
-        "from version control, or rebuild)"
+        "from version control: it records what was published)"
     ]
 
 
@@ -284,7 +284,7 @@ def test_sc506_manifest_hash_edited_by_hand(published: Path) -> None:
     _edit_manifest(published, lambda text: text.replace('"sha256": "', '"sha256": "0', 1))
     assert findings(lambda: schemac.build(published)) == [
         "migrations/manifest.json:3:1: SC506 manifest chain does not match its files: the manifest was edited by "
-        "hand (hint: restore manifest.json from version control, or rebuild)"
+        "hand (hint: restore manifest.json from version control: it records what was published)"
     ]
 
 

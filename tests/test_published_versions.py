@@ -277,12 +277,12 @@ EDITS = {
     "manifest-hash": (
         _edit_hash,
         "migrations/manifest.json:3:1: SC506 manifest chain does not match its files: the manifest was edited by "
-        "hand (hint: restore manifest.json from version control, or rebuild)",
+        "hand (hint: restore manifest.json from version control: it records what was published)",
     ),
     "manifest-json": (
         _break_json,
         "migrations/manifest.json:17:14: SC504 manifest is not valid JSON: Expecting ',' delimiter (hint: restore "
-        "manifest.json from version control, or rebuild)",
+        "manifest.json from version control: it records what was published)",
     ),
 }
 

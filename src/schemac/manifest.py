@@ -169,7 +169,7 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
 
     def bad(message: str, line: int = 1, column: int = 1, code: str = "SC505") -> SchemacError:
         return SchemacError(
-            [Diagnostic(display, line, column, code, message, "restore manifest.json from version control, or rebuild")]
+            [Diagnostic(display, line, column, code, message, "restore manifest.json from version control: it records what was published")]
         )
 
     try:
