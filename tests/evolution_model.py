@@ -46,30 +46,14 @@ def actions(engine: str, nullable: bool) -> list[str | None]:
 
 OWN_TABLES = ("schemac_history", "schemac_progress", "_migrations")
 
-# Bugs this test found in schemac, not fixed yet: the generator leaves out what they break, per engine.
-TYPE_CHANGE_KEEPS_DEFAULT = ("postgresql",)
-"""Bug: PostgreSQL's alter_column changes the type with the default in place. A default the new type cannot
-take by an implicit cast stops the migration (boolean default true -> integer default 1: "default for column
-cannot be cast automatically"), and one it can keeps the old type's cast ('dflt'::text on a varchar(20)
-column, where a fresh build has 'dflt'::character varying). Left out: type changes of a column with a default."""
-NOT_NULL_LEAVES_NULLS = ("postgresql", "mariadb")
-"""Bug: a nullable column made NOT NULL with a default while rows hold NULL: SQLite copies the default into
-them (COALESCE, as documented), PostgreSQL stops ("column contains null values") and MariaDB stops ("Data
-truncated"). Left out: NOT NULL over NULLs on those engines."""
+# What an engine cannot do, which the build refuses: the generator leaves it out on that engine.
 JSON_IN_INDEX = ("mariadb",)
-"""Bug: with mariadb a json column (LONGTEXT) may be put in an index; an index of it and another column
-stops the migration with error 1071 "Specified key was too long" (one of it alone is made). Left out: json
-columns in indexes and keys on MariaDB."""
+"""MariaDB stores json as LONGTEXT, which has no full-length index: a json column in a key or index is
+refused at build (SC324). Left out: json columns in indexes and keys on MariaDB."""
 CHECKED_KEY_COLUMN = ("mariadb",)
-"""Bug: MariaDB refuses a CHECK over a foreign key column whose key has ON UPDATE CASCADE, ON UPDATE SET NULL
-or ON DELETE SET NULL (error 1901 "Function or expression … cannot be used in the CHECK clause"), in CREATE
-TABLE as in ALTER TABLE; the build accepts it. Left out: checks over foreign key columns on MariaDB."""
-INDEX_SERVES_FOREIGN_KEY = ("mariadb",)
-"""Bug: on MariaDB an index led by a foreign key column is the one InnoDB uses for the key (it drops its own
-when such an index is made), and a migration that drops that index stops with error 1553 "Cannot drop index
-…: needed in a foreign key constraint", whether the key stays or goes in the same version (index drops come
-before key drops), and so does any change that re-creates it (a column or table rename renames it). Left
-out: indexes led by a foreign key column on MariaDB."""
+"""MariaDB refuses a CHECK over a foreign key column whose key has ON UPDATE CASCADE, ON UPDATE SET NULL or
+ON DELETE SET NULL (error 1901); the build refuses it (SC323). Left out: checks over foreign key columns on
+MariaDB."""
 
 CHECKS = {
     "number": ("{0} >= 0", "{0} < 1000000", "{0} <> -1"),
@@ -612,10 +596,9 @@ def _indexable(state: State, table: str, engine: str) -> list[str]:
 def _add_index(draw: st.DrawFn, state: State, engine: str, table: str) -> str | None:
     t = state.tables[table]
     candidates = _indexable(state, table, engine)
-    leading = [c for c in candidates if not (t.columns[c].references and engine in INDEX_SERVES_FOREIGN_KEY)]
-    if not leading:
+    if not candidates:
         return None
-    columns = [draw(st.sampled_from(leading))]
+    columns = [draw(st.sampled_from(candidates))]
     if len(candidates) > 1 and draw(st.booleans()):
         columns.append(draw(st.sampled_from([c for c in candidates if c != columns[0]])))
     index = Idx([(c, draw(st.integers(0, 3)) == 0) for c in columns])
@@ -732,11 +715,7 @@ def change_type(draw: st.DrawFn, state: State, engine: str, table: str) -> str |
     t = state.tables[table]
     options = []
     for cname, col in t.columns.items():
-        if (
-            cname not in state.changeable(table)
-            or col.references
-            or (col.default is not None and engine in TYPE_CHANGE_KEEPS_DEFAULT)
-        ):
+        if cname not in state.changeable(table) or col.references:
             continue
         values = [v for v in state.values(table, cname) if v is not None]
         for new, convert, allowed in CONVERSIONS.get(col.type, ()):
@@ -791,8 +770,6 @@ def change_nullability(draw: st.DrawFn, state: State, engine: str, table: str) -
         col.nullable = True
         return f"{table}.{cname} nullable"
     nulls = any(v is None for v in state.values(table, cname))
-    if nulls and engine in NOT_NULL_LEAVES_NULLS:
-        return None
     if nulls and (col.references or any(i.unique and cname in [c for c, _ in i.columns] for i in t.indexes)):
         return None  # the default would be one value in many rows, or no parent's key
     if nulls and col.default is None:

@@ -187,3 +187,62 @@ def test_load_migrations_reads_one_dialect_directory(make_project: Callable[...,
     with pytest.raises(schemac.SchemacError) as wrong:
         schemac.load_migrations(migrations / "postgresql", dialect="sqlite")
     assert [d.code for d in wrong.value.diagnostics] == ["SC509"]
+
+
+JSON_IN_KEYS = """\
+description: Documents whose json body is in an index and a key.
+tables:
+  docs:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      body: {type: json}
+      title: {type: text}
+    indexes:
+      - columns: [title, body]
+  pairs:
+    audit: none
+    primary_key: [id, body]
+    columns:
+      id: {type: integer}
+      body: {type: json}
+"""
+
+
+def test_a_json_column_in_an_index_or_key_is_refused_on_mariadb(
+    make_project: Callable[..., Path], cli: Callable[..., object]
+) -> None:
+    project = make_project({"0001_docs.yaml": JSON_IN_KEYS}, 'dialects = ["sqlite", "mariadb"]\n')
+    outcome = cli("build", "--project", project)
+    assert outcome.returncode == 2  # type: ignore[attr-defined]
+    hint = "(hint: mariadb stores it as LONGTEXT, which has no full-length index: leave the column out of keys and "
+    hint += "indexes, or remove mariadb from dialects)"
+    assert outcome.stderr.splitlines() == [  # type: ignore[attr-defined]
+        "specs/0001_docs.yaml:10:9: SC324 index 'idx_docs_title_body' of table 'docs' holds json column 'body', "
+        f"which cannot be indexed in full on mariadb {hint}",
+        "specs/0001_docs.yaml:16:7: SC324 the primary key of table 'pairs' holds json column 'body', "
+        f"which cannot be indexed in full on mariadb {hint}",
+    ]
+    assert not (project / "migrations").exists()
+    (project / "schemac.toml").write_text('dialects = ["sqlite", "postgresql"]\n')
+    assert cli("build", "--project", project).returncode == 0  # type: ignore[attr-defined]
+
+
+def test_the_indexes_refused_by_sc324_are_the_ones_mariadb_refuses(
+    make_project: Callable[..., Path],
+    database_factory: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Built without the refusal, the index of json and another column fails on a real MariaDB (error 1071)."""
+    import dataclasses
+
+    from schemac import dialects
+
+    monkeypatch.setitem(
+        dialects.DIALECTS, "mariadb", dataclasses.replace(dialects.MARIADB, unindexable_types=frozenset())
+    )
+    project = make_project({"0001_docs.yaml": JSON_IN_KEYS.split("  pairs:")[0]}, 'dialects = ["mariadb"]\n')
+    schemac.build(project, cache=False)
+    with pytest.raises(schemac.SchemacError) as caught:
+        schemac.apply(project, database_factory("mariadb"))
+    assert "(1071, 'Specified key was too long" in str(caught.value)

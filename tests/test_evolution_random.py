@@ -17,16 +17,13 @@ CI runs a few histories per engine; ``SCHEMAC_HYPOTHESIS_PROFILE=thorough`` runs
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 import os
 import random
-import re
 import shutil
 import sqlite3
 import time
 import uuid
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,6 +36,7 @@ from hypothesis import HealthCheck, given, note, settings
 import schemac
 from conftest import opened, set_dialects
 from evolution_model import CATALOGS, History, Row, State, differences, histories, normalise, parameter
+from first_user import Runner
 from test_evolution import apply_file, schema_of
 
 TYPES = ["integer", "bigint", "text", "string(10)", "string(20)", "real", "boolean"]
@@ -199,26 +197,6 @@ def sequences(engine: str) -> int:
     return CI_SEQUENCES[engine]
 
 
-KNOWN_BUGS = {
-    "sqlite-rebuild-fk": "issue 14 (1): a SQLite rebuild of a referenced table stops under the first user's runner "
-    "(foreign keys on, one transaction): the rest of that history is not replayed there",
-    "derived-check-rename": "issue 14 (2): renaming a column with a derived check on some engine (boolean, "
-    "string(n), enum, json), or a table with one, can stop the PostgreSQL or MariaDB build with an IndexError "
-    "(render.py: a check rename that renders to nothing): the rest of that history is not run",
-    "mariadb-json-check-name": "issue 14 (2): on MariaDB a renamed json column (or its renamed table) keeps its "
-    "check under the old name: differences in ck_*_json names are not asserted",
-}
-
-
-class KnownBug(UserWarning):
-    """A case a known bug stops; the test names it instead of failing (see KNOWN_BUGS)."""
-
-
-def known_bug(key: str, stats: Counter[str]) -> None:
-    stats[f"known bug: {key}"] += 1
-    warnings.warn(KNOWN_BUGS[key], KnownBug, stacklevel=2)
-
-
 @dataclass
 class Place:
     """Where one engine's histories run: two databases of the test's own (evolved, fresh), emptied before
@@ -328,32 +306,6 @@ def _rows_differ(query: Callable[..., list[tuple[Any, ...]]], state: State) -> t
     return found, compared
 
 
-def _renames(spec: dict[str, Any]) -> bool:
-    """Whether ``spec`` renames a table or a column."""
-    tables = spec.get("tables", {}).values()
-    return any("renamed_from" in t or any("renamed_from" in c for c in t["columns"].values()) for t in tables)
-
-
-def _renamed_json(history: History, upto: int) -> bool:
-    """Whether a version up to ``upto`` renamed a json column, or a table holding one."""
-    for version in history.versions[1:upto]:
-        for table in version.spec.get("tables", {}).values():
-            json_columns = [c for c in table["columns"].values() if c["type"] == "json"]
-            if any("renamed_from" in c for c in json_columns) or (json_columns and "renamed_from" in table):
-                return True
-    return False
-
-
-def _first_user_runner() -> Any:
-    """The first user's runner emulation (``tests/first_user.py``), or None while it does not exist."""
-    try:
-        return importlib.import_module("first_user")
-    except ModuleNotFoundError as missing:
-        if missing.name != "first_user":
-            raise
-        return None
-
-
 def _fresh_catalog(place: Place, workdir: Path, number: int, state: State) -> tuple[dict[str, Any], str]:
     """The catalog of a fresh build of ``state``'s shape, and that build's schema fingerprint."""
     project = _write_project(workdir / f"fresh{number}", place.engine, {"0001_fresh.yaml": state.fresh_spec()})
@@ -371,8 +323,7 @@ def run_history(place: Place, history: History, stats: Counter[str]) -> None:
     workdir = place.next_workdir()
     project = _write_project(workdir / "evolved", engine, {})
     url = place.empty(place.evolved)
-    module = _first_user_runner() if engine == "sqlite" else None
-    runner = module.Runner(workdir / "first_user.db") if module else None
+    runner = Runner(workdir / "first_user.db") if engine == "sqlite" else None
     stats["histories"] += 1
     fresh: dict[str, Any] = {}
     try:
@@ -388,20 +339,14 @@ def run_history(place: Place, history: History, stats: Counter[str]) -> None:
                         _insert(engine, runner.execute, before, table, row)
                 stats["rows inserted"] += len(version.inserts)
                 (project / "specs" / f"{number:04d}_v.yaml").write_text(json.dumps(version.spec, indent=1))
-                try:
-                    schemac.build(project)
-                except IndexError:
-                    if engine == "sqlite" or not _renames(version.spec):
-                        raise
-                    known_bug("derived-check-rename", stats)
-                    return
+                schemac.build(project)
                 assert [m.version for m in schemac.apply(project, url, to=number).applied] == [number]
                 stats["versions"] += 1
                 fresh = _check_version(place, history, number, project, url, database.query, workdir, stats)
                 if runner is not None:
-                    runner = _replay_first_user(runner, project, number, version.state, fresh, stats)
-        if module is not None and len(history.versions) > 2:
-            _replay_at_once(module, history, project, workdir, fresh, stats)
+                    _replay_first_user(runner, project, number, version.state, fresh, stats)
+        if runner is not None and len(history.versions) > 2:
+            _replay_at_once(history, project, workdir, fresh, stats)
     finally:
         if runner is not None:
             runner.close()
@@ -427,57 +372,35 @@ def _check_version(
     problems += [f"verify: {d}" for d in schemac.verify(project, url).differences]
     if fingerprint != _fingerprint(project):
         problems.append("the manifest's schema fingerprint differs from the fresh build's")
-    if place.engine == "mariadb" and _renamed_json(history, number):
-        known = [p for p in problems if re.search(r"ck_\w+_json", p)]
-        if known:
-            known_bug("mariadb-json-check-name", stats)
-            problems = [p for p in problems if p not in known]
     assert not problems, f"after version {number} on {place.engine}:\n" + "\n".join(problems)
     return fresh
 
 
 def _replay_first_user(
-    runner: Any, project: Path, number: int, state: State, fresh: dict[str, Any], stats: Counter[str]
-) -> Any:
-    """Version ``number`` through the first user's runner; the runner, or None once a known bug stopped it."""
-    try:
-        applied = runner.apply(project / "migrations")
-    except Exception as exc:
-        if "needs_foreign_keys_off" not in str(exc):
-            raise
-        known_bug("sqlite-rebuild-fk", stats)
-        runner.close()
-        return None
-    assert applied == [number]
+    runner: Runner, project: Path, number: int, state: State, fresh: dict[str, Any], stats: Counter[str]
+) -> None:
+    """Version ``number`` through the first user's runner, compared with the model and the fresh build."""
+    assert runner.apply(project / "migrations") == [number]
     problems, compared = _rows_differ(runner.query, state)
     stats["rows compared (first user's runner)"] += compared
     problems += differences(CATALOGS["sqlite"](runner.query), fresh)
     assert not problems, f"after version {number} through the first user's runner:\n" + "\n".join(problems)
     stats["versions (first user's runner)"] += 1
-    return runner
 
 
-def _replay_at_once(
-    module: Any, history: History, project: Path, workdir: Path, fresh: dict[str, Any], stats: Counter[str]
-) -> None:
+def _replay_at_once(history: History, project: Path, workdir: Path, fresh: dict[str, Any], stats: Counter[str]) -> None:
     """Version 1 through the first user's runner, the rows inserted before version 2, then every later
     version pending at once: one transaction, as a deployment that skipped versions runs them."""
     first = workdir / "first_only"
     first.mkdir()
     shutil.copy(next((project / "migrations").glob("0001_*.sql")), first)
-    runner = module.Runner(workdir / "at_once.db")
+    runner = Runner(workdir / "at_once.db")
     try:
         assert runner.apply(first) == [1]
         before = history.versions[0].state
         for table, row in history.versions[1].inserts:
             _insert("sqlite", runner.execute, before, table, row)
-        try:
-            applied = runner.apply(project / "migrations")
-        except Exception as exc:
-            if "needs_foreign_keys_off" not in str(exc):
-                raise
-            known_bug("sqlite-rebuild-fk", stats)
-            return
+        applied = runner.apply(project / "migrations")
         assert applied == list(range(2, len(history.versions) + 1))
         state = history.versions[-1].first_rows(history.versions[1].batch)
         problems, compared = _rows_differ(runner.query, state)
@@ -501,10 +424,6 @@ def differential(engine: str) -> settings:
 @differential("sqlite")
 @given(history=histories("sqlite"))
 def test_random_histories_on_sqlite(history: History, places: Callable[[str], Place], stats: Counter[str]) -> None:
-    if _first_user_runner() is None:
-        warnings.warn(
-            "tests/first_user.py does not exist yet: the first user's runner replay did not run", stacklevel=1
-        )
     run_history(places("sqlite"), history, stats)
 
 

@@ -927,3 +927,52 @@ def test_tables_in_a_cycle_of_keys_are_rebuilt_while_no_row_references_round_it(
     assert [m.version for m in schemac.apply(project, applied).applied] == [3]
     with closing(sqlite3.connect(applied)) as con:
         assert con.execute("SELECT * FROM b").fetchall() == [(1, None, 1)]
+
+
+NEW_CHILD = {
+    "0001_tables.yaml": """\
+description: A parent with a check and a child.
+tables:
+  t1:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      c2: {type: integer, check: "c2 >= 0"}
+  t5:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      c6: {type: integer, references: t1.id}
+""",
+    "0002_new_child.yaml": """\
+description: The parent loses a column; a new table references both with a cascading key.
+allow_destructive: true
+tables:
+  t1:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+  t7:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      c8: {type: integer, references: t1.id, on_delete: cascade}
+      c9: {type: integer, references: t5.id}
+""",
+}
+
+
+def test_a_table_created_with_keys_into_a_rebuilt_closure_is_made_after_the_rebuild(tmp_path: Path) -> None:
+    """Dropping the old parent prepares the new table's ON DELETE CASCADE, and with it that table's key to
+    the child the rebuild dropped just before (``no such table: main.t5``): the new table comes after."""
+    project = _project(tmp_path / "project", NEW_CHILD)
+    runner = Runner(tmp_path / "runner.db")
+    runner.apply(_stage(project / "migrations", tmp_path / "checkout", 1))
+    runner.execute("INSERT INTO t1 VALUES (1, 5); INSERT INTO t5 VALUES (1, 1)")
+    assert runner.apply(project / "migrations") == [2]
+    runner.execute("INSERT INTO t7 VALUES (1, 1, 1)")
+    runner.execute("DELETE FROM t7; DELETE FROM t5; DELETE FROM t1")
+    assert runner.query("PRAGMA foreign_key_check") == []
+    runner.close()
+    sql = (project / "migrations" / "0002_new_child.sql").read_text(encoding="utf-8")
+    assert sql.index('ALTER TABLE "_schemac_new_t5" RENAME TO "t5"') < sql.index('CREATE TABLE IF NOT EXISTS "t7"')

@@ -391,6 +391,6 @@ def test_a_manifest_entry_naming_another_path_or_version_is_refused(
     )
     assert result.stderr.splitlines() == [
         f"migrations/manifest.json:{at}:1: SC505 manifest files[0] names file {line}: a file is <version>_<slug>.sql "
-        "in this directory, its version at most 9007199254740991 (hint: restore manifest.json from version control, "
-        "or rebuild)"
+        "in this directory, its version at most 9007199254740991 (hint: restore manifest.json from version control: "
+        "it records what was published)"
     ]

@@ -246,8 +246,72 @@ def test_every_golden_case_applied_shows_the_checks_the_specs_give(
         with opened(url) as database:
             live = database.tables()
             database.temporary_batch = 3  # several batches
-            shown = database.check_definitions(wanted)
+            shown = database.definitions(wanted)
         assert shown is not None, case.name
-        assert {name: dict(table.checks) for name, table in live.items()} == shown, case.name
-        assert sum(map(len, shown.values())) == sum(len(expected_checks(t, dialect)) for t in schema.values())
+        assert {name: dict(table.checks) for name, table in live.items()} == {
+            name: table.checks for name, table in shown.items()
+        }, case.name
+        assert {name: {c.name: c.default for c in table.columns} for name, table in live.items()} == {
+            name: table.defaults for name, table in shown.items()
+        }, case.name
+        checks = sum(len(expected_checks(t, dialect)) for t in schema.values())
+        assert sum(len(t.checks) for t in shown.values()) == checks
         assert schemac.verify(project, url).differences == (), case.name
+
+
+DEFAULTS_SPEC = """description: Items with defaults.
+tables:
+  items:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      status: {type: string(10), default: new}
+      quantity: {type: integer, default: 1}
+      note: {type: text, nullable: true}
+"""
+
+# What each engine shows for the defaults: (live status, expected status, live note).
+SHOWN_DEFAULTS = {
+    "sqlite": ("'old'", "'new'", "'none'"),
+    "postgresql": ("'old'::character varying", "'new'::character varying", "'none'::text"),
+    "mariadb": ("'old'", "'new'", "'none'"),
+}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_verify_reports_a_default_changed_added_or_removed_by_hand(
+    engine: str, tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    """Defaults are compared as the engine shows them (PostgreSQL's casts included), on both sides."""
+    project = project_for(engine, tmp_path / "project", DEFAULTS_SPEC)
+    url = database_factory(engine)
+    schemac.apply(project, url)
+    assert schemac.verify(project, url).differences == ()
+    if engine == "sqlite":
+        sqlite_rebuild(
+            url,
+            "items",
+            lambda sql: (
+                sql.replace("DEFAULT 'new'", "DEFAULT 'old'")
+                .replace(" DEFAULT 1", "")
+                .replace('"note" TEXT', "\"note\" TEXT DEFAULT 'none'")
+            ),
+        )
+    else:
+        with opened(url) as database:
+            for sql in (
+                "ALTER TABLE items ALTER COLUMN status SET DEFAULT 'old'",
+                "ALTER TABLE items ALTER COLUMN quantity DROP DEFAULT",
+                "ALTER TABLE items ALTER COLUMN note SET DEFAULT 'none'",
+            ):
+                database.execute(sql)
+    live_status, spec_status, live_note = SHOWN_DEFAULTS[engine]
+    expected = [
+        f"specs/0001_items.yaml:7:7: SC623 column 'items.status' has default {live_status}, "
+        f"the specs give default {spec_status}",
+        "specs/0001_items.yaml:8:7: SC623 column 'items.quantity' has no default, the specs give default 1",
+        f"specs/0001_items.yaml:9:7: SC623 column 'items.note' has default {live_note}, the specs give no default",
+    ]
+    assert [str(d) for d in schemac.verify(project, url).differences] == expected
+    outcome = run_cli("verify", "--db", url, "--project", project)
+    assert (outcome.returncode, outcome.stderr.splitlines()) == (1, expected)

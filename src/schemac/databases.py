@@ -181,6 +181,8 @@ class LiveColumn:
     name: str
     type: str
     nullable: bool
+    default: str | None = None
+    """The default as the engine shows it (None: the column has none); see :meth:`Database.definitions`."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,17 @@ class LiveTable:
     indexes: tuple[LiveIndex, ...] = ()
     foreign_keys: tuple[LiveForeignKey, ...] = ()
     checks: Mapping[str, str] = field(default_factory=dict)
-    """Check name → its definition as the engine shows it, ``CHECK (…)`` (see :meth:`Database.check_definitions`)."""
+    """Check name → its definition as the engine shows it, ``CHECK (…)`` (see :meth:`Database.definitions`)."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How the engine shows a table it was given (see :meth:`Database.definitions`)."""
+
+    checks: dict[str, str]
+    """Check name → definition, ``CHECK (…)``."""
+    defaults: dict[str, str | None]
+    """Column → default (None: none)."""
 
 
 class Database:
@@ -307,18 +319,18 @@ class Database:
     def tables(self) -> dict[str, LiveTable]:
         raise NotImplementedError
 
-    def check_definitions(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]] | None:
-        """How this engine shows checks it is given: each of ``tables`` (label → what a ``CREATE TABLE``
-        holds between its parentheses: columns and named CHECK constraints) is made as a temporary
-        table of this session, its checks are read back as :meth:`tables` reads live ones, and it is
-        removed. Label → check name → definition; ``None`` when the session cannot make a temporary
-        table (a read-only transaction or replica, a missing privilege).
+    def definitions(self, tables: Mapping[str, str]) -> dict[str, Shown] | None:
+        """How this engine shows checks and defaults it is given: each of ``tables`` (label → what a
+        ``CREATE TABLE`` holds between its parentheses: columns with their defaults, and named CHECK
+        constraints) is made as a temporary table of this session, its checks and defaults are read
+        back as :meth:`tables` reads live ones, and it is removed. ``None`` when the session cannot make
+        a temporary table (a read-only transaction or replica, a missing privilege).
 
-        So an expected check is put in the engine's own words (PostgreSQL's casts and parentheses,
-        MariaDB's lower-case functions and quoting) by the engine itself, whatever its version.
+        So an expected check or default is put in the engine's own words (PostgreSQL's casts and
+        parentheses, MariaDB's lower-case functions and quoting) by the engine itself, whatever its version.
         """
         labels = list(tables)
-        found: dict[str, dict[str, str]] = {}
+        found: dict[str, Shown] = {}
         for start in range(0, len(labels), self.temporary_batch):
             batch = range(start, min(start + self.temporary_batch, len(labels)))
             temporary = {f"schemac_verify_{i}": labels[i] for i in batch}
@@ -326,15 +338,15 @@ class Database:
                 made = self._temporary_checks({name: tables[label] for name, label in temporary.items()})
             except self.driver_error:
                 return None
-            found.update((temporary[name], checks) for name, checks in made.items())
+            found.update((temporary[name], shown) for name, shown in made.items())
         return found
 
     temporary_batch = 500
     """Temporary tables made at once: PostgreSQL makes a batch in one transaction, which holds a lock on
     each (the server's lock table has room for some thousands)."""
 
-    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
-        """Create the temporary ``tables`` (name → definition), read their checks, remove them."""
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, Shown]:
+        """Create the temporary ``tables`` (name → definition), read their checks and defaults, remove them."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -466,7 +478,7 @@ class SQLiteDatabase(Database):
                 continue
             q = _quote(name)
             info = self.query(f"PRAGMA table_info({q})")
-            columns = tuple(LiveColumn(r[1], " ".join(r[2].lower().split()), not r[3]) for r in info)
+            columns = tuple(LiveColumn(r[1], " ".join(r[2].lower().split()), not r[3], r[4]) for r in info)
             key = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
             indexes = []
             for _, index, unique, origin, partial in self.query(f"PRAGMA index_list({q})"):
@@ -500,17 +512,22 @@ class SQLiteDatabase(Database):
             found[name] = LiveTable(name, columns, key, tuple(indexes), tuple(fks), check_clauses(sql))
         return found
 
-    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, Shown]:
         """In one transaction rolled back: the ``temp`` schema stays writable on a read-only connection."""
         self.execute("BEGIN")
         try:
             for name, body in tables.items():
                 self.execute(f"CREATE TEMPORARY TABLE {name} ({body})")
             rows = self.query("SELECT name, sql FROM sqlite_temp_master WHERE type = 'table'")
+            defaults = {name: self.query(f"PRAGMA temp.table_info({name})") for name in tables}
         finally:
             with suppress(sqlite3.Error):
                 self.execute("ROLLBACK")
-        return {name: check_clauses(sql) for name, sql in rows if name in tables}
+        return {
+            name: Shown(check_clauses(sql), {r[1]: r[4] for r in defaults[name]})
+            for name, sql in rows
+            if name in tables
+        }
 
 
 _QUOTES = {"'": "'", '"': '"', "`": "`", "[": "]"}
@@ -639,10 +656,11 @@ class PostgreSQLDatabase(Database):
             if name in OWN_TABLES:
                 continue
             columns = tuple(
-                LiveColumn(n, t, nullable)
-                for n, t, nullable in self.query(
-                    "SELECT attname, format_type(atttypid, atttypmod), NOT attnotnull FROM pg_attribute "
-                    "WHERE attrelid = %s AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                LiveColumn(*row)
+                for row in self.query(
+                    f"SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, {self._default} "
+                    f"FROM pg_attribute a {self._defaults} WHERE a.attrelid = %s AND a.attnum > 0 "
+                    "AND NOT a.attisdropped ORDER BY a.attnum",
                     (oid,),
                 )
             )
@@ -677,22 +695,34 @@ class PostgreSQLDatabase(Database):
             found[name] = LiveTable(name, columns, key, indexes, fks, checks)
         return found
 
-    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    _default = "pg_get_expr(d.adbin, d.adrelid)"
+    _defaults = "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum"
+    """The default of column ``a`` as :meth:`tables` and :meth:`definitions` read it."""
+
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, Shown]:
         """All in one round trip and one transaction, rolled back: nothing is left, even of a failure."""
+        temporary = "c.relnamespace = pg_my_temp_schema()"
         self.execute("BEGIN")
         try:
             self.execute(";\n".join(f"CREATE TEMPORARY TABLE {name} ({body})" for name, body in tables.items()))
-            rows = self.query(
+            checks = self.query(
                 "SELECT c.relname, con.conname, pg_get_constraintdef(con.oid) FROM pg_constraint con "
-                "JOIN pg_class c ON c.oid = con.conrelid WHERE c.relnamespace = pg_my_temp_schema() "
-                "AND con.contype = 'c'"
+                f"JOIN pg_class c ON c.oid = con.conrelid WHERE {temporary} AND con.contype = 'c'"
+            )
+            defaults = self.query(
+                f"SELECT c.relname, a.attname, {self._default} FROM pg_attribute a "
+                f"JOIN pg_class c ON c.oid = a.attrelid {self._defaults} WHERE {temporary} AND a.attnum > 0 "
+                "AND NOT a.attisdropped"
             )
         finally:
             self.rollback()
-        found: dict[str, dict[str, str]] = {name: {} for name in tables}
-        for table, name, definition in rows:
+        found = {name: Shown({}, {}) for name in tables}
+        for table, name, definition in checks:
             if table in found:
-                found[table][name] = definition
+                found[table].checks[name] = definition
+        for table, column, default in defaults:
+            if table in found:
+                found[table].defaults[column] = default
         return found
 
 
@@ -827,8 +857,8 @@ class MariaDBDatabase(Database):
     def tables(self) -> dict[str, LiveTable]:
         where = "WHERE TABLE_SCHEMA = DATABASE()"
         columns = self._by_table(
-            f"SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS {where} "
-            "ORDER BY TABLE_NAME, ORDINAL_POSITION"
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT FROM information_schema.COLUMNS "
+            f"{where} ORDER BY TABLE_NAME, ORDINAL_POSITION"
         )
         stats = self._by_table(
             "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, COLLATION FROM information_schema.STATISTICS "
@@ -873,7 +903,7 @@ class MariaDBDatabase(Database):
                 for index, parts in index_rows.items()
                 if index not in fk_rows  # InnoDB's own index for a foreign key
             )
-            live_columns = tuple(LiveColumn(r[0], r[1].lower(), r[2] == "YES") for r in rows)
+            live_columns = tuple(LiveColumn(r[0], r[1].lower(), r[2] == "YES", _mariadb_default(r[3])) for r in rows)
             definitions = {r[0]: f"CHECK ({r[1]})" for r in checks.get(name, [])}
             found[name] = LiveTable(name, live_columns, primary, indexes, fks, definitions)
         return found
@@ -881,17 +911,24 @@ class MariaDBDatabase(Database):
     temporary_table_options = "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
     """As the packaged ``create_table.sql.j2`` makes tables, so that literals read the same."""
 
-    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, dict[str, str]]:
-        """A temporary table is not in information_schema: its checks are read from ``SHOW CREATE TABLE``,
-        which prints a check's clause as ``CHECK_CLAUSE`` does (one line each: newlines are escaped)."""
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, Shown]:
+        """A temporary table is not in information_schema: its checks and defaults are read from ``SHOW
+        CREATE TABLE``, which prints a check's clause as ``CHECK_CLAUSE`` does and a default as
+        ``COLUMN_DEFAULT`` does (one line each: newlines are escaped)."""
         made: list[str] = []
-        found: dict[str, dict[str, str]] = {}
+        found: dict[str, Shown] = {}
         try:
             for name, body in tables.items():
                 self.execute(f"CREATE TEMPORARY TABLE {name} ({body}) {self.temporary_table_options}")
                 made.append(name)
                 text = self.query(f"SHOW CREATE TABLE {name}")[0][1]
-                found[name] = {_unquote_name(match[0]): f"CHECK ({match[1]})" for match in _SHOWN_CHECK.findall(text)}
+                found[name] = Shown(
+                    {_unquote_name(match[0]): f"CHECK ({match[1]})" for match in _SHOWN_CHECK.findall(text)},
+                    {
+                        _unquote_name(match[0]): _mariadb_default(match[1] or None)
+                        for match in _SHOWN_COLUMN.findall(text)
+                    },
+                )
         finally:
             if made:
                 with suppress(self.driver_error):
@@ -901,6 +938,14 @@ class MariaDBDatabase(Database):
 
 _SHOWN_CHECK = re.compile(r"^\s*CONSTRAINT (`(?:[^`]|``)+`) CHECK \((.*)\),?$", re.MULTILINE)
 """A check constraint's line in MariaDB's ``SHOW CREATE TABLE``."""
+_SHOWN_COLUMN = re.compile(r"^\s*(`(?:[^`]|``)+`) .*?(?: DEFAULT (.*?))?,?$", re.MULTILINE)
+"""A column's line in MariaDB's ``SHOW CREATE TABLE`` (the other lines start with a word), and its default:
+what follows the first `` DEFAULT `` (a type holds none; the tables verify makes have nothing after it)."""
+
+
+def _mariadb_default(shown: str | None) -> str | None:
+    """A default as MariaDB shows it; ``NULL``, its word for a nullable column without one, is none."""
+    return None if shown == "NULL" else shown
 
 
 def _lock_timeout(target: Target, timeout: float) -> SchemacError:

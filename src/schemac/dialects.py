@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .errors import Diagnostic
-from .model import ColumnType, Default, ForeignKey, Spec, Table, Where, derived_checks
+from .model import Column, ColumnType, Default, ForeignKey, Spec, Table, Where, derived_checks
 
 ENUM_CHECK = {"enum": "{column} IN ({values})"}
 """Every engine needs a check for an enum."""
@@ -58,6 +58,17 @@ class Dialect:
     retype_rewrites_checks: bool = False
     """Whether a column's type change rewrites the checks on it in a form a fresh ``CHECK`` does not take
     (PostgreSQL keeps the old type's casts), so its derived checks are made again."""
+    retype_casts_default: bool = False
+    """Whether a type change casts the column's default to the new type (PostgreSQL: it fails where no
+    implicit cast exists, and keeps the old type's cast where one does), so the default is dropped
+    before the change and set again after, as a fresh ``CREATE TABLE`` writes it."""
+    keys_need_index: bool = False
+    """Whether each foreign key needs an index led by its columns, and takes an index of the user's for
+    it (InnoDB, which refuses to drop that index, error 1553): dropping the last such index adds, in the
+    same statement, one named after the key, as the engine names the one it makes itself."""
+    unindexable_types: frozenset[str] = frozenset()
+    """Logical types the engine cannot index in full (MariaDB's json is LONGTEXT): a key or index over a
+    column of one is refused (SC324)."""
     escape_backslash: bool = False
     """Whether a string literal holding ``\\`` doubles it: the engine may read it as an escape character."""
     escape_prefix: str = ""
@@ -190,6 +201,7 @@ POSTGRESQL = Dialect(
     escape_prefix="E",
     renames_constraints=True,
     retype_rewrites_checks=True,
+    retype_casts_default=True,
     in_place=IN_PLACE_DEFAULT | {"reorder_columns"},  # column order is kept: see reorder_columns.sql.j2
 )
 
@@ -229,6 +241,8 @@ MARIADB = Dialect(
     ),
     fk_default_action="restrict",
     unsupported_fk_actions=frozenset({"set default"}),
+    keys_need_index=True,
+    unindexable_types=frozenset({"json"}),
     check_blocking_actions=frozenset(
         {("delete", "set null"), ("delete", "set default"), ("update", "cascade"), ("update", "set null")}
         | {("update", "set default")}
@@ -274,6 +288,17 @@ def _checks_on_changing_key(dialect: Dialect, table: Table, fk: ForeignKey) -> l
     return found
 
 
+def _keys_and_indexes(table: Table) -> list[tuple[Where | None, str, list[Column | None]]]:
+    """(where, what, columns) of the primary key (where: None, each column's own), each index and each
+    foreign key of ``table``."""
+    found: list[tuple[Where | None, str, list[Column | None]]] = [
+        (None, "the primary key", [table.column(c) for c in table.primary_key])
+    ]
+    found += [(i.where, f"index '{i.name}'", [table.column(c.name) for c in i.columns]) for i in table.indexes]
+    found += [(f.where, f"foreign key {f.name}", [table.column(c) for c in f.columns]) for f in table.foreign_keys]
+    return found
+
+
 def unsupported(dialect: Dialect, spec: Spec, tables: Iterable[Table]) -> list[Diagnostic]:
     """What ``dialect`` cannot express in the ``tables`` that ``spec`` declares, each at its line."""
     found: list[Diagnostic] = []
@@ -282,6 +307,18 @@ def unsupported(dialect: Dialect, spec: Spec, tables: Iterable[Table]) -> list[D
         found.append(Diagnostic(spec.file, where[0], where[1], code, f"{message} on {dialect.name}", hint))
 
     for table in tables:
+        for where, what, columns in _keys_and_indexes(table):
+            for column in columns:
+                if column is not None and column.type.name in dialect.unindexable_types:
+                    sql_type = dialect.sql_type(column.type)
+                    refuse(
+                        column.where if where is None else where,
+                        "SC324",
+                        f"{what} of table '{table.name}' holds {column.type} column '{column.name}', which cannot "
+                        "be indexed in full",
+                        f"{dialect.name} stores it as {sql_type}, which has no full-length index: leave the column "
+                        f"out of keys and indexes, or remove {dialect.name} from dialects",
+                    )
         for index in table.indexes:
             if index.unique and index.predicate and not dialect.partial_indexes:
                 refuse(

@@ -168,9 +168,8 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
     """Read a manifest, refusing bad JSON, missing or mistyped keys, and a chain that does not match."""
 
     def bad(message: str, line: int = 1, column: int = 1, code: str = "SC505") -> SchemacError:
-        return SchemacError(
-            [Diagnostic(display, line, column, code, message, "restore manifest.json from version control: it records what was published")]
-        )
+        hint = "restore manifest.json from version control: it records what was published"
+        return SchemacError([Diagnostic(display, line, column, code, message, hint)])
 
     try:
         text = raw.decode("utf-8")

@@ -57,8 +57,13 @@ class CreateIndex:
 
 @dataclass(frozen=True)
 class DropIndex:
+    """``serves`` lists the foreign keys of the table whose columns lead this index and no other index or
+    key left when it goes (an engine that needs an index for each key uses this one: see
+    ``Dialect.keys_need_index``)."""
+
     table: str
     index: Index
+    serves: tuple[ForeignKey, ...] = ()
     kind: ClassVar[str] = "drop_index"
 
     def describe(self) -> str:
@@ -132,6 +137,11 @@ class AlterColumn:
     after: Column
     renames_checks: bool = False
     kind: ClassVar[str] = "alter_column"
+
+    @property
+    def fills_nulls(self) -> bool:
+        """Whether rows holding NULL get the column's default (see :func:`fills_nulls`)."""
+        return fills_nulls(self.before, self.after)
 
     def describe(self) -> str:
         if self.renames_checks:
@@ -315,6 +325,12 @@ class VersionPlan:
     referenced_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     touched: tuple[str, ...] = ()
     """The names whose table this version created, replaced or removed (every other table is the same object)."""
+
+
+def fills_nulls(before: Column, after: Column) -> bool:
+    """Whether a column made NOT NULL with a default gives that default to the rows holding NULL (every
+    engine does, before the column becomes NOT NULL)."""
+    return before.nullable and not after.nullable and after.default is not None
 
 
 def _column_text(c: Column) -> str:
@@ -577,8 +593,33 @@ def for_dialect(
             kept.append(op)
     live = _LiveTables(operations, version, dropped)
     rebuilds = [_rebuild(group, set(rebuilt), changes, live) for group in groups]
+    after = _created_after_rebuilds(kept, grouped, live)
+    kept, moved = [op for op in kept if _table_of(op) not in after], [op for op in kept if _table_of(op) in after]
     first_drop = next((i for i, op in enumerate(kept) if isinstance(op, DropTable)), len(kept))
-    return (*kept[:first_drop], *rebuilds, *kept[first_drop:])
+    return (*kept[:first_drop], *rebuilds, *moved, *kept[first_drop:])
+
+
+def _table_of(op: Operation) -> str | None:
+    """The table a :class:`CreateTable` or :class:`CreateIndex` makes or adds to (None for other kinds)."""
+    if isinstance(op, CreateTable):
+        return op.table.name
+    return op.table if isinstance(op, CreateIndex) else None
+
+
+def _created_after_rebuilds(operations: list[Operation], grouped: set[str], live: _LiveTables) -> set[str]:
+    """The tables this version creates that reference a rebuilt one (directly or through each other): made
+    after the rebuilds, so that no old table is dropped while a new table's key action could reach it
+    (SQLite prepares the ``ON DELETE`` action of every referencing table, and with it that table's own
+    keys, when a parent is dropped). None moves if a rebuilt table references one of them."""
+    created = {op.table.name: op.table for op in operations if isinstance(op, CreateTable)}
+    later: set[str] = set()
+    grew = True
+    while grew:
+        found = {name for name, table in created.items() if live.references(table) & (grouped | later)}
+        grew, later = found != later, found
+    if any(live.references(live.shapes(name)[1]) & later for name in grouped if name not in live.dropped):
+        return set()
+    return later
 
 
 def _rebuild_groups(
@@ -724,7 +765,7 @@ def _copies(before: Table, after: Table) -> tuple[tuple[str, bool], ...]:
     for column in after.columns:
         old = before.column(column.name)
         if old is not None:
-            found.append((column.name, old.nullable and not column.nullable and column.default is not None))
+            found.append((column.name, fills_nulls(old, column)))
     return tuple(found)
 
 
@@ -1130,17 +1171,34 @@ def _diff_indexes(before: Table, after: Table) -> tuple[list[Operation], list[Op
     """Index drops and creates: a changed definition is a drop and a create under the same name."""
     old = {i.name: i for i in before.indexes}
     new = {i.name: i for i in after.indexes}
-    drops: list[Operation] = [
-        DropIndex(after.name, i)
-        for i in before.indexes
-        if i.name not in new or index_shape(new[i.name]) != index_shape(i)
-    ]
+    dropped = [i for i in before.indexes if i.name not in new or index_shape(new[i.name]) != index_shape(i)]
+    gone: set[str] = set()
+    drops: list[Operation] = []
+    for index in dropped:
+        gone.add(index.name)
+        left = [i for i in before.indexes if i.name not in gone]
+        drops.append(DropIndex(after.name, index, _last_index_of(before, index, left)))
     creates: list[Operation] = [
         CreateIndex(after.name, i)
         for i in after.indexes
         if i.name not in old or index_shape(old[i.name]) != index_shape(i)
     ]
     return drops, creates
+
+
+def _leads(columns: Iterable[str], fk: ForeignKey) -> bool:
+    """Whether ``columns`` (of an index or key, in order) begin with the columns of ``fk``."""
+    return tuple(columns)[: len(fk.columns)] == fk.columns
+
+
+def _last_index_of(table: Table, index: Index, left: Iterable[Index]) -> tuple[ForeignKey, ...]:
+    """The foreign keys of ``table`` led by ``index`` and by none of the indexes ``left`` nor the primary key."""
+    others = [table.primary_key, *([c.name for c in i.columns] for i in left)]
+    return tuple(
+        fk
+        for fk in table.foreign_keys
+        if _leads((c.name for c in index.columns), fk) and not any(_leads(o, fk) for o in others)
+    )
 
 
 def _diff_checks(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:

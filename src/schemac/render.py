@@ -123,7 +123,15 @@ def _create_index(op: CreateIndex, dialect: Dialect) -> Context:
 
 
 def _drop_index(op: DropIndex, dialect: Dialect) -> Context:
-    return {"name": dialect.ident(op.index.name), "table": dialect.ident(op.table)}
+    """``key_indexes``: where each foreign key needs an index (``Dialect.keys_need_index``), the one to add
+    for each key this index is the last to lead, named after the key."""
+    q = dialect.ident
+    serves = op.serves if dialect.keys_need_index else ()
+    return {
+        "name": q(op.index.name),
+        "table": q(op.table),
+        "key_indexes": [{"name": q(fk.name), "columns": [q(c) for c in fk.columns]} for fk in serves],
+    }
 
 
 def _drop_table(op: DropTable, dialect: Dialect) -> Context:
@@ -159,9 +167,15 @@ def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
 
 
 def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
+    """``default_reset``: the default is dropped before the type change (``Dialect.retype_casts_default``), so
+    ``default_changed`` then says whether the new one is set after it. ``fill``: the default written into
+    the rows holding NULL before the column becomes NOT NULL, with ``column_with_nulls`` the new definition
+    still NULL (for an engine that changes type and nullability in one statement)."""
     before = column_context(op.before, dialect, (op.table, op.before.name) in dialect.was_keyed)
     after = _keyed_column(op.table, op.after, dialect)
-    moves = _check_moves(op, dialect, before["type"] != after["type"])
+    type_changed = before["type"] != after["type"]
+    moves = _check_moves(op, dialect, type_changed)
+    reset = type_changed and before["default"] is not None and dialect.retype_casts_default
     q = dialect.ident
     return {
         "drop_checks": [q(c.name) for c in moves.drops],
@@ -170,9 +184,12 @@ def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
         "table": dialect.ident(op.table),
         "column": after,
         "before": before,
-        "type_changed": before["type"] != after["type"],
+        "type_changed": type_changed,
         "nullable_changed": before["nullable"] != after["nullable"],
-        "default_changed": before["default"] != after["default"],
+        "default_reset": reset,
+        "default_changed": (None if reset else before["default"]) != after["default"],
+        "fill": after["default"] if op.fills_nulls else None,
+        "column_with_nulls": {**after, "nullable": True},
     }
 
 

@@ -5,10 +5,10 @@ difference is a real one: a missing or extra table, column, index, key, foreign 
 column whose type or nullability differs, or a check whose body differs. Each is a diagnostic at the
 spec line that declares it.
 
-Check bodies are compared as the engine shows them: the expected ones are created in a temporary
-table of the verifying session and read back the way the live ones are
-(:meth:`~schemac.databases.Database.check_definitions`), so each engine's rewriting (PostgreSQL's
-casts, MariaDB's spelling) is applied to both sides by the engine itself.
+Check bodies and column defaults are compared as the engine shows them: the expected ones are
+created in a temporary table of the verifying session and read back the way the live ones are
+(:meth:`~schemac.databases.Database.definitions`), so each engine's rewriting (PostgreSQL's casts,
+MariaDB's spelling) is applied to both sides by the engine itself.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 from . import dialects, render
 from .applier import migrations_for, recorded_status
 from .compiler import compile_project
-from .databases import LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Target, connect, parse_url
+from .databases import LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Shown, Target, connect, parse_url
 from .dialects import Dialect
 from .errors import Diagnostic
 from .model import NO_WHERE, Column, Table, Where, derived_checks
@@ -50,8 +50,8 @@ def catalog_type(dialect: Dialect, sql_type: str) -> str:
     return text
 
 
-Normalise = Callable[[Mapping[str, str]], dict[str, dict[str, str]] | None]
-""":meth:`~schemac.databases.Database.check_definitions`: (label → table body) → label → check → definition."""
+Normalise = Callable[[Mapping[str, str]], dict[str, Shown] | None]
+""":meth:`~schemac.databases.Database.definitions`: (label → table body) → label → checks and defaults shown."""
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,14 @@ def expected_checks(table: Table, dialect: Dialect) -> list[ExpectedCheck]:
 
 
 def check_table_body(table: Table, dialect: Dialect, checks: list[ExpectedCheck]) -> str:
-    """Columns (typed as the migrations type them) and ``checks``, as a CREATE TABLE holds them."""
+    """Columns (typed as the migrations type them, with their defaults) and ``checks``, as a CREATE TABLE
+    holds them."""
     keyed = render.indexed_columns(table)
-    parts = [f"{dialect.ident(c.name)} {dialect.sql_type(c.type, c.name in keyed)}" for c in table.columns]
+    parts = []
+    for column in table.columns:
+        shown = render.column_context(column, dialect, column.name in keyed)
+        default = "" if shown["default"] is None else f" DEFAULT {shown['default']}"
+        parts.append(f"{shown['name']} {shown['type']}{default}")
     parts += [f"CONSTRAINT {dialect.ident(c.name)} CHECK ({c.expression})" for c in checks]
     return ", ".join(parts)
 
@@ -142,8 +147,8 @@ def compare(
 ) -> list[Diagnostic]:
     """Every difference between the expected tables (with the spec file declaring each) and the live ones.
 
-    With ``normalise`` (the database's :meth:`~schemac.databases.Database.check_definitions`) check
-    bodies are compared too, unless the session cannot make a temporary table.
+    With ``normalise`` (the database's :meth:`~schemac.databases.Database.definitions`) check bodies
+    and column defaults are compared too, unless the session cannot make a temporary table.
     """
     found = [
         Diagnostic(target.shown, 1, 1, "SC621", f"extra table '{name}': in the database, not in the specs")
@@ -237,14 +242,15 @@ def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
                 n: (t, declared.get(n, expected[n][1] if n in expected else plan.spec.file))
                 for n, t in plan.schema.items()
             }
-        found += compare(expected, live, dialects.get(target.dialect), target, database.check_definitions)
+        found += compare(expected, live, dialects.get(target.dialect), target, database.definitions)
     finally:
         database.close()
     return VerifyResult(target.shown, version, tuple(found))
 
 
 class _CheckBodies:
-    """The engine's definitions of the expected checks that a live table also has, asked for all at once."""
+    """The engine's definitions of the expected checks that a live table also has, and of the defaults of
+    its columns, asked for all at once."""
 
     def __init__(
         self,
@@ -258,18 +264,28 @@ class _CheckBodies:
         bodies = {}
         for name, (table, _) in expected.items():
             have = live.get(name)
-            checks = [c for c in expected_checks(table, dialect) if have is not None and c.name in have.checks]
-            if checks:
+            if have is not None:
+                checks = [c for c in expected_checks(table, dialect) if c.name in have.checks]
                 self.checks[name] = checks
                 bodies[name] = check_table_body(table, dialect, checks)
         self.shown = normalise(bodies) if normalise is not None and bodies else None
 
     def differences(self, table: Table, file: str) -> list[Diagnostic]:
-        """A finding for each check of ``table`` whose live body differs from the one the specs give."""
+        """A finding for each column of ``table`` whose live default differs from the one the specs give,
+        and each check whose live body does."""
         if self.shown is None or table.name not in self.shown:
             return []
-        have, shown = self.live[table.name].checks, self.shown[table.name]
+        live, expected = self.live[table.name], self.shown[table.name]
         found = []
+        for column in table.columns:
+            got = next((c for c in live.columns if c.name == column.name), None)
+            if got is None or column.name not in expected.defaults:
+                continue
+            wanted = expected.defaults[column.name]
+            if got.default != wanted:
+                message = f"column '{table.name}.{column.name}' has {_default_text(got.default)}, the specs give "
+                found.append(Diagnostic(file, *column.where, "SC623", message + _default_text(wanted)))
+        have, shown = live.checks, expected.checks
         for check in self.checks[table.name]:
             wanted = shown.get(check.name)
             if wanted is None or have[check.name] == wanted:
@@ -291,7 +307,7 @@ class _CheckBodies:
         body = check_table_body(table, self.dialect, [ExpectedCheck(check.name, check.expression, NO_WHERE)])
         assert self.normalise is not None  # differences are only found with it
         shown = self.normalise({table.name: body})
-        if shown is None or shown[table.name].get(check.name) != definition:
+        if shown is None or shown[table.name].checks.get(check.name) != definition:
             return ""
         added = [v for v in values if v not in column.enum]
         missing = [v for v in column.enum if v not in values]
@@ -300,6 +316,10 @@ class _CheckBodies:
         parts = [f"also allows {_listed(added)}"] if added else []
         parts += [f"does not allow {_listed(missing)}"] if missing else []
         return ": the database " + " and ".join(parts)
+
+
+def _default_text(default: str | None) -> str:
+    return "no default" if default is None else f"default {default}"
 
 
 def _listed(values: list[str | int]) -> str:
