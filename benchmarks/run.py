@@ -146,8 +146,8 @@ class Bench:
 
     def cold_build(self, tables: int, source: Path) -> None:
         """Cold builds, each followed by SQLAlchemy on the same tables, so both see the same machine load."""
-        from schemac.commands import _settings
-        from schemac.compiler import compile_project
+        from schemac.api import _settings
+        from schemac.project.compiler import compile_project
 
         model = list(compile_project(_settings(source)).plans[-1].schema.values())
         problem = peers.missing("sqlalchemy")

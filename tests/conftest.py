@@ -213,7 +213,7 @@ def _private_cache_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
 @contextmanager
 def opened(url: str) -> Iterator[Any]:
     """A schemac connection to the database at ``url`` (any engine), closed after the block."""
-    from schemac.databases import connect, parse_url
+    from schemac.dialects.connections import connect, parse_url
 
     database = connect(parse_url(url), 30)
     try:

@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 import schemac
 from conftest import ENGINES, case_project, opened, run_cli
 from schemac.applier import AppliedMigration, Statement, _skip_comments, split_statements
-from schemac.databases import Database, connect, created_tables, parse_url
+from schemac.dialects.connections import Database, connect, created_tables, parse_url
 from schemac.errors import SchemacError
-from schemac.manifest import Manifest, parse_manifest, sha256_hex
+from schemac.migrations.manifest import Manifest, parse_manifest, sha256_hex
 
 THREE = Path(__file__).resolve().parent / "golden" / "three_dialects"
 THIRD_SPEC = """description: Coupons.

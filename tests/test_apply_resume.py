@@ -20,8 +20,8 @@ import pytest
 import schemac
 from conftest import case_project, opened, run_cli
 from schemac.applier import LiveSchema, split_statements
-from schemac.databases import MariaDBDatabase
-from schemac.manifest import Manifest, parse_manifest, sha256_hex
+from schemac.dialects.connections import MariaDBDatabase
+from schemac.migrations.manifest import Manifest, parse_manifest, sha256_hex
 
 BASE = """\
 CREATE TABLE clients (id INT NOT NULL PRIMARY KEY, name VARCHAR(50) NOT NULL, legacy TEXT) ENGINE=InnoDB;

@@ -331,7 +331,8 @@ def test_a_retyped_history_column_is_sc612(engine: str, tmp_path: Path, database
 
 LOCK_AFTER_CONNECT = """
 import sqlite3, sys
-from schemac import cli, databases
+from schemac import cli
+from schemac.dialects import connections as databases
 
 class Held(databases.SQLiteDatabase):
     def __init__(self, target, connection):

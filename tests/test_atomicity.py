@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 
 import schemac
-from schemac import dialects, files
+from schemac import dialects
 from schemac.errors import SchemacError
+from schemac.project import files
 
 HELPER = Path(__file__).resolve().parent / "audit_build.py"
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from schemac import expressions
 from schemac.model import Check, Column, ColumnType, Spec, Table
+from schemac.spec import expressions
 
 MEMORY_CAP = 512 * 1024 * 1024
 HINT = (

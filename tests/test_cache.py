@@ -10,8 +10,8 @@ import pytest
 from benchmarks.generate import add_spec, spec_text, write_project
 
 import schemac
-from schemac import compiler
-from schemac.cache import CACHE_DIR
+from schemac.project import compiler
+from schemac.project.cache import CACHE_DIR
 
 
 def outputs(project: Path) -> dict[str, bytes]:
@@ -177,7 +177,7 @@ def test_a_missing_pack_costs_a_full_compile(built: Path, tmp_path: Path) -> Non
 def test_the_pack_is_rewritten_once_dead_records_outweigh_live_ones(
     built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from schemac import cache
+    from schemac.project import cache
 
     monkeypatch.setattr(cache, "_COMPACT_ABOVE", 0)
     pack = built / CACHE_DIR / "records.pack"
@@ -201,9 +201,9 @@ def test_the_pack_is_rewritten_once_dead_records_outweigh_live_ones(
 def test_files_reused_from_the_pack_are_generated_again_when_it_changes_under_a_build(
     built: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from schemac import cache
-    from schemac.compiler import compile_outputs
-    from schemac.settings import load_settings
+    from schemac.project import cache
+    from schemac.project.compiler import compile_outputs
+    from schemac.project.settings import load_settings
 
     (output,) = compile_outputs(load_settings(built))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import schemac
-from schemac.validate import schema_text
+from schemac.spec.validation import schema_text
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -121,7 +121,7 @@ def test_new_goes_above_published_versions(built: Path, cli: Cli) -> None:
 
 @pytest.mark.parametrize("description", ["Add: orders #1", "yes", "123", "true", "multi\nline", "- x", 'it\'s "q"'])
 def test_new_writes_any_description_as_a_yaml_string(make_project: Callable[..., Path], description: str) -> None:
-    from schemac.source import load_document
+    from schemac.spec.source import load_document
 
     project = make_project({})
     path = schemac.new(project, "next", description)
@@ -462,7 +462,7 @@ def test_directories_named_in_the_settings(tmp_path: Path, cli: Cli) -> None:
 def test_validate_stays_the_verb_when_its_module_is_imported(make_project: Callable[..., Path]) -> None:
     import importlib
 
-    module = importlib.import_module("schemac.validate")  # the validation stage, also imported by the compiler
+    module = importlib.import_module("schemac.spec.validation")  # the validation stage, also imported by the compiler
     assert callable(module.check_document)
     assert schemac.validate is not module
     assert schemac.validate(make_project({"0001_a.yaml": spec("a")})).tables == 1

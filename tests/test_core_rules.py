@@ -14,7 +14,7 @@ import schemac
 from conftest import KEY_COLUMN as KEYED
 from conftest import ONE_TABLE as T
 from conftest import findings, project_with
-from schemac.source import load_document
+from schemac.spec.source import load_document
 
 RULES: dict[str, tuple[str, list[str]]] = {
     "primary key name too long": (

@@ -106,7 +106,7 @@ def _check_sql_files(manifest_path: Path) -> None:
 
 
 def test_chain_changes_when_a_file_is_removed_or_reordered() -> None:
-    from schemac.manifest import chain_of, parse_manifest
+    from schemac.migrations.manifest import chain_of, parse_manifest
 
     manifest = parse_manifest((GOLDEN / "versions_gaps" / "expected" / "manifest.json").read_bytes(), "manifest.json")
     entries = manifest.entries

@@ -12,8 +12,8 @@ import pytest
 
 import schemac
 from conftest import EXAMPLE
-from schemac.compiler import compile_project
-from schemac.settings import load_settings
+from schemac.project.compiler import compile_project
+from schemac.project.settings import load_settings
 
 Run = Callable[..., CompletedProcess[str]]
 GOLDEN = Path(__file__).parent / "docs_golden"
@@ -198,7 +198,7 @@ if __name__ == "__main__":
 
 
 def test_history_follows_changes_and_renames() -> None:
-    from schemac.docs import histories
+    from schemac.datadict import histories
 
     found = histories(compile_project(load_settings(GOLDEN)).plans)
     versions = {name: (h.created.prefix, h.changed.prefix) for name, h in found.items()}

@@ -12,9 +12,9 @@ import schemac
 from conftest import ENGINES, case_project
 from golden_cases import cases, expected_files
 from schemac.applier import split_statements
-from schemac.compiler import compile_project
-from schemac.databases import connect, parse_url
-from schemac.settings import load_settings
+from schemac.dialects.connections import connect, parse_url
+from schemac.project.compiler import compile_project
+from schemac.project.settings import load_settings
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 REFUSED_ON_MARIADB = {"SC320", "SC321", "SC322", "SC323"}
@@ -78,7 +78,7 @@ def test_golden_case_applies_and_reads_back(
     schema = compiled.plans[-1].schema
     assert sorted(live) == sorted(schema)
     for name, table in schema.items():
-        # PostgreSQL and MariaDB append an inserted column (see README), so only SQLite keeps spec order.
+        # PostgreSQL and MariaDB append an inserted column (see docs/evolution.md), so only SQLite keeps spec order.
         order = (lambda cs: cs) if engine == "sqlite" else sorted
         assert order([(c.name, c.nullable) for c in live[name].columns]) == order(
             [(c.name, c.nullable) for c in table.columns]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import schemac
-from schemac.history import base_problems
-from schemac.manifest import Manifest, ManifestEntry
+from schemac.migrations.history import base_problems
+from schemac.migrations.manifest import Manifest, ManifestEntry
 
 BASE = """description: Base.
 tables:
@@ -426,10 +426,10 @@ def test_a_change_without_a_template_is_refused_at_its_table(make_project: MakeP
     import dataclasses
 
     from schemac import render
-    from schemac.compiler import read_specs
     from schemac.dialects import IN_PLACE_DEFAULT, SQLITE
-    from schemac.plan import plan
-    from schemac.settings import load_settings
+    from schemac.planner import plan
+    from schemac.project.compiler import read_specs
+    from schemac.project.settings import load_settings
 
     project = make_project(
         {

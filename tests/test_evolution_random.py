@@ -11,7 +11,7 @@ foreign keys), ``verify`` must be clean, and every row must be what the model sa
 own change alters one). On SQLite each history is also replayed through the first user's runner
 (``first_user.Runner``: one transaction for all pending files, foreign keys on, double-quoted strings off).
 CI runs a few histories per engine; ``SCHEMAC_HYPOTHESIS_PROFILE=thorough`` runs thousands and
-``SCHEMAC_EVOLUTION_SEQUENCES=N`` any number (see the README's Development section).
+``SCHEMAC_EVOLUTION_SEQUENCES=N`` any number (see docs/development.md).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ import pytest
 
 import schemac
 from conftest import PG_URL, case_project, run_cli
-from schemac.databases import connect, parse_url
 from schemac.dialects import MARIADB, POSTGRESQL, SQLITE
+from schemac.dialects.connections import connect, parse_url
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
 

@@ -16,9 +16,8 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import Any, TypeVar
 
-from schemac.docs import mermaid
+from schemac.datadict import mermaid
 from schemac.errors import SchemacError
-from schemac.lint import lint_plans
 from schemac.model import (
     Check,
     Column,
@@ -31,9 +30,10 @@ from schemac.model import (
     scan_expression,
     spec_from_document,
 )
-from schemac.plan import CreateTable, VersionPlan, for_dialect, plan
-from schemac.source import load_document
-from schemac.validate import check_document
+from schemac.planner import CreateTable, VersionPlan, for_dialect, plan
+from schemac.rules import lint_plans
+from schemac.spec.source import load_document
+from schemac.spec.validation import check_document
 
 T = TypeVar("T")
 INTEGER = ColumnType("integer")

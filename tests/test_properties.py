@@ -2,7 +2,7 @@
 random damage to valid YAML gives located diagnostics or a good build, never an internal error.
 
 CI runs the ``ci`` hypothesis profile (100 examples a test); ``SCHEMAC_HYPOTHESIS_PROFILE=thorough``
-runs 10,000 (see the README).
+runs 10,000 (see docs/development.md).
 """
 
 from __future__ import annotations
@@ -24,14 +24,14 @@ from jsonschema import Draft202012Validator
 
 import schemac
 from conftest import EXAMPLE
-from schemac.compiler import Compiled, compile_project
 from schemac.dialects import SQLITE
 from schemac.errors import SchemacError
-from schemac.manifest import FORMAT, Manifest, ManifestEntry
+from schemac.migrations.manifest import FORMAT, Manifest, ManifestEntry
 from schemac.model import AUDIT_COLUMNS, Table, check_name, control_character, control_character_diagnostics
-from schemac.settings import load_settings
-from schemac.source import load_document
-from schemac.validate import fast_accepts, schema_text
+from schemac.project.compiler import Compiled, compile_project
+from schemac.project.settings import load_settings
+from schemac.spec.source import load_document
+from schemac.spec.validation import fast_accepts, schema_text
 
 # No "_" in generated names, so idx_<table>_<columns> can never name two different indexes.
 NAMES = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True).filter(

@@ -20,8 +20,9 @@ import pytest
 
 import schemac
 from conftest import KEY_COLUMN, ONE_TABLE
-from schemac import commands, render
-from schemac.manifest import Manifest, parse_manifest, sha256_hex
+from schemac import api as commands
+from schemac import render
+from schemac.migrations.manifest import Manifest, parse_manifest, sha256_hex
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
 MakeProject = Callable[..., Path]

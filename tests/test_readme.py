@@ -1,4 +1,5 @@
-"""The README shows what the tool really does: its quickstart output, and the commands CI runs."""
+"""The README and the documentation show what the tool really does: the quickstart's output, the Python
+API example, and the commands CI runs. Each test reads its section from the page that holds it."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from pathlib import Path
 from conftest import REPO
 
 Cli = Callable[..., subprocess.CompletedProcess[str]]
-README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
-def section(title: str) -> str:
-    """The text of the ``## title`` section, up to the next ``## `` heading."""
-    match = re.search(rf"^## {re.escape(title)}[^\n]*\n(.*?)(?=^## )", README, re.MULTILINE | re.DOTALL)
-    assert match, f"README has no section '{title}'"
+def doc_section(page: str, title: str) -> str:
+    """The text of the ``## title`` section of ``page`` (relative to the repository), up to the next
+    ``## `` heading or the end of the page."""
+    text = (REPO / page).read_text(encoding="utf-8")
+    match = re.search(rf"^## {re.escape(title)}[^\n]*\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert match, f"{page} has no section '{title}'"
     return match.group(1)
 
 
@@ -28,7 +30,7 @@ def blocks(text: str, language: str) -> list[str]:
 
 
 def test_quickstart_runs_as_written_and_gives_exactly_the_sql_shown(tmp_path: Path, cli: Cli) -> None:
-    quickstart = section("Quickstart")
+    quickstart = doc_section("README.md", "Quickstart")
     (commands,) = blocks(quickstart, "sh")
     (spec,) = blocks(quickstart, "yaml")
     (sql,) = blocks(quickstart, "sql")
@@ -41,7 +43,7 @@ def test_quickstart_runs_as_written_and_gives_exactly_the_sql_shown(tmp_path: Pa
         outcome = cli(*words[1:], cwd=tmp_path)
         assert outcome.returncode == 0, f"{line}\n{outcome.stdout}{outcome.stderr}"
     written = (tmp_path / "shop" / "migrations" / "0001_create_orders.sql").read_text(encoding="utf-8")
-    # The README elides the spec's 64-digit hash; everything else is byte for byte.
+    # The quickstart elides the spec's 64-digit hash; everything else is byte for byte.
     assert re.sub(r"spec SHA-256 [0-9a-f]{64}", "spec SHA-256 …", written) == sql
 
     # The Python API example runs against the same project, committed to git as origin/main.
@@ -52,14 +54,14 @@ def test_quickstart_runs_as_written_and_gives_exactly_the_sql_shown(tmp_path: Pa
         ["update-ref", "refs/remotes/origin/main", "HEAD"],
     ):
         subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.org", *git], cwd=tmp_path, check=True)
-    (api_example,) = blocks(section("Python API"), "python")
+    (api_example,) = blocks(doc_section("docs/python-api.md", "Example"), "python")
     api = subprocess.run([sys.executable, "-c", api_example], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert api.returncode == 0, api.stderr
     assert f"1 create_orders {hashlib.sha256(written.encode()).hexdigest()}" in api.stdout.splitlines()
 
 
 def test_fresh_machine_commands_are_the_ones_ci_runs() -> None:
-    install_and_build, install_and_test = (b.strip() for b in blocks(section("Fresh machine"), "sh"))
+    install_and_build, install_and_test = (b.strip() for b in blocks(doc_section("README.md", "Fresh machine"), "sh"))
     assert install_and_build.endswith("schemac build --project examples/authoring")
     assert install_and_test.endswith(".venv/bin/pytest")
     ci_lines = [line for line in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -122,7 +122,7 @@ def schemac_tables(database: Path) -> list[str]:
 
 def test_a_file_that_reports_no_size_is_still_read_only_up_to_the_limit(tmp_path: Path) -> None:
     """``/proc`` files report a size of 0; the read stops at the limit whatever the size says."""
-    from schemac.inputs import read_bytes
+    from schemac.project.inputs import read_bytes
 
     with pytest.raises(schemac.SchemacError) as caught:
         read_bytes(Path("/proc/self/maps"), "maps", limit=16)

@@ -287,7 +287,7 @@ def test_a_resource_bomb_stops_at_a_limit(tmp_path: Path, template: str, line: i
 
 def test_the_wall_clock_is_the_last_resort(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Work no count sees (comparing long texts, again and again) still stops, at ``MAX_SECONDS``."""
-    from schemac import sandbox
+    from schemac.render import sandbox
 
     compare = "{% if s == t %}{% endif %}" * 1000
     template = "{% set s = 'x' * 9000000 %}{% set t = s ~ '' %}\n{% for c in 'abcdefghij' %}" + compare + "{% endfor %}"
@@ -354,7 +354,7 @@ def test_a_failing_packaged_template_is_an_internal_error(tmp_path: Path, monkey
 
     import jinja2
 
-    from schemac import sandbox
+    from schemac.render import sandbox
 
     packaged = tmp_path / "packaged"
     shutil.copytree(sandbox._package_templates("sqlite"), packaged)
@@ -435,9 +435,9 @@ def test_a_formatting_template_has_what_it_needs(tmp_path: Path) -> None:
 
 def _plan_with(tmp_path: Path, **changes: str) -> tuple[object, object, object]:
     from schemac import dialects, render
-    from schemac.compiler import read_specs
-    from schemac.plan import plan
-    from schemac.settings import load_settings
+    from schemac.planner import plan
+    from schemac.project.compiler import read_specs
+    from schemac.project.settings import load_settings
 
     root = project(tmp_path / "p", {})
     specs, _ = read_specs(load_settings(root))

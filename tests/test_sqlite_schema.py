@@ -19,10 +19,10 @@ import pytest
 import schemac
 from conftest import EXAMPLE
 from golden_cases import GOLDEN, cases, copy_case
-from schemac.compiler import compile_project
 from schemac.dialects import SQLITE
 from schemac.model import Table, derived_checks
-from schemac.settings import load_settings
+from schemac.project.compiler import compile_project
+from schemac.project.settings import load_settings
 
 
 def _connect() -> sqlite3.Connection:

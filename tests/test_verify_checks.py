@@ -16,10 +16,10 @@ import schemac
 from conftest import ENGINES, case_project, opened, run_cli
 from golden_cases import cases
 from schemac import dialects
-from schemac.compiler import compile_project
+from schemac.applier.verification import check_table_body, expected_checks
 from schemac.errors import printable
-from schemac.settings import load_settings
-from schemac.verifier import check_table_body, expected_checks
+from schemac.project.compiler import compile_project
+from schemac.project.settings import load_settings
 
 SPEC = """description: Items.
 tables:

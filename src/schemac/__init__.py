@@ -7,44 +7,41 @@ Every CLI verb is a function here (``schemac.build(project)``, ``schemac.check(p
 
 from __future__ import annotations
 
-import sys
-import types
-
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would cost the CLI's start-up
 if TYPE_CHECKING:
     from typing import Any
 
-    from .applier import ApplyResult, StatusResult, apply, status
-    from .commands import PlannedVersion, build, check, init, new, plan_changes, schema, validate
-    from .docs import DocsResult, docs
-    from .errors import Diagnostic, SchemacError
-    from .lint import LintResult, lint
-    from .loader import Migration, load_migrations
-    from .verifier import VerifyResult, verify
+    from schemac.api import PlannedVersion, build, check, init, new, plan_changes, schema, validate
+    from schemac.applier import ApplyResult, StatusResult, apply, status
+    from schemac.applier.verification import VerifyResult, verify
+    from schemac.datadict import DocsResult, docs
+    from schemac.errors import Diagnostic, SchemacError
+    from schemac.migrations.loader import Migration, load_migrations
+    from schemac.rules import LintResult, lint
 
 _EXPORTS = {
-    "build": "commands",
-    "check": "commands",
-    "init": "commands",
-    "new": "commands",
-    "schema": "commands",
-    "validate": "commands",
-    "plan_changes": "commands",
-    "PlannedVersion": "commands",
-    "DocsResult": "docs",
-    "docs": "docs",
+    "build": "api",
+    "check": "api",
+    "init": "api",
+    "new": "api",
+    "schema": "api",
+    "validate": "api",
+    "plan_changes": "api",
+    "PlannedVersion": "api",
+    "DocsResult": "datadict",
+    "docs": "datadict",
     "Diagnostic": "errors",
     "SchemacError": "errors",
-    "LintResult": "lint",
-    "lint": "lint",
-    "Migration": "loader",
-    "load_migrations": "loader",
+    "LintResult": "rules",
+    "lint": "rules",
+    "Migration": "migrations.loader",
+    "load_migrations": "migrations.loader",
     "apply": "applier",
     "status": "applier",
     "ApplyResult": "applier",
     "StatusResult": "applier",
-    "verify": "verifier",
-    "VerifyResult": "verifier",
+    "verify": "applier.verification",
+    "VerifyResult": "applier.verification",
 }
 
 __all__ = [
@@ -81,14 +78,3 @@ def __getattr__(name: str) -> Any:
 
     return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
 
-
-class _Package(types.ModuleType):
-    """Keeps ``schemac.validate`` the verb: importing the submodule of the same name would rebind it."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return  # the submodule stays reachable as sys.modules["schemac.validate"]
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

@@ -1,4 +1,4 @@
-"""Command line: a thin shell over :mod:`schemac.commands`.
+"""Command line: a thin shell over :mod:`schemac.api`.
 
 Only typer is imported at start-up; each command imports what it needs, so ``--help`` is fast.
 Exit codes: 0 clean, 1 findings or drift, 2 usage or bad input.
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 if TYPE_CHECKING:
-    from .errors import Diagnostic
+    from schemac.errors import Diagnostic
 
 app = typer.Typer(
     name="schemac",
@@ -54,7 +54,7 @@ _secrets: list[str] = []
 def _redact(text: str) -> str:
     if not _secrets:
         return text
-    from .databases import mask
+    from schemac.dialects.connections import mask
 
     return mask(text, _secrets)
 
@@ -62,7 +62,7 @@ def _redact(text: str) -> str:
 def _escape(text: str, *, property_value: bool = False) -> str:
     """GitHub workflow-command escaping: ``%``, CR and LF always; ``:`` and ``,`` in property values; and,
     as in text output, every other control or invisible character as an escape and ``\\`` doubled."""
-    from .errors import printable
+    from schemac.errors import printable
 
     text = printable(text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A"))
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
@@ -95,7 +95,7 @@ def _print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: Format) -> None:
 
 
 def _fail(exc: Exception, fmt: Format) -> NoReturn:
-    from .errors import SchemacError
+    from schemac.errors import SchemacError
 
     assert isinstance(exc, SchemacError)
     _print_diagnostics(exc.diagnostics, fmt)
@@ -110,8 +110,8 @@ def _say(quiet: bool, fmt: Format, message: str) -> None:
 @app.command()
 def init(project: ProjectOption = Path(".")) -> None:
     """Create specs/, migrations/, settings and a copy of the spec JSON Schema."""
-    from . import commands
-    from .errors import SchemacError
+    from schemac import api as commands
+    from schemac.errors import SchemacError
 
     try:
         created = commands.init(project)
@@ -127,8 +127,8 @@ def new(
     description: Annotated[str, typer.Option(help="The spec's description.")] = "Describe what this version changes.",
 ) -> None:
     """Create the next spec with the next free version."""
-    from . import commands
-    from .errors import SchemacError
+    from schemac import api as commands
+    from schemac.errors import SchemacError
 
     try:
         path = commands.new(project, slug, description)
@@ -140,8 +140,8 @@ def new(
 @app.command()
 def validate(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
     """Check every spec and print every finding; writes nothing."""
-    from . import commands
-    from .errors import SchemacError
+    from schemac import api as commands
+    from schemac.errors import SchemacError
 
     try:
         result = commands.validate(project)
@@ -160,9 +160,9 @@ def build(
     cache: CacheOption = True,
 ) -> None:
     """Compile specs into migrations/*.sql and migrations/manifest.json."""
-    from . import commands
-    from .errors import SchemacError
-    from .progress import Progress
+    from schemac import api as commands
+    from schemac.applier.progress import Progress
+    from schemac.errors import SchemacError
 
     try:
         with Progress(quiet=quiet) as progress:
@@ -187,8 +187,8 @@ def check(
     cache: CacheOption = True,
 ) -> None:
     """Rebuild in memory and fail (exit 1) on any difference from the files on disk; warnings alone exit 0."""
-    from . import commands
-    from .errors import EXIT_FINDINGS, SchemacError
+    from schemac import api as commands
+    from schemac.errors import EXIT_FINDINGS, SchemacError
 
     try:
         result = commands.check(project, base=base, cache=cache)
@@ -210,8 +210,8 @@ def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) ->
     """Show the operations and SQL the next build would write, per spec not yet built; writes nothing."""
     from dataclasses import asdict
 
-    from . import commands
-    from .errors import SchemacError
+    from schemac import api as commands
+    from schemac.errors import SchemacError
 
     try:
         planned = commands.plan_changes(project)
@@ -234,8 +234,8 @@ def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) ->
 @app.command()
 def lint(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
     """Run the SC9xx lint rules on the compiled schema; exit 1 when a finding has error severity."""
-    from .errors import EXIT_FINDINGS, SchemacError
-    from .lint import lint as lint_project
+    from schemac.errors import EXIT_FINDINGS, SchemacError
+    from schemac.rules import lint as lint_project
 
     try:
         result = lint_project(project)
@@ -258,8 +258,8 @@ def docs(
     quiet: QuietOption = False,
 ) -> None:
     """Write the Markdown data dictionary with a Mermaid ER diagram (default docs/schema.md)."""
-    from .docs import docs as write_docs
-    from .errors import SchemacError
+    from schemac.datadict import docs as write_docs
+    from schemac.errors import SchemacError
 
     try:
         result = write_docs(project, output, check=check)
@@ -273,14 +273,14 @@ def docs(
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of spec files (point an editor's YAML support at it)."""
-    from . import commands
+    from schemac import api as commands
 
     print(commands.schema(), end="")
 
 
 def _database(value: str) -> str:
     """Note the passwords ``--db`` may hold, so that no output of the command shows them."""
-    from .databases import url_secrets
+    from schemac.dialects.connections import url_secrets
 
     _secrets[:] = url_secrets(value or "")
     return value
@@ -325,9 +325,9 @@ def apply(
     quiet: QuietOption = False,
 ) -> None:
     """Apply pending migrations in order, each in its own transaction, recorded in schemac_history."""
-    from .applier import AppliedMigration
-    from .applier import apply as run
-    from .errors import SchemacError
+    from schemac.applier import AppliedMigration
+    from schemac.applier import apply as run
+    from schemac.errors import SchemacError
 
     def progress(done: AppliedMigration) -> None:
         if not quiet and fmt is Format.text and sys.stdout.isatty():
@@ -360,8 +360,8 @@ def apply(
 @app.command()
 def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
     """List applied, pending, partial, changed and unknown versions; exit 1 saying why when any needs attention."""
-    from .applier import status as run
-    from .errors import EXIT_FINDINGS, SchemacError
+    from schemac.applier import status as run
+    from schemac.errors import EXIT_FINDINGS, SchemacError
 
     try:
         result = run(project, db)
@@ -398,8 +398,8 @@ def verify(
     db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False
 ) -> None:
     """Compare the live schema with the specs; exit 1 listing every difference."""
-    from .errors import EXIT_FINDINGS, SchemacError
-    from .verifier import verify as run
+    from schemac.applier.verification import verify as run
+    from schemac.errors import EXIT_FINDINGS, SchemacError
 
     try:
         result = run(project, db)

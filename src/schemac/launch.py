@@ -52,6 +52,6 @@ def main() -> None:
 
         print(f"schemac {version('schemac')}")
         sys.exit(0)
-    from .cli import main as run_command
+    from schemac.cli import main as run_command
 
     run_command()

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal, Protocol
 
-from .errors import Diagnostic
-from .source import Document, Path_, dotted
+from schemac.errors import Diagnostic
+from schemac.spec.source import Document, Path_, dotted
 
 Where = tuple[int, int]
 NO_WHERE: Where = (1, 1)

@@ -1,0 +1,389 @@
+"""Verify stage: compare a live database's catalog with the schema the specs give at its applied version.
+
+Both sides are put in the engine's own spelling (:class:`~schemac.dialects.connections.LiveTable`), so a
+difference is a real one: a missing or extra table, column, index, key, foreign key or check, a
+column whose type or nullability differs, or a check whose body differs. Each is a diagnostic at the
+spec line that declares it.
+
+Check bodies and column defaults are compared as the engine shows them: the expected ones are
+created in a temporary table of the verifying session and read back the way the live ones are
+(:meth:`~schemac.dialects.connections.Database.definitions`), so each engine's rewriting (PostgreSQL's casts,
+MariaDB's spelling) is applied to both sides by the engine itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from schemac import dialects, render
+from schemac.applier import migrations_for, recorded_status
+from schemac.dialects import Dialect
+from schemac.dialects.connections import (
+    LiveColumn,
+    LiveForeignKey,
+    LiveIndex,
+    LiveTable,
+    Shown,
+    Target,
+    connect,
+    parse_url,
+)
+from schemac.errors import Diagnostic
+from schemac.model import NO_WHERE, Column, Table, Where, derived_checks
+from schemac.project.compiler import compile_project
+from schemac.project.settings import load_settings
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    database: str
+    version: int | None
+    """The newest applied version, whose schema the database was compared with."""
+    differences: tuple[Diagnostic, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences
+
+
+def catalog_type(dialect: Dialect, sql_type: str) -> str:
+    """How ``dialect``'s catalog spells a type that its DDL writes as ``sql_type``."""
+    text = sql_type.lower()
+    for written, shown in dialect.catalog_types.items():
+        if text == written or text.startswith(written + "("):
+            return shown + text[len(written) :]
+    return text
+
+
+Normalise = Callable[[Mapping[str, str]], dict[str, Shown] | None]
+""":meth:`~schemac.dialects.connections.Database.definitions`: (label → table body) → label → what the engine
+shows of its checks and defaults."""
+
+
+@dataclass(frozen=True)
+class ExpectedCheck:
+    """A check the specs give a table: its body as the migrations write it, where it is declared, and
+    for an enum check its column (whose values a different body is read for)."""
+
+    name: str
+    expression: str
+    where: Where
+    enum_column: Column | None = None
+
+
+def expected_checks(table: Table, dialect: Dialect) -> list[ExpectedCheck]:
+    """The checks ``dialect``'s migrations give ``table``: derived from its columns, then its own."""
+    found = [
+        ExpectedCheck(c.name, c.expression, column.where, column if c.kind == "enum" else None)
+        for column in table.columns
+        for c in derived_checks(table.name, column, dialect)
+    ]
+    found += [
+        ExpectedCheck(c.name, c.expression, c.where if c.where != NO_WHERE else table.where) for c in table.checks
+    ]
+    return found
+
+
+def check_table_body(table: Table, dialect: Dialect, checks: list[ExpectedCheck]) -> str:
+    """Columns (typed as the migrations type them, with their defaults) and ``checks``, as a CREATE TABLE
+    holds them."""
+    keyed = render.indexed_columns(table)
+    parts = []
+    for column in table.columns:
+        shown = render.column_context(column, dialect, column.name in keyed)
+        default = "" if shown["default"] is None else f" DEFAULT {shown['default']}"
+        parts.append(f"{shown['name']} {shown['type']}{default}")
+    parts += [f"CONSTRAINT {dialect.ident(c.name)} CHECK ({c.expression})" for c in checks]
+    return ", ".join(parts)
+
+
+def expected_table(table: Table, dialect: Dialect) -> LiveTable:
+    """What ``dialect``'s catalog should show for ``table``; its checks as the migrations write them."""
+    keyed = render.indexed_columns(table)
+    checks = {c.name: f"CHECK ({c.expression})" for c in expected_checks(table, dialect)}
+    return LiveTable(
+        table.name,
+        tuple(
+            LiveColumn(c.name, catalog_type(dialect, dialect.sql_type(c.type, c.name in keyed)), c.nullable)
+            for c in table.columns
+        ),
+        table.primary_key,
+        tuple(
+            LiveIndex(
+                i.name,
+                i.unique,
+                tuple((c.name, c.descending) for c in i.columns),
+                bool(i.predicate) and dialect.partial_indexes,
+            )
+            for i in table.indexes
+        ),
+        tuple(
+            LiveForeignKey(
+                f.name,
+                f.columns,
+                f.ref_table,
+                f.ref_columns,
+                f.on_delete or dialect.fk_default_action,
+                f.on_update or dialect.fk_default_action,
+            )
+            for f in table.foreign_keys
+        ),
+        checks,
+    )
+
+
+def _describe_index(index: LiveIndex) -> str:
+    columns = ", ".join(name + (" DESC" if desc else "") for name, desc in index.columns)
+    return f"{'unique ' if index.unique else ''}({columns}){' partial' if index.partial else ''}"
+
+
+def _describe_fk(fk: LiveForeignKey) -> str:
+    return (
+        f"({', '.join(fk.columns)}) -> {fk.ref_table} ({', '.join(fk.ref_columns)}) "
+        f"on delete {fk.on_delete}, on update {fk.on_update}"
+    )
+
+
+def compare(
+    expected: dict[str, tuple[Table, str]],
+    live: dict[str, LiveTable],
+    dialect: Dialect,
+    target: Target,
+    normalise: Normalise | None = None,
+) -> list[Diagnostic]:
+    """Every difference between the expected tables (with the spec file declaring each) and the live ones.
+
+    With ``normalise`` (the database's :meth:`~schemac.dialects.connections.Database.definitions`) check bodies
+    and column defaults are compared too, unless the session cannot make a temporary table.
+    """
+    found = [
+        Diagnostic(target.shown, 1, 1, "SC621", f"extra table '{name}': in the database, not in the specs")
+        for name in sorted(live.keys() - expected.keys())
+    ]
+    bodies = _CheckBodies(expected, live, dialect, normalise)
+    for name in sorted(expected):
+        table, file = expected[name]
+        if name in live:
+            found += _compare_table(table, file, live[name], dialect)
+            found += bodies.differences(table, file)
+        else:
+            found.append(
+                Diagnostic(file, *table.where, "SC620", f"missing table '{name}': in the specs, not in the database")
+            )
+    return found
+
+
+def _compare_table(table: Table, file: str, have: LiveTable, dialect: Dialect) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    name, want = table.name, expected_table(table, dialect)
+
+    def at(where: tuple[int, int], code: str, message: str) -> None:
+        found.append(Diagnostic(file, where[0], where[1], code, message))
+
+    have_columns = {c.name: c for c in have.columns}
+    nulls = {True: "NULL", False: "NOT NULL"}
+    for column, wanted in zip(table.columns, want.columns, strict=True):
+        got = have_columns.pop(column.name, None)
+        label = f"column '{name}.{column.name}'"
+        if got is None:
+            at(column.where, "SC622", f"missing {label}")
+        elif got.type != wanted.type:
+            at(column.where, "SC623", f"{label} is {got.type}, the specs give {wanted.type}")
+        elif got.nullable != wanted.nullable:
+            at(column.where, "SC623", f"{label} is {nulls[got.nullable]}, the specs give {nulls[wanted.nullable]}")
+    for extra in have_columns:
+        at(table.where, "SC622", f"extra column '{name}.{extra}': in the database, not in the specs")
+    if have.primary_key != want.primary_key:
+        at(
+            table.where,
+            "SC624",
+            f"primary key of '{name}' is ({', '.join(have.primary_key)}), "
+            f"the specs give ({', '.join(want.primary_key)})",
+        )
+    where_of = {i.name: i.where for i in table.indexes} | {f.name: f.where for f in table.foreign_keys}
+    where_of |= {c.name: c.where for c in expected_checks(table, dialect)}
+    named: list[tuple[str, str, dict[str, Any], dict[str, Any], Callable[[Any], str]]] = [
+        ("SC624", "index", {i.name: i for i in want.indexes}, {i.name: i for i in have.indexes}, _describe_index),
+        (
+            "SC625",
+            "foreign key",
+            {f.name: f for f in want.foreign_keys},
+            {f.name: f for f in have.foreign_keys},
+            _describe_fk,
+        ),
+        ("SC626", "check", dict.fromkeys(want.checks, ""), dict.fromkeys(have.checks, ""), str),  # bodies: below
+    ]
+    for code, what, wanted_items, present, describe in named:
+        for item in sorted(wanted_items.keys() | present.keys()):
+            a, b = wanted_items.get(item), present.get(item)
+            where = where_of.get(item, table.where)
+            if b is None:
+                at(where, code, f"missing {what} '{item}' on '{name}'")
+            elif a is None:
+                shown = f" {describe(b)}" if describe(b) else ""
+                at(where, code, f"extra {what} '{item}'{shown} on '{name}': in the database, not in the specs")
+            elif a != b:
+                at(where, code, f"{what} '{item}' on '{name}' is {describe(b)}, the specs give {describe(a)}")
+    return found
+
+
+def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
+    """Read the live schema from the database's catalog and list every difference from the specs."""
+    settings = load_settings(Path(project))
+    target = parse_url(db)
+    directory, migrations = migrations_for(settings, target)
+    database = connect(target, 30.0, read_only=True)
+    try:
+        history, _, found = recorded_status(database, target, directory, migrations)
+        live = database.tables()
+        compiled = compile_project(settings)
+        known = [v for v in history if any(p.spec.version == v for p in compiled.plans)]
+        version = max(known, default=None)
+        expected: dict[str, tuple[Table, str]] = {}
+        for plan in compiled.plans:
+            if version is None or plan.spec.version > version:
+                break
+            declared = {t.name: plan.spec.file for t in plan.spec.tables}
+            expected = {
+                n: (t, declared.get(n, expected[n][1] if n in expected else plan.spec.file))
+                for n, t in plan.schema.items()
+            }
+        found += compare(expected, live, dialects.get(target.dialect), target, database.definitions)
+    finally:
+        database.close()
+    return VerifyResult(target.shown, version, tuple(found))
+
+
+class _CheckBodies:
+    """The engine's definitions of the expected checks that a live table also has, and of the defaults of
+    its columns, asked for all at once."""
+
+    def __init__(
+        self,
+        expected: dict[str, tuple[Table, str]],
+        live: dict[str, LiveTable],
+        dialect: Dialect,
+        normalise: Normalise | None,
+    ) -> None:
+        self.live, self.dialect, self.normalise = live, dialect, normalise
+        self.checks: dict[str, list[ExpectedCheck]] = {}
+        bodies = {}
+        for name, (table, _) in expected.items():
+            have = live.get(name)
+            if have is not None:
+                checks = [c for c in expected_checks(table, dialect) if c.name in have.checks]
+                self.checks[name] = checks
+                bodies[name] = check_table_body(table, dialect, checks)
+        self.shown = normalise(bodies) if normalise is not None and bodies else None
+
+    def differences(self, table: Table, file: str) -> list[Diagnostic]:
+        """A finding for each column of ``table`` whose live default differs from the one the specs give,
+        and each check whose live body does."""
+        if self.shown is None or table.name not in self.shown:
+            return []
+        live, expected = self.live[table.name], self.shown[table.name]
+        found = []
+        for column in table.columns:
+            got = next((c for c in live.columns if c.name == column.name), None)
+            if got is None or column.name not in expected.defaults:
+                continue
+            wanted = expected.defaults[column.name]
+            if got.default != wanted:
+                message = f"column '{table.name}.{column.name}' has {_default_text(got.default)}, the specs give "
+                found.append(Diagnostic(file, *column.where, "SC623", message + _default_text(wanted)))
+        have, shown = live.checks, expected.checks
+        for check in self.checks[table.name]:
+            wanted = shown.get(check.name)
+            if wanted is None or have[check.name] == wanted:
+                continue
+            message = f"check '{check.name}' on '{table.name}' is {have[check.name]}, the specs give {wanted}"
+            if check.enum_column is not None:
+                message += self._enum_difference(table, check.enum_column, have[check.name])
+            found.append(Diagnostic(file, check.where[0], check.where[1], "SC626", message))
+        return found
+
+    def _enum_difference(self, table: Table, column: Column, definition: str) -> str:
+        """How the values a live enum check allows differ from the column's, when the live check is
+        exactly the enum check of some values (the engine shows their check as it shows the live one)."""
+        values = _literal_values(definition, self.dialect, column.type.is_integer)
+        if not values:
+            return ""
+        candidate = replace(column, enum=tuple(values))
+        check = next(c for c in derived_checks(table.name, candidate, self.dialect) if c.kind == "enum")
+        body = check_table_body(table, self.dialect, [ExpectedCheck(check.name, check.expression, NO_WHERE)])
+        assert self.normalise is not None  # differences are only found with it
+        shown = self.normalise({table.name: body})
+        if shown is None or shown[table.name].checks.get(check.name) != definition:
+            return ""
+        added = [v for v in values if v not in column.enum]
+        missing = [v for v in column.enum if v not in values]
+        if not added and not missing:
+            return ": the same values in another order"
+        parts = [f"also allows {_listed(added)}"] if added else []
+        parts += [f"does not allow {_listed(missing)}"] if missing else []
+        return ": the database " + " and ".join(parts)
+
+
+def _default_text(default: str | None) -> str:
+    return "no default" if default is None else f"default {default}"
+
+
+def _listed(values: list[str | int]) -> str:
+    return ", ".join(repr(v) if isinstance(v, int) else "'" + v.replace("'", "''") + "'" for v in values)
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "Z": "\x1a", "b": "\b"}
+"""MariaDB's backslash escapes in a string literal (any other escaped character stands for itself)."""
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+_WORD = re.compile(r"-?[0-9]+(?![A-Za-z0-9_.])|-?[A-Za-z0-9_.]+")
+
+
+def _literal_values(text: str, dialect: Dialect, integers: bool) -> list[str | int]:
+    """The string literals (or, for an integer column, the integers) in a check's definition, in order.
+
+    Literals hold backslash escapes where the dialect's plain literals do (MariaDB); quoted names and
+    the words of identifiers are skipped.
+    """
+    escapes = dialect.escape_backslash and not dialect.escape_prefix
+    found: list[str | int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "'":
+            chars, i = [], i + 1
+            while i < n:
+                if text[i] == "\\" and escapes and i + 1 < n:
+                    chars.append(_ESCAPES.get(text[i + 1], text[i + 1]))
+                    i += 2
+                elif text.startswith("''", i):
+                    chars.append("'")
+                    i += 2
+                elif text[i] == "'":
+                    break
+                else:
+                    chars.append(text[i])
+                    i += 1
+            value = "".join(chars)
+            if not integers:
+                found.append(value)
+            elif _INTEGER.fullmatch(value):
+                found.append(int(value))
+            i += 1
+        elif ch in '"`':
+            end = text.find(ch, i + 1)
+            i = n if end == -1 else end + 1
+        elif ch.isalnum() or ch == "_" or (ch == "-" and text[i + 1 : i + 2].isdigit()):
+            word = _WORD.match(text, i)
+            assert word is not None
+            if integers and _INTEGER.fullmatch(word.group()):
+                found.append(int(word.group()))
+            i = word.end()
+        else:
+            i += 1
+    return found

@@ -1,0 +1,238 @@
+"""Manifest stage: per-file SHA-256, the chain over them, and reading a manifest back strictly.
+
+``migrations/manifest.json`` is pretty-printed with sorted keys so that diffs read well and two
+branches that both add a version conflict in git.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from schemac.errors import Diagnostic, SchemacError
+
+MANIFEST_NAME = "manifest.json"
+FORMAT = 1
+MIGRATION_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[a-z0-9_]+)\.sql")
+MAX_VERSION = 2**53 - 1
+"""The largest version: it fits every engine's 64-bit integer and the first user's JavaScript runner
+(which parses versions into a double) holds it exactly."""
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    version: int
+    name: str
+    file: str
+    sha256: str
+    spec: str
+    spec_sha256: str
+    schema_fingerprint: str
+    non_idempotent: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Manifest:
+    dialect: str
+    entries: tuple[ManifestEntry, ...]
+
+    @property
+    def chain(self) -> str:
+        return chain_of(self.entries)
+
+    def by_file(self) -> dict[str, ManifestEntry]:
+        return {e.file: e for e in self.entries}
+
+    def to_text(self) -> str:
+        """The manifest as ``json.dumps(..., indent=2, sort_keys=True, ensure_ascii=False)`` writes it.
+
+        Written out by hand because the indenting encoder is pure Python and slow on thousands of
+        entries; a test compares both on random manifests.
+        """
+        files = ",\n".join(_entry_text(e) for e in self.entries)
+        return (
+            "{\n"
+            '  "algorithm": "sha256",\n'
+            f'  "chain": {_json(self.chain)},\n'
+            f'  "dialect": {_json(self.dialect)},\n'
+            f'  "files": {f"[{chr(10)}{files}{chr(10)}  ]" if files else "[]"},\n'
+            f'  "format": {FORMAT}\n'
+            "}\n"
+        )
+
+
+_PLAIN = re.compile(r'[^"\\\x00-\x1f]*')
+"""Text that ``json.dumps(..., ensure_ascii=False)`` writes between quotes unchanged."""
+
+
+def _json(value: str | int) -> str:
+    if isinstance(value, str) and _PLAIN.fullmatch(value):
+        return f'"{value}"'
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _entry_text(e: ManifestEntry) -> str:
+    statements = "".join(f"\n        {_json(s)}," for s in e.non_idempotent)[:-1]
+    return (
+        "    {\n"
+        f'      "file": {_json(e.file)},\n'
+        f'      "name": {_json(e.name)},\n'
+        f'      "non_idempotent": [{statements}{chr(10) + "      " if statements else ""}],\n'
+        f'      "schema_fingerprint": {_json(e.schema_fingerprint)},\n'
+        f'      "sha256": {_json(e.sha256)},\n'
+        f'      "spec": {_json(e.spec)},\n'
+        f'      "spec_sha256": {_json(e.spec_sha256)},\n'
+        f'      "version": {_json(e.version)}\n'
+        "    }"
+    )
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class Published(StrEnum):
+    """How a version that a manifest lists stands now; :func:`published_state` is the one place that decides."""
+
+    MISSING = "missing"  # its file is gone
+    EDITED = "edited"  # its file's SHA-256 is not the one the manifest records
+    SPEC_REMOVED = "spec removed"  # no spec produces it any more
+    SPEC_CHANGED = "spec changed"  # its spec's SHA-256 is not the one the manifest records
+    RENDERED_DIFFERENTLY = "rendered differently"  # as published, but this schemac renders it otherwise: kept
+    INTACT = "intact"  # as published (and, when compared with the specs, as they give it)
+
+
+def published_state(
+    entry: ManifestEntry, data: bytes | None, generated: ManifestEntry | None = None, *, specs: bool = True
+) -> Published:
+    """Classify the published version ``entry``: its file's bytes ``data`` (``None``: no file), then,
+    with ``specs``, the entry the specs now give for it (``generated``; ``None``: no spec produces it).
+
+    A version whose file and spec are as published is kept byte for byte whatever the renderer
+    gives now (``RENDERED_DIFFERENTLY``): only an edit of the file or of the spec is refused.
+    """
+    if data is None:
+        return Published.MISSING
+    if sha256_hex(data) != entry.sha256:
+        return Published.EDITED
+    if not specs:
+        return Published.INTACT
+    if generated is None:
+        return Published.SPEC_REMOVED
+    if generated.spec_sha256 != entry.spec_sha256:
+        return Published.SPEC_CHANGED
+    if generated.sha256 != entry.sha256:
+        return Published.RENDERED_DIFFERENTLY
+    return Published.INTACT
+
+
+def as_published(generated: ManifestEntry, published: ManifestEntry) -> ManifestEntry:
+    """The entry a build writes for a version kept as published: what the manifest recorded for its file
+    (SHA-256, schema fingerprint, non-idempotent statements), where its spec now is."""
+    return ManifestEntry(
+        generated.version,
+        generated.name,
+        generated.file,
+        published.sha256,
+        generated.spec,
+        published.spec_sha256,
+        published.schema_fingerprint,
+        published.non_idempotent,
+    )
+
+
+def chain_of(entries: tuple[ManifestEntry, ...]) -> str:
+    """SHA-256 over ``<sha256>  <file>`` lines in version order (the ``sha256sum`` format)."""
+    lines = "".join(f"{e.sha256}  {e.file}\n" for e in entries)
+    return sha256_hex(lines.encode("utf-8"))
+
+
+_JSON_NAMES: dict[object, str] = {str: "a string", int: "an integer", list: "a list"}
+_ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
+    "version": int,
+    "name": str,
+    "file": str,
+    "sha256": str,
+    "spec": str,
+    "spec_sha256": str,
+    "schema_fingerprint": str,
+    "non_idempotent": list,
+}
+
+
+def parse_manifest(raw: bytes, display: str) -> Manifest:
+    """Read a manifest, refusing bad JSON, missing or mistyped keys, and a chain that does not match."""
+
+    def bad(message: str, line: int = 1, column: int = 1, code: str = "SC505") -> SchemacError:
+        hint = "restore manifest.json from version control: it records what was published"
+        return SchemacError([Diagnostic(display, line, column, code, message, hint)])
+
+    try:
+        text = raw.decode("utf-8")
+        data: Any = json.loads(text)
+    except UnicodeDecodeError:
+        raise bad("manifest is not valid UTF-8", code="SC504") from None
+    except json.JSONDecodeError as exc:
+        raise bad(f"manifest is not valid JSON: {exc.msg}", exc.lineno, exc.colno, "SC504") from None
+    except RecursionError:
+        raise bad("manifest JSON is nested too deeply to read", code="SC504") from None
+
+    def line_of(needle: str) -> int:
+        at = text.find(needle)
+        return text.count("\n", 0, at) + 1 if at >= 0 else 1
+
+    if not isinstance(data, dict):
+        raise bad("manifest must be a JSON object")
+    top: dict[str, type] = {"algorithm": str, "format": int, "dialect": str, "files": list, "chain": str}
+    for key, kind in top.items():
+        if key not in data:
+            raise bad(f"manifest is missing the key '{key}'")
+        if not isinstance(data[key], kind):
+            raise bad(f"manifest key '{key}' must be {_JSON_NAMES[kind]}", line_of(f'"{key}"'))
+    if data["algorithm"] != "sha256" or data["format"] != FORMAT:
+        raise bad(
+            f"manifest has algorithm {data['algorithm']!r} and format {data['format']!r}; "
+            f"this schemac reads sha256 and format {FORMAT}",
+            line_of('"algorithm"'),
+        )
+    entries = []
+    for i, item in enumerate(data["files"]):
+        if not isinstance(item, dict):
+            raise bad(f"manifest files[{i}] must be an object")
+        for key, entry_kind in _ENTRY_TYPES.items():
+            if key not in item:
+                raise bad(f"manifest files[{i}] is missing the key '{key}'", line_of(f'"{item.get("file", "")}"'))
+            if not isinstance(item[key], entry_kind) or isinstance(item[key], bool):
+                raise bad(
+                    f"manifest files[{i}].{key} must be {_JSON_NAMES[entry_kind]}",
+                    line_of(f'"{item.get("file", "")}"'),
+                )
+        name = MIGRATION_NAME.fullmatch(item["file"])
+        if name is None or int(name.group("version")) != item["version"] or not 0 <= item["version"] <= MAX_VERSION:
+            raise bad(
+                f"manifest files[{i}] names file {item['file']!r} with version {item['version']}: "
+                f"a file is <version>_<slug>.sql in this directory, its version at most {MAX_VERSION}",
+                line_of(f'"{item["file"]}"'),
+            )
+        entries.append(
+            ManifestEntry(
+                item["version"],
+                item["name"],
+                item["file"],
+                item["sha256"],
+                item["spec"],
+                item["spec_sha256"],
+                item["schema_fingerprint"],
+                tuple(str(s) for s in item["non_idempotent"]),
+            )
+        )
+    manifest = Manifest(data["dialect"], tuple(entries))
+    if manifest.chain != data["chain"]:
+        raise bad(
+            "manifest chain does not match its files: the manifest was edited by hand", line_of('"chain"'), code="SC506"
+        )
+    return manifest

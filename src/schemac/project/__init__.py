@@ -1,0 +1,1 @@
+"""Project: see docs/architecture.md."""

@@ -1,0 +1,495 @@
+"""The pipeline: spec files → documents → models → audit → plans → SQL text and manifest, in memory.
+
+Nothing here writes files: ``build`` writes what this returns, ``check`` compares it with disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import functools
+import gc
+import hashlib
+import itertools
+import os
+import pickle
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from schemac import dialects, render
+from schemac.applier.progress import ProgressCallback, no_progress
+from schemac.errors import Diagnostic, SchemacError
+from schemac.migrations.manifest import MANIFEST_NAME, MAX_VERSION, Manifest, ManifestEntry, sha256_hex
+from schemac.model import Spec, spec_from_document
+from schemac.planner import PlanState, VersionPlan, plan
+from schemac.project import cache
+from schemac.project.cache import Rendered
+from schemac.project.settings import Settings
+from schemac.spec import audit, expressions
+from schemac.spec.source import SPEC_NAME, load_document, read_bytes
+from schemac.spec.validation import check_document
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    path: Path
+    display: str
+    version: int
+    prefix: str
+    slug: str
+    root: Path | None = None
+    """The project root (resolved): the spec is read only if it really lies inside it."""
+
+
+@dataclass(frozen=True)
+class Output:
+    """One dialect's generated directory: file name → bytes, the manifest included."""
+
+    dialect: str
+    directory: Path
+    files: Mapping[str, bytes]
+    manifest: Manifest
+
+
+class OutputFiles(Mapping[str, bytes]):
+    """File name → bytes, where a file reused from the build cache is read from its pack on first use.
+
+    Should the pack change under a running build (another process rewrote it), the files are
+    generated again without the cache.
+    """
+
+    def __init__(self, files: dict[str, bytes | Callable[[], bytes]], regenerate: Callable[[], Mapping[str, bytes]]):
+        self._files = files
+        self._regenerate = regenerate
+
+    def __getitem__(self, name: str) -> bytes:
+        value = self._files[name]
+        if not isinstance(value, bytes):
+            try:
+                value = value()
+            except cache.StaleCache:
+                value = self._regenerate()[name]
+            self._files[name] = value
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    settings: Settings
+    specs: tuple[Spec, ...]
+    plans: tuple[VersionPlan, ...]
+    outputs: tuple[Output, ...]
+
+
+def require_specs_dir(settings: Settings) -> None:
+    """SC111 when the project has no specs directory."""
+    if not settings.specs_dir.is_dir():
+        shown = settings.relative(settings.specs_dir)
+        raise SchemacError(
+            [
+                Diagnostic(
+                    shown,
+                    1,
+                    1,
+                    "SC111",
+                    f"specs directory '{shown}' does not exist",
+                    "run 'schemac init' or pass --project",
+                )
+            ]
+        )
+
+
+def discover(settings: Settings) -> tuple[list[SpecFile], list[Diagnostic]]:
+    """Spec files in version order; non-conforming names and reused versions are findings."""
+    found: list[Diagnostic] = []
+    files: list[SpecFile] = []
+    require_specs_dir(settings)
+    for path in sorted(settings.specs_dir.iterdir(), key=lambda p: p.name):
+        if path.name.startswith(".") or path.suffix.lower() not in (".yaml", ".yml"):
+            continue
+        display = settings.relative(path)
+        match = SPEC_NAME.fullmatch(path.name)
+        if match is None:
+            found.append(
+                Diagnostic(
+                    display,
+                    1,
+                    1,
+                    "SC112",
+                    f"spec file name '{path.name}' does not match <version>_<slug>.yaml",
+                    "name it like 0001_create_documents.yaml (slug: a-z, 0-9, _)",
+                )
+            )
+            continue
+        prefix = match.group("version")
+        if int(prefix) > MAX_VERSION:
+            found.append(
+                Diagnostic(
+                    display,
+                    1,
+                    1,
+                    "SC119",
+                    f"version {int(prefix)} is larger than {MAX_VERSION}, the largest every engine and loader holds",
+                    "number versions like 0001 or 2026112401",
+                )
+            )
+            continue
+        files.append(SpecFile(path, display, int(prefix), prefix, match.group("slug"), settings.root))
+    files.sort(key=lambda f: (f.version, f.display))
+    for before, after in itertools.pairwise(files):
+        if before.version == after.version:
+            found.append(
+                Diagnostic(
+                    after.display,
+                    1,
+                    1,
+                    "SC113",
+                    f"version {after.version} is already used by {before.display}",
+                    "give this spec the next free version (schemac new)",
+                )
+            )
+    return files, found
+
+
+def read_spec(
+    file: SpecFile, audit_default: tuple[str, ...], raw: bytes | None = None
+) -> tuple[Spec | None, list[Diagnostic]]:
+    """Source, validation, model and audit stages for one file (``raw``: its bytes, when already read)."""
+    try:
+        data = read_bytes(file.path, file.display, root=file.root) if raw is None else raw
+        doc = load_document(data, file.display)
+    except SchemacError as exc:
+        return None, exc.diagnostics
+    found = check_document(doc)
+    if found:
+        return None, found
+    spec, found = spec_from_document(doc, file.version, file.prefix, file.slug, audit_default)
+    spec = audit.inject(spec)
+    for table in spec.tables:
+        table.digest  # noqa: B018 -- worked out here, in the reading worker; it travels with the table
+    return spec, found
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """The model is many small immutable objects; collecting during the build only costs time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_PARALLEL_FROM = 64
+"""Below this many items, work stays in this process: starting workers would cost more than it saves."""
+_task: Callable[[int, int], list[Any]] | None = None
+_in_worker = False
+"""True in a worker process of :func:`in_chunks`, whose results travel back pickled."""
+
+
+def _become_worker(parent: int) -> None:
+    """Initializer of a worker forked by ``parent``: results travel back pickled, and the worker dies
+    with ``parent`` (a SIGKILLed build must not leave workers behind; the project lock, which they
+    never hold, is closed in them by :mod:`schemac.project.files` at the fork)."""
+    global _in_worker
+    _in_worker = True
+    _die_with_parent(parent)
+
+
+_PR_SET_PDEATHSIG = 1
+"""Linux ``prctl`` option: the signal a process receives when the thread that forked it ends."""
+
+
+def _die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent`` dies (Linux; elsewhere only the check below),
+    and exit at once if it already has (it then died before the request took effect)."""
+    import sys
+
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _run_task(bounds: tuple[int, int]) -> list[Any]:
+    assert _task is not None
+    with _gc_paused():
+        return _task(*bounds)
+
+
+def _workers() -> int:
+    """Worker processes to use: ``SCHEMAC_WORKERS`` when set (1 turns them off), else one per usable core."""
+    setting = os.environ.get("SCHEMAC_WORKERS", "")
+    if setting.isdigit() and int(setting) > 0:
+        return int(setting)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[int], None] = lambda _: None) -> list[T]:
+    """``work(start, stop)`` over ``range(count)``, concatenated in order; on every core when it pays.
+
+    ``done(i)`` is called in this process, in order, as each item's result arrives. Workers are
+    forked, so they share what this process already holds (modules, specs, plans) and only the
+    results travel back.
+    """
+    global _task
+    workers = _workers() if count >= _PARALLEL_FROM else 1
+    if workers > 1:
+        import multiprocessing  # here, not at the top: a small build never pays for importing it
+        from concurrent.futures import ProcessPoolExecutor
+
+        if "fork" not in multiprocessing.get_all_start_methods():
+            workers = 1
+    parallel = workers > 1
+    size = max(8, count // (workers * 8)) if parallel else 1
+    bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
+    results: list[T] = []
+    _task = work
+    try:
+        with (
+            ProcessPoolExecutor(
+                workers,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_become_worker,
+                initargs=(os.getpid(),),
+            )
+            if parallel
+            else (contextlib.nullcontext()) as pool
+        ):
+            parts = pool.map(_run_task, bounds) if pool is not None else map(_run_task, bounds)
+            for (start, stop), part in zip(bounds, parts, strict=True):
+                results.extend(part)
+                for i in range(start, stop):
+                    done(i)
+    finally:
+        _task = None
+    return results
+
+
+def _shipped(result: tuple[Spec | None, list[Diagnostic]]) -> tuple[Spec | None, list[bytes] | None, list[Diagnostic]]:
+    """A read spec as it leaves a worker: without its tables, which travel pickled one by one (in this
+    process, as it is, with ``None`` for the pickled tables)."""
+    spec, found = result
+    if spec is None or not _in_worker:
+        return spec, None, found
+    return dataclasses.replace(spec, tables=()), [pickle.dumps(t, pickle.HIGHEST_PROTOCOL) for t in spec.tables], found
+
+
+def read_many(
+    files: list[SpecFile],
+    audit_default: tuple[str, ...],
+    raws: list[bytes] | None = None,
+    progress: ProgressCallback = no_progress,
+) -> tuple[list[Spec], list[Diagnostic], cache.TableRecords]:
+    """Read spec files in order; also the pickled form of each table read in a worker, which the build
+    cache then stores as it is."""
+    contents: list[bytes | None] = list(raws) if raws is not None else [None] * len(files)
+    results = in_chunks(
+        lambda start, stop: [_shipped(read_spec(files[i], audit_default, contents[i])) for i in range(start, stop)],
+        len(files),
+        lambda i: progress(i + 1, len(files), "reading specs"),
+    )
+    specs: list[Spec] = []
+    found: list[Diagnostic] = []
+    records: cache.TableRecords = {}
+    for spec, pickled, problems in results:
+        found.extend(problems)
+        if spec is not None and pickled is not None:
+            tables = tuple(pickle.loads(data) for data in pickled)
+            spec = dataclasses.replace(spec, tables=tables)
+            records.update((table.name, (table, data)) for table, data in zip(tables, pickled, strict=True))
+        if spec is not None:
+            specs.append(spec)
+    return specs, found, records
+
+
+def read_specs(settings: Settings, progress: ProgressCallback = no_progress) -> tuple[list[Spec], list[Diagnostic]]:
+    files, found = discover(settings)
+    specs, problems, _ = read_many(files, settings.audit_default, progress=progress)
+    return specs, found + problems
+
+
+def _fail_on_errors(found: list[Diagnostic]) -> None:
+    if any(d.severity == "error" for d in found):
+        raise SchemacError(found)
+
+
+def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[Diagnostic]:
+    """SQLite's verdict on the expressions of every table the plans' specs declare, and what a
+    configured dialect cannot express in them."""
+    found: list[Diagnostic] = []
+    if "sqlite" in settings.dialects:
+        for version in plans:
+            found.extend(expressions.check_tables(version.spec, version.declared))
+    for name in settings.dialects:
+        for version in plans:
+            found.extend(dialects.unsupported(dialects.get(name), version.spec, version.declared))
+    return found
+
+
+def _finish(
+    settings: Settings, plans: list[VersionPlan], found: list[Diagnostic], progress: ProgressCallback = no_progress
+) -> tuple[list[Diagnostic], dict[str, list[Rendered]]]:
+    """Expression findings for the plans, and each dialect's rendered migrations (wasted only on errors).
+
+    With errors in ``found`` already, raises them together with the expression findings. Work
+    items are (dialect, version), dialect by dialect; the first dialect's items also probe the
+    expressions.
+    """
+    if any(d.severity == "error" for d in found):
+        raise SchemacError(found + _expression_findings(settings, plans))
+    items = [(name, i) for name in settings.dialects for i in range(len(plans))]
+
+    def work(start: int, stop: int) -> list[tuple[list[Diagnostic], Rendered]]:
+        return [
+            (
+                _expression_findings(settings, plans[i : i + 1]) if name == settings.dialects[0] else [],
+                _render_versions(settings, name, plans[i : i + 1])[0],
+            )
+            for name, i in items[start:stop]
+        ]
+
+    def done(item: int) -> None:
+        name, i = items[item]
+        progress(i + 1, len(plans), f"rendering {name}")
+
+    results = in_chunks(work, len(items), done)
+    problems = [d for findings, _ in results for d in findings]
+    rendered: dict[str, list[Rendered]] = {name: [] for name in settings.dialects}
+    for (name, _), (_, version) in zip(items, results, strict=True):
+        rendered[name].append(version)
+    return problems, rendered
+
+
+def compile_project(settings: Settings, progress: ProgressCallback = no_progress) -> Compiled:
+    """Every generated file of every configured dialect, or a :class:`SchemacError` with all findings."""
+    with _gc_paused():
+        specs, found = read_specs(settings, progress)
+        _fail_on_errors(found)
+        plans, problems = plan(specs)
+        found.extend(problems)
+        problems, rendered = _finish(settings, plans, found, progress)
+        _fail_on_errors(found + problems)
+        outputs = tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
+    return Compiled(settings, tuple(specs), tuple(plans), outputs)
+
+
+def compile_outputs(
+    settings: Settings, *, use_cache: bool = True, progress: ProgressCallback = no_progress
+) -> tuple[Output, ...]:
+    """The same outputs as :func:`compile_project`, redoing only the specs after the cached ones.
+
+    A cache entry is reused up to (not including) its newest spec, when every earlier spec is
+    byte-identical; so adding a spec, or amending the newest, compiles one spec.
+    """
+    if not use_cache:
+        return compile_project(settings, progress).outputs
+    try:
+        return _compile_with_cache(settings, progress)
+    except cache.StaleCache:  # a pack record went missing or changed under the snapshot
+        return compile_project(settings, progress).outputs
+
+
+def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple[Output, ...]:
+    with _gc_paused():
+        files, found = discover(settings)
+        raws = [_bytes_or_empty(f) for f in files]
+        if found or any(not raw for raw in raws):
+            return compile_project(settings, progress).outputs  # reports every finding the usual way
+        ids = [(f.display, hashlib.sha256(raw).hexdigest()) for f, raw in zip(files, raws, strict=True)]
+        cache_key = cache.key(settings)
+        snapshot = cache.load(settings, cache_key)
+        here = cache.directory(settings)
+        if snapshot is not None and snapshot.specs == ids:
+            return tuple(_output(settings, name, snapshot.rendered(here, name, len(ids))) for name in settings.dialects)
+        resume = 0
+        state = PlanState()
+        if (
+            snapshot is not None
+            and 0 < len(snapshot.specs) <= len(ids)
+            and snapshot.specs[:-1] == ids[: len(snapshot.specs) - 1]
+        ):
+            resume, state = len(snapshot.specs) - 1, snapshot.before_last
+        # The newest cached spec, unchanged and followed by new ones, is planned again to bring the
+        # state up to date, but its file is taken from the cache rather than rendered again.
+        reused = resume
+        if snapshot is not None and len(snapshot.specs) == resume + 1 < len(ids) and ids[resume] == snapshot.specs[-1]:
+            reused = resume + 1
+        specs, found, records = read_many(files[resume:], settings.audit_default, raws[resume:], progress)
+        _fail_on_errors(found)
+        plans, problems = plan(specs[:-1], state)
+        checkpoint = state.copy()
+        last, problems_last = plan(specs[-1:], state)
+        plans += last
+        found += problems + problems_last
+        problems, fresh = _finish(settings, plans[reused - resume :], found, progress)
+        _fail_on_errors(found + problems)
+        rendered = {
+            name: (snapshot.rendered(here, name, reused) if snapshot else []) + fresh[name]
+            for name in settings.dialects
+        }
+        kept = {name: snapshot.outputs[name][:reused] if snapshot else [] for name in settings.dialects}
+        located: dict[str, list[tuple[cache.Stored | bytes, ManifestEntry]]] = {
+            name: [*kept[name], *((data, entry) for _, data, entry in fresh[name])] for name in settings.dialects
+        }
+        cache.save(settings, cache_key, ids, located, checkpoint, snapshot, records)
+        return tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
+
+
+def _bytes_or_empty(file: SpecFile) -> bytes:
+    """A spec's bytes, or nothing when it cannot be read (the full compile then says why)."""
+    try:
+        return read_bytes(file.path, file.display, root=file.root)
+    except SchemacError:
+        return b""
+
+
+def _render_versions(settings: Settings, name: str, plans: list[VersionPlan]) -> list[Rendered]:
+    dialect = dialects.get(name)
+    env = render.environment(name, settings.templates_dir, settings.root)
+    rendered: list[Rendered] = []
+    for version in plans:
+        text, non_idempotent = render.render_version(version, dialect, env)
+        data = text.encode("utf-8")
+        file = f"{version.spec.stem}.sql"
+        entry = ManifestEntry(
+            version.spec.version,
+            version.spec.slug,
+            file,
+            sha256_hex(data),
+            version.spec.file,
+            version.spec.sha256,
+            version.fingerprint,
+            tuple(non_idempotent),
+        )
+        rendered.append((file, data, entry))
+    return rendered
+
+
+def _output(settings: Settings, name: str, rendered: Sequence[Rendered | cache.Packed]) -> Output:
+    manifest = Manifest(name, tuple(entry for _, _, entry in rendered))
+    files: dict[str, bytes | Callable[[], bytes]] = {file: data for file, data, _ in rendered}
+    files[MANIFEST_NAME] = manifest.to_text().encode("utf-8")
+
+    @functools.cache
+    def regenerate() -> Mapping[str, bytes]:
+        return next(o.files for o in compile_project(settings).outputs if o.dialect == name)
+
+    return Output(name, settings.output_dir(name), OutputFiles(files, regenerate), manifest)

@@ -1,0 +1,191 @@
+"""Project settings: ``[tool.schemac]`` in ``pyproject.toml``, or the top level of ``schemac.toml``."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from schemac.errors import Diagnostic, SchemacError
+from schemac.model import AUDIT_GROUPS
+from schemac.project.inputs import MAX_SETTINGS_BYTES, is_within, read_bytes
+
+KNOWN_DIALECTS = ("sqlite", "postgresql", "mariadb")
+_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs"}
+_AUDIT_KEYS = {"default"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where a project keeps its files and how it compiles them."""
+
+    root: Path
+    specs_dir: Path
+    migrations_dir: Path
+    templates_dir: Path
+    dialects: tuple[str, ...] = ("sqlite",)
+    audit_default: tuple[str, ...] = AUDIT_GROUPS
+    source: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def output_dir(self, dialect: str) -> Path:
+        """``migrations/`` for a single dialect; ``migrations/<dialect>/`` when there are several."""
+        return self.migrations_dir if len(self.dialects) == 1 else self.migrations_dir / dialect
+
+    def other_layout_dir(self, dialect: str) -> Path:
+        """Where ``dialect``'s files went under the other layout: ``migrations/<dialect>/`` when there is
+        one dialect, ``migrations/`` when there are several (a project that changed how many it builds)."""
+        return self.migrations_dir / dialect if len(self.dialects) == 1 else self.migrations_dir
+
+    @property
+    def layout(self) -> str:
+        """The layout, as findings name it: ``with 1 dialect`` or ``with 3 dialects``."""
+        count = len(self.dialects)
+        return f"with {count} dialect{'' if count == 1 else 's'}"
+
+    def relative(self, path: Path) -> str:
+        """A path as shown in diagnostics and manifests: relative to the project, with ``/``."""
+        text, prefix = str(path), os.path.join(str(self.root), "")
+        if text.startswith(prefix):  # the common case, without pathlib's cost
+            return text[len(prefix) :].replace(os.sep, "/") or "."
+        try:
+            return path.relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+
+def _line_of(text: str, key: str) -> int:
+    """The line that sets ``key`` (``key = ...``) or opens it as a table (``[audit]``, ``[tool.schemac.audit]``)."""
+    name = re.escape(key)
+    match = re.search(rf"^\s*(?:{name}\s*=|\[(?:tool\.schemac\.)?{name}\])", text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
+def setting_diagnostic(
+    settings: Settings, key: str, code: str, message: str, hint: str = "", *, section: str = ""
+) -> Diagnostic:
+    """A finding about one key of the project's settings file, at that key's line.
+
+    With ``section`` (``"lint"``), the key is looked for after that table's header.
+    """
+    path = settings.root / settings.source if settings.source else None
+    text = (
+        read_bytes(path, settings.source, MAX_SETTINGS_BYTES, root=settings.root).decode("utf-8", errors="replace")
+        if path and path.is_file()
+        else ""
+    )
+    header = re.search(rf"^\s*\[(tool\.schemac\.)?{re.escape(section)}[.\]]", text, re.MULTILINE) if section else None
+    skipped = text.count("\n", 0, header.start()) if header else 0
+    line = skipped + _line_of(text[header.start() :] if header else text, key)
+    return Diagnostic(settings.source or "schemac.toml", line, 1, code, message, hint)
+
+
+def load_settings(root: Path) -> Settings:
+    """Read a project's settings; every key is optional."""
+    root = root.resolve()
+    table: dict[str, Any] = {}
+    source, text = "", ""
+    for name, path_in_file in (("schemac.toml", ()), ("pyproject.toml", ("tool", "schemac"))):
+        path = root / name
+        if not path.is_file() and not path.is_symlink():
+            continue
+        text = read_bytes(path, name, MAX_SETTINGS_BYTES, root=root).decode("utf-8", errors="replace")
+        try:
+            data: Any = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            at = re.search(r"line (\d+), column (\d+)", str(exc))
+            line, column = (int(at.group(1)), int(at.group(2))) if at else (1, 1)
+            raise SchemacError([Diagnostic(name, line, column, "SC701", f"invalid TOML: {exc}")]) from None
+        except RecursionError:
+            raise SchemacError([Diagnostic(name, 1, 1, "SC701", "invalid TOML: nested too deeply to read")]) from None
+        for part in path_in_file:
+            data = data.get(part, {}) if isinstance(data, dict) else {}
+        if data or name == "schemac.toml":
+            table, source = data, name
+            break
+    found: list[Diagnostic] = []
+
+    def error(key: str, message: str, hint: str = "") -> None:
+        found.append(Diagnostic(source, _line_of(text, key), 1, "SC702", message, hint))
+
+    for key in sorted(set(table) - _KEYS):
+        close = difflib.get_close_matches(key, sorted(_KEYS), n=1)
+        error(key, f"unknown setting '{key}'", f"did you mean '{close[0]}'?" if close else "")
+    dialects = table.get("dialects", [table.get("dialect", "sqlite")])
+    if not isinstance(dialects, list) or not dialects or any(d not in KNOWN_DIALECTS for d in dialects):
+        error(
+            "dialects" if "dialects" in table else "dialect",
+            f"dialects must be a non-empty list of {', '.join(KNOWN_DIALECTS)}, not {dialects!r}",
+        )
+        dialects = ["sqlite"]
+    audit = table.get("audit", {})
+    default: Any = audit.get("default", "full") if isinstance(audit, dict) else None
+    if not isinstance(audit, dict):
+        header = "[tool.schemac.audit]" if source == "pyproject.toml" else "[audit]"
+        error("audit", f"audit must be a table: {header}")
+    else:
+        for key in sorted(set(audit) - _AUDIT_KEYS):
+            error(key, f"unknown audit setting '{key}'", "the audit table takes: default")
+    groups = _audit_groups(default)
+    if groups is None:
+        if isinstance(audit, dict):
+            error("default", f"audit default must be full, none, or a list of created/updated/deleted, not {default!r}")
+        groups = AUDIT_GROUPS
+    paths = {}
+    for key, fallback in (("specs", "specs"), ("migrations", "migrations"), ("templates", "templates")):
+        value = table.get(key, fallback)
+        if not isinstance(value, str) or not value:
+            error(key, f"{key} must be a directory path")
+            value = fallback
+        problem = path_problem(root, value)
+        if problem:
+            found.append(Diagnostic(source, _line_of(text, key), 1, problem[0], f"{key} {problem[1]}", problem[2]))
+            value = fallback
+        paths[key] = root / value
+    if found:
+        raise SchemacError(found)
+    return Settings(
+        root,
+        paths["specs"],
+        paths["migrations"],
+        paths["templates"],
+        tuple(dict.fromkeys(dialects)),
+        groups,
+        source,
+        table,
+    )
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def path_problem(root: Path, value: str) -> tuple[str, str, str] | None:
+    """Why ``value``, a path setting, cannot be used: (code, message after the key's name, hint), or ``None``.
+
+    A path may not hold a control character (it is quoted into generated files) and must resolve,
+    symlinks followed, to ``root`` (resolved) or below it: a repository's settings never make schemac
+    read or write elsewhere.
+    """
+    if _CONTROL.search(value):
+        return "SC702", f"must be a path without control characters, not '{value}'", ""
+    if not is_within(Path(os.path.realpath(root / value)), root):
+        return (
+            "SC705",
+            f"must be a path inside the project, not {value!r}",
+            "use a path relative to the project directory, without '..' or a symlink leading out of it",
+        )
+    return None
+
+
+def _audit_groups(value: Any) -> tuple[str, ...] | None:
+    if value == "full":
+        return AUDIT_GROUPS
+    if value == "none":
+        return ()
+    if isinstance(value, list) and value and all(v in AUDIT_GROUPS for v in value):
+        return tuple(g for g in AUDIT_GROUPS if g in value)
+    return None

@@ -1,0 +1,566 @@
+"""Render stage: turn each version's operations into SQL text through per-dialect Jinja templates.
+
+Python decides everything (names, types, literals, order); templates only lay the text out.
+A project's ``templates/<dialect>/`` overrides packaged templates by file name, and every template
+runs in the narrowed Jinja sandbox of :mod:`schemac.render.sandbox`, with a budget per migration file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+import jinja2
+
+from schemac.dialects import Dialect
+from schemac.errors import SchemacError, fail
+from schemac.model import Column, DerivedCheck, ForeignKey, Table, derived_checks
+from schemac.planner import (
+    AddCheck,
+    AddColumn,
+    AddForeignKey,
+    AlterColumn,
+    AlterPrimaryKey,
+    CreateIndex,
+    CreateTable,
+    DropCheck,
+    DropColumn,
+    DropForeignKey,
+    DropIndex,
+    DropTable,
+    Operation,
+    RebuildTable,
+    RenameColumn,
+    RenameTable,
+    ReorderColumns,
+    VersionPlan,
+    for_dialect,
+)
+from schemac.render.sandbox import TEMPLATE_HINT, TemplateRefused, allow_for, budgeted, environment, template_error
+
+__all__ = ["environment", "render_operation", "render_version"]
+
+Context = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RenderedStatement:
+    """One SQL statement and whether re-running it is harmless."""
+
+    sql: str
+    idempotent: bool = True
+
+
+def indexed_columns(table: Table) -> frozenset[str]:
+    """Columns in the table's primary key, an index or a foreign key."""
+    names = set(table.primary_key)
+    for index in table.indexes:
+        names.update(c.name for c in index.columns)
+    for fk in table.foreign_keys:
+        names.update(fk.columns)
+    return frozenset(names)
+
+
+def column_context(column: Column, dialect: Dialect, indexed: bool = False) -> Context:
+    return {
+        "name": dialect.ident(column.name),
+        "type": dialect.sql_type(column.type, indexed),
+        "nullable": column.nullable,
+        "default": dialect.default(column.default) if column.default is not None else None,
+    }
+
+
+def foreign_key_context(fk: ForeignKey, dialect: Dialect) -> Context:
+    q = dialect.ident
+    return {
+        "kind": "foreign_key",
+        "name": q(fk.name),
+        "columns": [q(c) for c in fk.columns],
+        "ref_table": q(fk.ref_table),
+        "ref_columns": [q(c) for c in fk.ref_columns],
+        "on_delete": (fk.on_delete or "").upper(),
+        "on_update": (fk.on_update or "").upper(),
+    }
+
+
+def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
+    """Primary key, foreign keys, then checks (column-derived first), each with its name."""
+    q = dialect.ident
+    found: list[Context] = []
+    if table.primary_key:
+        found.append(
+            {"kind": "primary_key", "name": q(f"pk_{table.name}"), "columns": [q(c) for c in table.primary_key]}
+        )
+    found.extend(foreign_key_context(fk, dialect) for fk in table.foreign_keys)
+    for column in table.columns:
+        found.extend({"kind": "check", **check} for check in _derived_checks(table.name, column, dialect))
+    found.extend({"kind": "check", "name": q(check.name), "expression": check.expression} for check in table.checks)
+    return found
+
+
+def _create_table(op: CreateTable, dialect: Dialect) -> Context:
+    keyed = indexed_columns(op.table)
+    return {
+        "table": dialect.ident(op.table.name),
+        "columns": [column_context(c, dialect, c.name in keyed) for c in op.table.columns],
+        "constraints": constraint_contexts(op.table, dialect),
+    }
+
+
+def _create_index(op: CreateIndex, dialect: Dialect) -> Context:
+    index = op.index
+    return {
+        "name": dialect.ident(index.name),
+        "table": dialect.ident(op.table),
+        "unique": index.unique,
+        "columns": [dialect.ident(c.name) + (" DESC" if c.descending else "") for c in index.columns],
+        "predicate": index.predicate if dialect.partial_indexes else None,
+    }
+
+
+def _drop_index(op: DropIndex, dialect: Dialect) -> Context:
+    """``key_indexes``: where each foreign key needs an index (``Dialect.keys_need_index``), the one to add
+    for each key this index is the last to lead, named after the key."""
+    q = dialect.ident
+    serves = op.serves if dialect.keys_need_index else ()
+    return {
+        "name": q(op.index.name),
+        "table": q(op.table),
+        "key_indexes": [{"name": q(fk.name), "columns": [q(c) for c in fk.columns]} for fk in serves],
+    }
+
+
+def _drop_table(op: DropTable, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table.name)}
+
+
+def _rename_table(op: RenameTable, dialect: Dialect) -> Context:
+    return {"old": dialect.ident(op.old), "new": dialect.ident(op.new)}
+
+
+def _rename_column(op: RenameColumn, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "old": dialect.ident(op.old), "new": dialect.ident(op.new)}
+
+
+def _derived_checks(table: str, column: Column, dialect: Dialect) -> list[Context]:
+    return [{"name": dialect.ident(c.name), "expression": c.expression} for c in derived_checks(table, column, dialect)]
+
+
+def _keyed_column(table: str, column: Column, dialect: Dialect) -> Context:
+    return column_context(column, dialect, (table, column.name) in dialect.keyed)
+
+
+def _add_column(op: AddColumn, dialect: Dialect) -> Context:
+    return {
+        "table": dialect.ident(op.table),
+        "column": _keyed_column(op.table, op.column, dialect),
+        "add_checks": _derived_checks(op.table, op.column, dialect),
+    }
+
+
+def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "column": dialect.ident(op.column.name)}
+
+
+def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
+    """``default_reset``: the default is dropped before the type change (``Dialect.retype_casts_default``), so
+    ``default_changed`` then says whether the new one is set after it. ``fill``: the default written into
+    the rows holding NULL before the column becomes NOT NULL, with ``column_with_nulls`` the new definition
+    still NULL (for an engine that changes type and nullability in one statement)."""
+    before = column_context(op.before, dialect, (op.table, op.before.name) in dialect.was_keyed)
+    after = _keyed_column(op.table, op.after, dialect)
+    type_changed = before["type"] != after["type"]
+    moves = _check_moves(op, dialect, type_changed)
+    reset = type_changed and before["default"] is not None and dialect.retype_casts_default
+    q = dialect.ident
+    return {
+        "drop_checks": [q(c.name) for c in moves.drops],
+        "rename_checks": [{"old": q(old.name), "new": q(new.name)} for old, new in moves.renames],
+        "add_checks": [{"name": q(c.name), "expression": c.expression} for c in moves.adds],
+        "table": dialect.ident(op.table),
+        "column": after,
+        "before": before,
+        "type_changed": type_changed,
+        "nullable_changed": before["nullable"] != after["nullable"],
+        "default_reset": reset,
+        "default_changed": (None if reset else before["default"]) != after["default"],
+        "fill": after["default"] if op.fills_nulls else None,
+        "column_with_nulls": {**after, "nullable": True},
+    }
+
+
+def _reorder_columns(op: ReorderColumns, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "columns": [dialect.ident(c) for c in op.columns]}
+
+
+def _alter_primary_key(op: AlterPrimaryKey, dialect: Dialect) -> Context:
+    return {
+        "table": dialect.ident(op.table),
+        "old_name": dialect.ident(op.old_constraint),
+        "name": dialect.ident(f"pk_{op.table}"),
+        "before": [dialect.ident(c) for c in op.before],
+        "columns": [dialect.ident(c) for c in op.after],
+    }
+
+
+def _add_check(op: AddCheck, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "name": dialect.ident(op.check.name), "expression": op.check.expression}
+
+
+def _drop_check(op: DropCheck, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "name": dialect.ident(op.check.name)}
+
+
+def _add_foreign_key(op: AddForeignKey, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "constraint": foreign_key_context(op.foreign_key, dialect)}
+
+
+def _drop_foreign_key(op: DropForeignKey, dialect: Dialect) -> Context:
+    return {"table": dialect.ident(op.table), "name": dialect.ident(op.foreign_key.name)}
+
+
+def _rebuild_table(op: RebuildTable, dialect: Dialect) -> Context:
+    """Each new table filled in turn (its old table's self-references settled, then its indexes made),
+    then the drops and renames. A new table's keys name the other new tables by their temporary names;
+    with foreign keys on, SQLite wants a key's table to exist when rows are written, so a table is
+    made before the first one whose rows reference it (before its own turn in a reference cycle)."""
+    q = dialect.ident
+    temporary = {t.after.name: f"_schemac_new_{t.after.name}" for t in op.tables}
+    shapes = {t.after.name: t.after for t in op.tables}
+    made: set[str] = set()
+    tables = []
+    for copied in op.tables:
+        after = copied.after
+        defaults = {c.name: c.default for c in after.columns}
+        values = []
+        for name, fill in copied.copies:
+            default = defaults[name]
+            values.append(f"COALESCE({q(name)}, {dialect.default(default)})" if fill and default else q(name))
+        needed = [after.name, *(fk.ref_table for fk in after.foreign_keys if fk.ref_table in temporary)]
+        creates = [name for name in dict.fromkeys(needed) if name not in made]
+        made.update(creates)
+        tables.append(
+            {
+                "table": q(after.name),
+                "temporary": q(temporary[after.name]),
+                "creates": [_new_table(shapes[name], temporary, dialect) for name in creates],
+                "copy_columns": [q(name) for name, _ in copied.copies],
+                "copy_values": values,
+                "self_references": _restricting_self_references(copied.before, dialect),
+                "old_indexes": [q(name) for name in copied.old_indexes],
+                "indexes": [
+                    _create_index(CreateIndex(temporary[after.name], index), dialect) for index in after.indexes
+                ],
+            }
+        )
+    return {
+        "rebuilt": [q(name) for name in op.rebuilt],
+        "copied": [q(name) for name in op.copied],
+        "dropped": [q(name) for name in op.dropped],
+        "tables": tables,
+        "drops": [{"table": q(name), "if_exists": name in op.dropped} for name in op.drop_order],
+    }
+
+
+def _new_table(after: Table, temporary: dict[str, str], dialect: Dialect) -> Context:
+    """The ``create_table`` context of new shape ``after`` under its temporary name, its keys naming the
+    other new tables by theirs."""
+    keys = tuple(replace(fk, ref_table=temporary.get(fk.ref_table, fk.ref_table)) for fk in after.foreign_keys)
+    return {
+        **_create_table(CreateTable(replace(after, foreign_keys=keys)), dialect),
+        "table": dialect.ident(temporary[after.name]),
+    }
+
+
+def _restricting_self_references(table: Table, dialect: Dialect) -> list[list[str]]:
+    """(column, referenced column) pairs of the ``ON DELETE RESTRICT`` keys by which rows of ``table``
+    reference other rows of it: dropping the table would stop at the first row another references,
+    unless each row first references itself."""
+    q = dialect.ident
+    return [
+        [q(column), q(referenced)]
+        for fk in table.foreign_keys
+        if fk.ref_table == table.name and fk.on_delete == "restrict"
+        for column, referenced in zip(fk.columns, fk.ref_columns, strict=True)
+    ]
+
+
+# Operation type → (template file, context builder, whether re-running it is harmless).
+# A dialect renders only the kinds its plan holds: SQLite never sees AlterColumn, AddCheck, … (they are
+# folded into RebuildTable by plan.for_dialect), so it ships no template for them.
+RENDERERS: dict[type, tuple[str, Callable[[Any, Dialect], Context], bool]] = {
+    CreateTable: ("create_table.sql.j2", _create_table, True),
+    CreateIndex: ("create_index.sql.j2", _create_index, True),
+    DropIndex: ("drop_index.sql.j2", _drop_index, True),
+    DropTable: ("drop_table.sql.j2", _drop_table, True),
+    RenameTable: ("rename_table.sql.j2", _rename_table, False),
+    RenameColumn: ("rename_column.sql.j2", _rename_column, False),
+    AddColumn: ("add_column.sql.j2", _add_column, False),
+    DropColumn: ("drop_column.sql.j2", _drop_column, False),
+    AlterColumn: ("alter_column.sql.j2", _alter_column, False),
+    ReorderColumns: ("reorder_columns.sql.j2", _reorder_columns, False),
+    AlterPrimaryKey: ("alter_primary_key.sql.j2", _alter_primary_key, False),
+    AddCheck: ("add_check.sql.j2", _add_check, False),
+    DropCheck: ("drop_check.sql.j2", _drop_check, False),
+    AddForeignKey: ("add_foreign_key.sql.j2", _add_foreign_key, False),
+    DropForeignKey: ("drop_foreign_key.sql.j2", _drop_foreign_key, False),
+    RebuildTable: ("rebuild_table.sql.j2", _rebuild_table, False),
+}
+
+
+class _NoTemplate(Exception):
+    """The dialect has no template for an operation (not: a template includes one that is missing)."""
+
+
+def render_operation(op: Operation, dialect: Dialect, env: jinja2.Environment) -> RenderedStatement:
+    template, build_context, idempotent = RENDERERS[type(op)]
+    try:
+        loaded = env.get_template(template)
+    except jinja2.TemplateNotFound as missing:
+        if missing.name != template:
+            raise
+        raise _NoTemplate(template) from None
+    context = build_context(op, dialect)
+    with budgeted():
+        allow_for(context)
+        return RenderedStatement(loaded.render(context).strip(), idempotent)
+
+
+def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operation, ...]:
+    """``version``'s operations as ``dialect`` runs them: column changes that render to the same
+    definition here (``bigint`` → ``integer`` on SQLite) are dropped, then what the dialect cannot
+    ALTER is folded into table rebuilds."""
+    dialect = _with_renames(version, dialect)
+    visible = tuple(_as_here(op, dialect) for op in version.operations if not _same_here(op, dialect))
+    return for_dialect(_rechecked(version, dialect, visible), version, dialect.in_place)
+
+
+def _rechecked(version: VersionPlan, dialect: Dialect, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+    """Where a type change rewrites the checks on the column (``Dialect.retype_rewrites_checks``), the table's
+    own checks that name a retyped column are dropped before its first type change and added after its
+    last, so that they read as a fresh build's (its derived checks: see :func:`_check_moves`)."""
+    if not dialect.retype_rewrites_checks:
+        return operations
+    planned = {(op.table, op.check.name) for op in operations if isinstance(op, DropCheck | AddCheck)}
+    retyped: dict[str, list[tuple[int, str]]] = {}
+    for i, op in enumerate(operations):
+        if isinstance(op, AlterColumn) and dialect.sql_type(op.before.type) != dialect.sql_type(op.after.type):
+            retyped.setdefault(op.table, []).append((i, op.after.name))
+    before: dict[int, list[Operation]] = {}
+    after: dict[int, list[Operation]] = {}
+    for table, changes in retyped.items():
+        names = {name for _, name in changes}
+        checks = [
+            check
+            for check in version.changed[table][1].checks
+            if (table, check.name) not in planned and names & set(_WORD.findall(check.expression.lower()))
+        ]
+        before.setdefault(changes[0][0], []).extend(DropCheck(table, check) for check in checks)
+        after.setdefault(changes[-1][0], []).extend(AddCheck(table, check) for check in checks)
+    return tuple(made for i, op in enumerate(operations) for made in (*before.get(i, ()), op, *after.get(i, ())))
+
+
+_WORD = re.compile(r"[a-z0-9_]+")
+"""A word of an expression: a superset of the columns it names (words in its strings are counted too)."""
+
+
+def _with_renames(version: VersionPlan, dialect: Dialect) -> Dialect:
+    """``dialect`` knowing the table and column renames of ``version`` (derived checks are named after them)."""
+    renamed = {op.new: op.old for op in version.operations if isinstance(op, RenameTable)}
+    columns = {(op.table, op.new): op.old for op in version.operations if isinstance(op, RenameColumn)}
+    return replace(dialect, renamed_tables=MappingProxyType(renamed), renamed_columns=MappingProxyType(columns))
+
+
+def _same_here(op: Operation, dialect: Dialect) -> bool:
+    """Whether ``op`` changes nothing on ``dialect``: a column change that renders to the same definition
+    here and leaves its derived checks as they are (a renamed boolean on PostgreSQL has none to rename)."""
+    if not isinstance(op, AlterColumn):
+        return False
+    before, after = column_context(op.before, dialect), column_context(op.after, dialect)
+    return before == after and not _check_moves(op, dialect, before["type"] != after["type"])
+
+
+def _as_here(op: Operation, dialect: Dialect) -> Operation:
+    """``op`` with the kind it has on ``dialect``: a column this dialect derives a check from is added or
+    dropped with its constraints (SQLite cannot ALTER it)."""
+    if not isinstance(op, AddColumn | DropColumn) or op.kind not in _CONSTRAINED_KIND:
+        return op
+    if not derived_checks(op.table, op.column, dialect):
+        return op
+    return replace(op, kind=_CONSTRAINED_KIND[op.kind])
+
+
+_CONSTRAINED_KIND = {"add_column": "add_constrained_column", "drop_column": "drop_constrained_column"}
+
+
+@dataclass(frozen=True)
+class CheckMoves:
+    """What takes a column's derived checks, as the database holds them, to those the version gives."""
+
+    drops: tuple[DerivedCheck, ...] = ()
+    renames: tuple[tuple[DerivedCheck, DerivedCheck], ...] = ()
+    adds: tuple[DerivedCheck, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.drops or self.renames or self.adds)
+
+
+def _check_moves(op: AlterColumn, dialect: Dialect, type_changed: bool) -> CheckMoves:
+    """The derived checks ``op`` drops, renames and adds on ``dialect``.
+
+    The database holds the checks of ``op.before`` under the names the table and column had before this
+    version's renames, with bodies the engine rewrote to the new names: a check whose body stays is
+    renamed where the engine can (``RENAME CONSTRAINT``), else dropped and added again. A type change
+    makes them all again where the engine rewrites checks with the old type's casts. An AlterColumn
+    between identical columns only gives the column the type a key needs (see :func:`_retyped`): its
+    checks are in place.
+    """
+    wanted = derived_checks(op.table, op.after, dialect)
+    if op.before == op.after and not op.renames_checks:
+        return CheckMoves()
+    old_table = dialect.renamed_tables.get(op.table, op.table)
+    old_column = replace(op.before, name=dialect.renamed_columns.get((op.table, op.before.name), op.before.name))
+    named = {c.kind: c.name for c in derived_checks(old_table, old_column, dialect)}
+    held = [replace(c, name=named[c.kind]) for c in derived_checks(op.table, op.before, dialect)]
+    if type_changed and dialect.retype_rewrites_checks:
+        return CheckMoves(tuple(held), (), wanted)
+    wanted_by_kind = {c.kind: c for c in wanted}
+    drops, renames = [], []
+    for check in held:
+        new = wanted_by_kind.get(check.kind)
+        if new == check:
+            continue
+        if new is not None and new.expression == check.expression and dialect.renames_constraints:
+            renames.append((check, new))
+        else:
+            drops.append(check)
+    moved = set(held) | {new for _, new in renames}
+    return CheckMoves(tuple(drops), tuple(renames), tuple(c for c in wanted if c not in moved))
+
+
+def _inexpressible(plan: VersionPlan, op: Operation, dialect: Dialect, template: str) -> SchemacError:
+    """A change this dialect has no template for: refused at the table's line, before anything is written."""
+    line, column = plan.spec.at("tables", _table_name(op))
+    return fail(
+        plan.spec.file,
+        line,
+        column,
+        "SC409",
+        f"{dialect.name} cannot express this change: {op.describe()}",
+        f"there is no {dialect.name} template {template}; change the table in two specs, or add the template",
+    )
+
+
+def _table_name(op: Operation) -> str:
+    """The table an operation works on (its new name, for a rename)."""
+    table = op.new if isinstance(op, RenameTable) else op.after if isinstance(op, RebuildTable) else op.table
+    return table if isinstance(table, str) else table.name
+
+
+def _keyed(tables: Iterable[Table]) -> frozenset[tuple[str, str]]:
+    return frozenset((table.name, name) for table in tables for name in indexed_columns(table))
+
+
+def _retyped(plan: VersionPlan, dialect: Dialect, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+    """``operations`` plus a type change for each column whose type depends on being in a key or index
+    (MariaDB's TEXT is VARCHAR there) and that this version keys (before the first key or index of
+    its table) or no longer keys (at the end)."""
+    keying: dict[str, list[Operation]] = {}
+    unkeying: list[Operation] = []
+    for name, (before, after) in plan.changed.items():
+        for column in after.columns:
+            old = before.column(column.name)
+            if old is None or old.type != column.type or not _type_depends_on_key(column, dialect):
+                continue
+            # By then the column has its new shape (its other changes come first, or it is the last
+            # change of the version): only its type changes, to the one the key needs or no longer needs.
+            change = AlterColumn(name, column, column)
+            if (name, column.name) in dialect.keyed and (name, column.name) not in dialect.was_keyed:
+                keying.setdefault(name, []).append(change)
+            elif (name, column.name) in dialect.was_keyed and (name, column.name) not in dialect.keyed:
+                unkeying.append(change)
+    result: list[Operation] = []
+    for op in operations:
+        if isinstance(op, CreateIndex | AddForeignKey | AlterPrimaryKey):
+            result.extend(keying.pop(op.table, []))
+        result.append(op)
+    return (*result, *(op for ops in keying.values() for op in ops), *unkeying)
+
+
+def _type_depends_on_key(column: Column, dialect: Dialect) -> bool:
+    return dialect.sql_type(column.type) != dialect.sql_type(column.type, indexed=True)
+
+
+def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
+    """The SQL text of one migration file, and the first line of each statement that is not re-runnable.
+
+    All its templates share one budget. A problem in a project's template is SC410 at its line.
+    """
+    with budgeted():
+        try:
+            return _render_version(plan, dialect, env)
+        except SchemacError:
+            raise
+        except Exception as error:
+            located = template_error(error, env)
+            if located is None and isinstance(error, TemplateRefused):  # a limit, with packaged templates only
+                located = fail(plan.spec.file, 1, 1, "SC410", str(error), TEMPLATE_HINT)
+            if located is None:
+                raise
+            raise located from None
+
+
+def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
+    statements = []
+    operations = dialect_operations(plan, dialect)
+    # Only the tables this version touches are rendered, so only theirs are looked up: walking the
+    # whole schema here would make a build O(versions x tables).
+    touched = {*plan.changed, *(_table_name(op) for op in operations)}
+    keyed = _keyed(plan.schema[name] for name in touched if name in plan.schema)
+    unchanged = [plan.schema[name] for name in touched - plan.changed.keys() if name in plan.schema]
+    was_keyed = _keyed([*unchanged, *(before for before, _ in plan.changed.values())])
+    dialect = replace(_with_renames(plan, dialect), keyed=keyed, was_keyed=was_keyed)
+    for op in _retyped(plan, dialect, operations):
+        try:
+            statements.append(render_operation(op, dialect, env))
+        except _NoTemplate as missing:
+            raise _inexpressible(plan, op, dialect, str(missing)) from None
+    description = [" ".join(line.split()) for line in plan.spec.description.splitlines()]
+    header = {
+        "spec_file": _comment_text(plan, plan.spec.file, "spec file path", ()),
+        "spec_sha256": plan.spec.sha256,
+        "description": [_comment_text(plan, line, "description", ("description",)) for line in description if line],
+    }
+    sql = [s.sql for s in statements]
+    allow_for(header, sql)
+    text = env.get_template("migration.sql.j2").render(header, statements=sql)
+    # A template may render nothing for an operation (an override), which leaves no statement to list.
+    non_idempotent = [s.sql.splitlines()[0] for s in statements if not s.idempotent and s.sql]
+    return text.rstrip("\n") + "\n", non_idempotent
+
+
+_LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
+"""Character categories that must not reach an SQL ``--`` comment: controls (among them NUL, CR and
+LF, where engines end a comment) and the Unicode line and paragraph separators."""
+
+
+def _comment_text(plan: VersionPlan, text: str, what: str, path: tuple[str, ...]) -> str:
+    """``text``, to be written inside an SQL comment, or SC314 when a character in it could end the
+    comment (and make the rest of it SQL). Reading the specs refuses such text first; this is the
+    renderer's own guarantee, whatever reaches it."""
+    bad = next((char for char in text if unicodedata.category(char) in _LINE_BREAKING), None)
+    if bad is None:
+        return text
+    line, column = plan.spec.at(*path) if path else (1, 1)
+    raise fail(
+        plan.spec.file,
+        line,
+        column,
+        "SC314",
+        f"{what} contains the control character U+{ord(bad):04X}, which would end the SQL comment it is written in",
+        "rename the file or remove the character",
+    )

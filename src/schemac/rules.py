@@ -1,0 +1,441 @@
+"""Lint stage: coded rules (SC9xx) over the compiled model, each configurable per project.
+
+Rules read the plans that :func:`~schemac.project.compiler.compile_project` returns (the schema after the
+newest version, and every version's operations), never the raw YAML. ``[tool.schemac.lint]`` takes
+``enable`` and ``disable`` (lists of rule codes or names) and ``severity`` (rule → error, warning
+or off).
+"""
+
+from __future__ import annotations
+
+import difflib
+import random
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from schemac import dialects
+from schemac.errors import Diagnostic, SchemacError, Severity
+from schemac.migrations.manifest import Manifest
+from schemac.model import AUDIT_GROUPS, Spec, Table, Where
+from schemac.planner import (
+    AddColumn,
+    AlterColumn,
+    CreateTable,
+    DropColumn,
+    DropTable,
+    Operation,
+    RebuildTable,
+    RenameColumn,
+    RenameTable,
+    TableChange,
+    VersionPlan,
+    narrows,
+)
+from schemac.project.compiler import compile_project
+from schemac.project.settings import Settings, load_settings, setting_diagnostic
+from schemac.render import RENDERERS, dialect_operations
+
+Hit = tuple[str, Where, str]  # file, line:column, message
+
+
+@dataclass(frozen=True)
+class Model:
+    """What the rules see: every version's plan, the spec that last declared each table, and the
+    manifest of each dialect's generated files (none when linting plans alone)."""
+
+    plans: tuple[VersionPlan, ...]
+    declared_in: Mapping[str, Spec]
+    manifests: tuple[Manifest, ...] = ()
+
+    @classmethod
+    def of(cls, plans: tuple[VersionPlan, ...], manifests: tuple[Manifest, ...] = ()) -> Model:
+        declared_in = {table.name: plan.spec for plan in plans for table in plan.spec.tables}
+        return cls(plans, declared_in, manifests)
+
+    def tables(self) -> Iterator[tuple[Spec, Table]]:
+        """The tables of the newest schema, by name, each with the spec that declared its shape."""
+        schema = self.plans[-1].schema if self.plans else {}
+        for name in sorted(schema):
+            yield self.declared_in[name], schema[name]
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    default: Severity | None  # None: off unless enabled
+    catches: str
+    fix: str
+    check: Callable[[Model], Iterator[Hit]]
+
+
+def _audit_opt_out(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        if table.audit != AUDIT_GROUPS:
+            missing = ", ".join(g for g in AUDIT_GROUPS if g not in table.audit)
+            kept = ", ".join(table.audit) or "none"
+            key = ("tables", table.name, "audit")
+            where = spec.positions.get(key, table.where)  # the audit: key, or the table when the default opts out
+            yield spec.file, where, f"table '{table.name}' opts out of audit columns {missing} (keeps: {kept})"
+
+
+def _json_suffix(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        for column in table.columns:
+            if column.type.name == "json" and not column.name.endswith("_json"):
+                yield spec.file, column.where, f"json column '{table.name}.{column.name}' is not named *_json"
+
+
+_WEIGHTS = random.Random()
+"""Random weights of column names for :class:`_LeadingColumns`: unknown to a spec, so none can make sets collide."""
+
+
+class _LeadingColumns:
+    """Which sets of distinct columns lead a table's primary key or one of its full (not partial) indexes.
+
+    Each prefix of a key, of a length asked about, is filed under that length and a hash of its set of
+    names (the sum of a random weight per name), so that asking costs the size of the question, not of
+    the table's indexes; a hit is confirmed by comparing the sets.
+    """
+
+    def __init__(self, table: Table, lengths: set[int]) -> None:
+        self._keys = [list(table.primary_key)]
+        self._keys += [[c.name for c in i.columns] for i in table.indexes if i.predicate is None]
+        self._weights: dict[str, int] = {}
+        self._prefixes: dict[tuple[int, int], list[int]] = {}
+        longest = max(lengths, default=0)
+        for number, key in enumerate(self._keys):
+            seen: set[str] = set()
+            total = 0
+            for length, name in enumerate(key[:longest], 1):
+                if name in seen:  # a repeated column: no longer prefix has distinct columns
+                    break
+                seen.add(name)
+                total += self._weights.setdefault(name, _WEIGHTS.getrandbits(64))
+                if length in lengths:
+                    self._prefixes.setdefault((length, total), []).append(number)
+
+    def covers(self, columns: tuple[str, ...]) -> bool:
+        """Whether a key's first ``len(columns)`` columns are exactly ``columns``, in any order."""
+        wanted = set(columns)
+        if len(wanted) < len(columns):  # never so for a foreign key (its columns are distinct): ask every key
+            return any(set(key[: len(columns)]) == wanted for key in self._keys)
+        if not wanted <= self._weights.keys():
+            return False
+        candidates = self._prefixes.get((len(columns), sum(self._weights[name] for name in wanted)), ())
+        return any(set(self._keys[number][: len(columns)]) == wanted for number in candidates)
+
+
+def _foreign_key_index(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        if not table.foreign_keys:
+            continue
+        leading = _LeadingColumns(table, {len(fk.columns) for fk in table.foreign_keys})
+        for fk in table.foreign_keys:
+            if not leading.covers(fk.columns):
+                message = f"foreign key {fk.name} ({', '.join(fk.columns)}) has no index that starts with its columns"
+                yield spec.file, fk.where, message + " (partial indexes do not count)"
+
+
+def _primary_key(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        if not table.primary_key:
+            yield spec.file, table.where, f"table '{table.name}' has no primary key"
+
+
+def _data_loss(spec: Spec, operation: Operation, dropped_at: Mapping[str, int]) -> Where | None:
+    """Where ``spec`` asks for an operation that loses data (a drop, or a narrowed type), else ``None``.
+
+    ``dropped_at`` gives the position of each name in the spec's ``drop_tables``.
+    """
+    if isinstance(operation, DropTable):
+        return spec.at("drop_tables", dropped_at[operation.table.name])
+    if isinstance(operation, DropColumn):
+        return spec.at("tables", operation.table, "columns")
+    if isinstance(operation, AlterColumn) and narrows(operation.before.type, operation.after.type):
+        return spec.at("tables", operation.table, "columns", operation.after.name, "type")
+    return None
+
+
+def _destructive(model: Model) -> Iterator[Hit]:
+    for plan in model.plans:
+        dropped_at: dict[str, int] = {}
+        for i, name in enumerate(plan.spec.drop_tables):
+            dropped_at.setdefault(name, i)
+        for operation in plan.operations:
+            where = _data_loss(plan.spec, operation, dropped_at)
+            if where is not None:
+                yield plan.spec.file, where, f"version {plan.spec.prefix} loses data: {operation.describe()}"
+
+
+def _nullable_boolean(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        for column in table.columns:
+            if column.type.name == "boolean" and column.nullable:
+                yield spec.file, column.where, f"boolean column '{table.name}.{column.name}' is nullable"
+
+
+def _missing_description(model: Model) -> Iterator[Hit]:
+    for spec, table in model.tables():
+        if not table.description:
+            yield spec.file, table.where, f"table '{table.name}' has no description"
+        for column in table.columns:
+            if not column.audit and not column.description:
+                yield spec.file, column.where, f"column '{table.name}.{column.name}' has no description"
+
+
+def _replay_unsafe(model: Model) -> Iterator[Hit]:
+    """The first version from which a runner that replays every file on each start fails or loses data.
+
+    That is the first file with a statement the renderer marks as not re-runnable (its manifest's
+    ``non_idempotent``: a rename, an ALTER, a rebuild), or the first version that creates a table an
+    earlier version dropped (replaying that drop would drop the new table with its rows); per dialect,
+    as their files differ. Dialects with the same first version share one finding.
+    """
+    plans = {plan.spec.version: plan for plan in model.plans}
+    recreated = _first_recreated_table(model.plans)
+    found: dict[int, tuple[list[str], Where, str]] = {}
+    for manifest in model.manifests:
+        entry = next((e for e in manifest.entries if e.non_idempotent), None)
+        if entry is not None and (recreated is None or entry.version < recreated[0]):
+            plan = plans[entry.version]
+            where, reason = _not_rerunnable(plan, dialects.get(manifest.dialect), entry.non_idempotent[0])
+            hazard = (entry.version, where, reason)
+        elif recreated is not None:
+            hazard = recreated
+        else:
+            continue
+        version, where, reason = hazard
+        found.setdefault(version, ([], where, reason))[0].append(manifest.dialect)
+    for version, (names, where, reason) in sorted(found.items()):
+        which = f" ({', '.join(names)})" if len(model.manifests) > 1 else ""
+        file = plans[version].spec.file
+        yield file, where, f"replaying every migration file{which} is unsafe from version {version}: {reason}"
+
+
+def _first_recreated_table(plans: tuple[VersionPlan, ...]) -> tuple[int, Where, str] | None:
+    """The first version that creates a table an earlier version dropped, where, and why that is unsafe."""
+    dropped_in: dict[str, int] = {}
+    for plan in plans:
+        for operation in plan.operations:
+            if isinstance(operation, CreateTable) and operation.table.name in dropped_in:
+                name = operation.table.name
+                reason = (
+                    f"it creates table '{name}', which version {dropped_in[name]} dropped "
+                    f"(a replay of version {dropped_in[name]} would drop the new table with its rows)"
+                )
+                return plan.spec.version, operation.table.where, reason
+        for operation in plan.operations:
+            if isinstance(operation, DropTable):
+                dropped_in[operation.table.name] = plan.spec.version
+    return None
+
+
+def _not_rerunnable(plan: VersionPlan, dialect: dialects.Dialect, statement: str) -> tuple[Where, str]:
+    """Where ``plan`` asks for its first operation that ``dialect`` cannot run twice, and what a replay does
+    then; the statement's first line when no operation of the plan made it."""
+    spec = plan.spec
+    for operation in dialect_operations(plan, dialect):
+        if RENDERERS[type(operation)][2]:
+            continue
+        if isinstance(operation, RenameTable):
+            return spec.at("tables", operation.new, "renamed_from"), (
+                f"it renames table '{operation.old}' to '{operation.new}' (a replay runs the older files, "
+                f"which create '{operation.old}' again, then fails renaming it)"
+            )
+        if isinstance(operation, RenameColumn):
+            return spec.at("tables", operation.table, "columns", operation.new, "renamed_from"), (
+                f"it renames column '{operation.table}.{operation.old}' to '{operation.new}' "
+                f"(a replay fails: '{operation.old}' is gone)"
+            )
+        if isinstance(operation, AddColumn):
+            return spec.at("tables", operation.table, "columns", operation.column.name), (
+                f"it adds column '{operation.table}.{operation.column.name}' (a replay fails: the column exists)"
+            )
+        if isinstance(operation, DropColumn):
+            return spec.at("tables", operation.table, "columns"), (
+                f"it drops column '{operation.table}.{operation.column.name}' (a replay fails: the column is gone)"
+            )
+        if isinstance(operation, RebuildTable):
+            return spec.at("tables", operation.rebuilt[0]), (
+                f"it rebuilds table '{operation.rebuilt[0]}' by copying its rows (a replay copies them again, "
+                f"and once later versions change the table, takes it back to its shape of version {spec.version} "
+                "or fails)"
+            )
+        if isinstance(operation, AlterColumn):
+            where = spec.at("tables", operation.table, "columns", operation.after.name)
+        else:
+            where = spec.at("tables", operation.table) if isinstance(operation, TableChange) else spec.at("tables")
+        return where, f"it runs statements that cannot run twice ({operation.describe()})"
+    return spec.at("tables"), f"its statement {statement!r} cannot run twice"
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "SC901",
+        "audit-opt-out",
+        "warning",
+        "a table that keeps fewer than all six audit columns (audit: none or a subset)",
+        "intended for append-only or reference tables: keep the finding visible for auditors, or set audit: full",
+        _audit_opt_out,
+    ),
+    Rule(
+        "SC902",
+        "json-suffix",
+        "warning",
+        "a json column whose name does not end in _json",
+        "rename the column to <name>_json (renamed_from: keeps its data)",
+        _json_suffix,
+    ),
+    Rule(
+        "SC903",
+        "foreign-key-index",
+        "warning",
+        "a foreign key whose columns do not lead the primary key or a non-partial index",
+        "add a non-partial index whose first columns are the foreign key's columns",
+        _foreign_key_index,
+    ),
+    Rule(
+        "SC904",
+        "primary-key",
+        "error",
+        "a table without a primary key",
+        "add primary_key: true on one column, or a table-level primary_key: [..]",
+        _primary_key,
+    ),
+    Rule(
+        "SC905",
+        "destructive",
+        "warning",
+        "an operation that loses data: dropping a table or a column, or narrowing a column's type",
+        "make sure the data is no longer needed or has been copied; the finding lists it for review",
+        _destructive,
+    ),
+    Rule(
+        "SC906",
+        "nullable-boolean",
+        "warning",
+        "a nullable boolean column (three states: true, false and NULL)",
+        "drop nullable: true and give it a default, or use an enum if a third state is meant",
+        _nullable_boolean,
+    ),
+    Rule(
+        "SC907",
+        "missing-description",
+        None,
+        "a table or a column (other than audit columns) without a description",
+        "add description: to the table or column",
+        _missing_description,
+    ),
+    Rule(
+        "SC908",
+        "replay-unsafe",
+        "warning",
+        "the first version from which a runner that executes every migration file on each start (recording "
+        "none) fails or loses data: a rename, ALTER or rebuild, or a table created again after a drop",
+        "apply the files with a runner that records the versions it applied and runs only newer ones "
+        "(schemac apply does); disable the rule if no runner replays every file",
+        _replay_unsafe,
+    ),
+)
+
+_BY_KEY = {key: rule for rule in RULES for key in (rule.code, rule.name)}
+KNOWN_RULES = f"rules are {RULES[0].code}-{RULES[-1].code} or their names, such as {RULES[1].name}"
+_SEVERITIES = ("error", "warning", "off")
+_LINT_KEYS = ("disable", "enable", "severity")
+
+
+def rule_severities(settings: Settings) -> dict[str, Severity | None]:
+    """Each rule's severity for this project (``None``: off); a bad ``[lint]`` setting raises SC703."""
+    raw: Any = settings.raw.get("lint", {})
+    found: list[Diagnostic] = []
+
+    def problem(key: str, message: str, hint: str = "") -> None:
+        found.append(setting_diagnostic(settings, key, "SC703", message, hint, section="lint"))
+
+    def rule_for(key: str, value: Any) -> Rule | None:
+        rule = _BY_KEY.get(value) if isinstance(value, str) else None
+        if rule is None:
+            close = difflib.get_close_matches(str(value), sorted(_BY_KEY), n=1)
+            problem(key, f"unknown lint rule {value!r}", f"did you mean '{close[0]}'?" if close else KNOWN_RULES)
+        return rule
+
+    severities: dict[str, Severity | None] = {rule.code: rule.default for rule in RULES}
+    if not isinstance(raw, dict):
+        problem("lint", "lint must be a table: [tool.schemac.lint]")
+        raw = {}
+    for key in sorted(set(raw) - set(_LINT_KEYS)):
+        problem(key, f"unknown lint setting '{key}'", f"the lint table takes: {', '.join(_LINT_KEYS)}")
+    switched: dict[str, str] = {}
+    for key in ("enable", "disable"):
+        values = raw.get(key, [])
+        if not isinstance(values, list):
+            problem(key, f"lint {key} must be a list of rule codes or names")
+            continue
+        for value in values:
+            rule = rule_for(key, value)
+            if rule is None:
+                continue
+            if switched.setdefault(rule.code, key) != key:
+                problem(key, f"lint rule {rule.code} is both enabled and disabled")
+            severities[rule.code] = (rule.default or "warning") if key == "enable" else None
+    table = raw.get("severity", {})
+    if not isinstance(table, dict):
+        problem("severity", 'lint severity must be a table of rule = "error" | "warning" | "off"')
+        table = {}
+    for name, value in sorted(table.items()):
+        rule = rule_for(name, name)
+        if rule is not None and value not in _SEVERITIES:
+            problem(name, f"lint severity of {name} must be error, warning or off, not {value!r}")
+        elif rule is not None:
+            severities[rule.code] = None if value == "off" else value
+    if found:
+        raise SchemacError(found)
+    return severities
+
+
+@dataclass(frozen=True)
+class LintResult:
+    """Every finding, sorted by file and position, and each rule's severity as configured."""
+
+    findings: tuple[Diagnostic, ...]
+    severities: Mapping[str, Severity | None]
+
+    @property
+    def errors(self) -> int:
+        return sum(d.severity == "error" for d in self.findings)
+
+    @property
+    def warnings(self) -> int:
+        return sum(d.severity == "warning" for d in self.findings)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing has error severity (warnings alone do not fail)."""
+        return self.errors == 0
+
+
+def lint_plans(
+    plans: tuple[VersionPlan, ...], severities: Mapping[str, Severity | None], manifests: tuple[Manifest, ...] = ()
+) -> list[Diagnostic]:
+    """Run every enabled rule over compiled plans (and the manifests of their generated files)."""
+    model = Model.of(plans, manifests)
+    found = []
+    for rule in RULES:
+        severity = severities.get(rule.code)
+        if severity is None:
+            continue
+        for file, (line, column), message in rule.check(model):
+            found.append(Diagnostic(file, line, column, rule.code, message, rule.fix, severity))
+    return sorted(set(found))
+
+
+def lint(project: str | Path = ".") -> LintResult:
+    """Compile the project in memory and run the lint rules; raises on invalid specs or settings."""
+    settings = load_settings(Path(project))
+    severities = rule_severities(settings)
+    compiled = compile_project(settings)
+    manifests = tuple(output.manifest for output in compiled.outputs)
+    return LintResult(tuple(lint_plans(compiled.plans, severities, manifests)), severities)

@@ -1,0 +1,1 @@
+"""Spec: see docs/architecture.md."""
