@@ -27,7 +27,7 @@ from conftest import EXAMPLE
 from schemac.dialects import SQLITE
 from schemac.errors import SchemacError
 from schemac.migrations.manifest import FORMAT, Manifest, ManifestEntry
-from schemac.model import AUDIT_COLUMNS, Table, check_name, control_character, control_character_diagnostics
+from schemac.model import AUDIT_COLUMNS, Table, control_character, control_character_diagnostics, identifier_problem
 from schemac.project.compiler import Compiled, compile_project
 from schemac.project.settings import load_settings
 from schemac.spec.source import load_document
@@ -35,7 +35,7 @@ from schemac.spec.validation import fast_accepts, schema_text
 
 # No "_" in generated names, so idx_<table>_<columns> can never name two different indexes.
 NAMES = st.from_regex(r"[a-z][a-z0-9]{0,11}", fullmatch=True).filter(
-    lambda n: check_name(n) is None and n not in AUDIT_COLUMNS and n != "id"
+    lambda n: identifier_problem(n) is None and n not in AUDIT_COLUMNS and n != "id"
 )
 TEXT = st.text(
     st.characters(blacklist_categories=("Cc", "Cs", "Cn", "Zl", "Zp")) | st.sampled_from("\t\n"), max_size=20

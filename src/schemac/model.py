@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any, Literal, Protocol
 
 from schemac.errors import Diagnostic
+from schemac.spec.names import check_name, derived_check_name, foreign_key_name, index_name, primary_key_name
 from schemac.spec.source import Document, Path_, dotted
 
 Where = tuple[int, int]
@@ -523,8 +524,6 @@ class Spec:
         return NO_WHERE
 
 
-CHECK_SUFFIXES: Mapping[str, str] = {"enum": "enum", "boolean": "bool", "json": "json", "length": "length"}
-"""Kind of derived check → the suffix of its name, ``ck_<table>_<column>_<suffix>``."""
 _TYPE_CHECKS = {"boolean": "boolean", "json": "json", "string": "length"}
 """Logical type → the kind of check a dialect may need for it (its column type does not enforce the rule)."""
 
@@ -563,7 +562,7 @@ def derived_checks(table: str, column: Column, dialect: CheckSyntax | None = Non
         kinds.append(_TYPE_CHECKS[column.type.name])
     found = []
     for kind in kinds:
-        name = f"ck_{table}_{column.name}_{CHECK_SUFFIXES[kind]}"
+        name = derived_check_name(table, column.name, kind)
         if dialect is None:
             found.append(DerivedCheck(name, "", kind, column.name))
             continue
@@ -580,12 +579,12 @@ def audit_check(table: str, group: str) -> Check:
     together with ``deleted_at``."""
     if group == "deleted":
         return Check(
-            f"ck_{table}_deleted_by",
+            check_name(table, "deleted_by"),
             # deleted_by IS NOT NULL is needed: length(NULL) > 0 is NULL, and a NULL CHECK passes.
             "(deleted_at IS NULL AND deleted_by IS NULL) OR "
             "(deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0)",
         )
-    return Check(f"ck_{table}_{group}_by", f"length({group}_by) > 0")
+    return Check(check_name(table, f"{group}_by"), f"length({group}_by) > 0")
 
 
 RESERVED_PREFIX = "sqlite_"
@@ -596,7 +595,7 @@ def is_reserved(name: str) -> bool:
     return name in RESERVED_WORDS or name.startswith(RESERVED_PREFIX)
 
 
-def check_name(name: str) -> str | None:
+def identifier_problem(name: str) -> str | None:
     """Why ``name`` cannot be used as an SQL identifier, or ``None`` when it can."""
     if len(name) > MAX_IDENTIFIER:
         return f"name '{name}' is {len(name)} characters, over the limit of {MAX_IDENTIFIER}"
@@ -720,7 +719,7 @@ class _SpecReader:
         generated: bool = False,
         hint: str = "give it a shorter explicit name",
     ) -> None:
-        problem = check_name(name)
+        problem = identifier_problem(name)
         if problem is None:
             return
         if generated:
@@ -767,7 +766,7 @@ class _SpecReader:
         primary_key = self.primary_key(name, body, columns)
         checks = [
             Check(
-                f"ck_{name}_{c.name}",
+                check_name(name, c.name),
                 body["columns"][c.name]["check"],
                 "",
                 self.doc.at((*base, "columns", c.name, "check")),
@@ -779,7 +778,7 @@ class _SpecReader:
             path = (*base, "checks", i)
             checks.append(
                 Check(
-                    f"ck_{name}_{item['name']}",
+                    check_name(name, item["name"]),
                     item["expression"],
                     item.get("description", ""),
                     self.doc.at((*path, "expression")),
@@ -793,12 +792,13 @@ class _SpecReader:
         for column in columns:
             cbody = body["columns"][column.name]
             if cbody.get("unique") and column.name not in primary_key:
+                unique_name = index_name(name, [column.name], unique=True)
                 indexes.append(
-                    Index(f"uq_{name}_{column.name}", (IndexColumn(column.name),), True, None, "", column.where)
+                    Index(unique_name, (IndexColumn(column.name),), True, None, "", column.where)
                 )
                 self.name(
                     (*base, "columns", column.name),
-                    f"uq_{name}_{column.name}",
+                    unique_name,
                     generated=True,
                     key=True,
                     hint="declare it under indexes: with unique: true and a shorter name:",
@@ -813,11 +813,11 @@ class _SpecReader:
                 )
         self.unique_names(base, "indexes", [i.name for i in indexes])
         foreign_keys = self.foreign_keys(name, body, columns, known)
-        if primary_key and len(f"pk_{name}") > MAX_IDENTIFIER:
+        if primary_key and len(primary_key_name(name)) > MAX_IDENTIFIER:
             self.error(
                 base,
                 "SC303",
-                f"generated primary key name 'pk_{name}' is {len(name) + 3} characters, "
+                f"generated primary key name '{primary_key_name(name)}' is {len(primary_key_name(name))} characters, "
                 f"over the limit of {MAX_IDENTIFIER}",
                 f"use a table name of at most {MAX_IDENTIFIER - 3} characters",
                 key=True,
@@ -860,7 +860,9 @@ class _SpecReader:
         """Constraint names are one namespace per table (PostgreSQL): a check, a foreign key and the
         checks the compiler derives (enum, boolean, json, length, audit) must not share a name."""
         where = self.doc.at(("tables", table), key=True)
-        named: list[tuple[str, str, Where]] = [(f"pk_{table}", "the primary key", where)] if primary_key else []
+        named: list[tuple[str, str, Where]] = []
+        if primary_key:
+            named.append((primary_key_name(table), "the primary key", where))
         named += [
             (derived.name, f"the {derived.kind} check of column '{column.name}'", column.where)
             for column in columns
@@ -1044,8 +1046,8 @@ class _SpecReader:
                 self.error((*path, "columns", j), "SC306", f"index column '{name}' is not a column of table '{table}'")
             parts.append(IndexColumn(name, order == "desc"))
         unique = bool(body.get("unique", False))
-        generated = ("uq" if unique else "idx", table, *(p.name + ("_desc" if p.descending else "") for p in parts))
-        name = body.get("name") or "_".join(generated)
+        generated = index_name(table, (p.name + ("_desc" if p.descending else "") for p in parts), unique)
+        name = body.get("name") or generated
         self.name((*path, "name") if "name" in body else path, name, generated="name" not in body)
         if "where" in body:
             self.expression((*path, "where"), body["where"])
@@ -1062,7 +1064,7 @@ class _SpecReader:
             if "references" in cbody:
                 ref_table, ref_column = cbody["references"].split(".")
                 fk = ForeignKey(
-                    f"fk_{table}_{column.name}",
+                    foreign_key_name(table, [column.name]),
                     (column.name,),
                     ref_table,
                     (ref_column,),
@@ -1091,7 +1093,7 @@ class _SpecReader:
                     "SC306",
                     f"foreign key has {len(cols)} columns but references {len(ref['columns'])}",
                 )
-            name = item.get("name") or f"fk_{table}_{'_'.join(cols)}"
+            name = item.get("name") or foreign_key_name(table, cols)
             self.name((*path, "name") if "name" in item else path, name, generated="name" not in item)
             key_columns = [by_name[c] for c in cols if c in by_name]
             for action in ("on_delete", "on_update"):

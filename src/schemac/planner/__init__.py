@@ -34,6 +34,7 @@ from schemac.model import (
     foreign_key_shape,
     index_shape,
 )
+from schemac.spec.names import check_name, primary_key_name
 
 
 @dataclass(frozen=True)
@@ -357,7 +358,8 @@ class Fingerprint:
 
 def _object_names(table: Table) -> list[str]:
     """Names a table puts in the schema's one namespace."""
-    return [table.name, *(i.name for i in table.indexes), *([f"pk_{table.name}"] if table.primary_key else [])]
+    key = [primary_key_name(table.name)] if table.primary_key else []
+    return [table.name, *(i.name for i in table.indexes), *key]
 
 
 _OWNER_WORDING = {
@@ -370,7 +372,7 @@ _OWNER_WORDING = {
 
 def _describe_object(name: str, table: Table) -> str:
     """What object ``name`` of ``table`` is, as findings say it (a primary key, then an index, then the table)."""
-    if table.primary_key and name == f"pk_{table.name}":
+    if table.primary_key and name == primary_key_name(table.name):
         kind = "primary key"
     elif name in table.index_names:
         kind = "index"
@@ -1155,7 +1157,7 @@ def _constrained(table: Table) -> Callable[[Column], bool]:
     checks = {check.name for check in table.checks}
 
     def constrained(column: Column) -> bool:
-        return column.name in keyed or f"ck_{table.name}_{column.name}" in checks
+        return column.name in keyed or check_name(table.name, column.name) in checks
 
     return constrained
 
@@ -1164,7 +1166,7 @@ def _diff_primary_key(before: Table, after: Table, original: str) -> list[Operat
     """A changed key, or a renamed table (its key constraint is named after the table)."""
     if before.primary_key == after.primary_key and (original == after.name or not after.primary_key):
         return []
-    return [AlterPrimaryKey(after.name, before.primary_key, after.primary_key, f"pk_{original}")]
+    return [AlterPrimaryKey(after.name, before.primary_key, after.primary_key, primary_key_name(original))]
 
 
 def _diff_indexes(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:
@@ -1345,7 +1347,7 @@ def _check_object_names(spec: Spec, state: PlanState, error: _Error) -> None:
         owners[table.name] = _OWNER_WORDING["table"].format(table.name)
     for table in listed:
         if table.primary_key:
-            name = f"pk_{table.name}"
+            name = primary_key_name(table.name)
             if name in owners:
                 error(
                     table.where,

@@ -41,6 +41,7 @@ from schemac.planner import (
     for_dialect,
 )
 from schemac.render.sandbox import TEMPLATE_HINT, TemplateRefused, allow_for, budgeted, environment, template_error
+from schemac.spec.names import primary_key_name
 
 __all__ = ["environment", "render_operation", "render_version"]
 
@@ -93,7 +94,11 @@ def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
     found: list[Context] = []
     if table.primary_key:
         found.append(
-            {"kind": "primary_key", "name": q(f"pk_{table.name}"), "columns": [q(c) for c in table.primary_key]}
+            {
+                "kind": "primary_key",
+                "name": q(primary_key_name(table.name)),
+                "columns": [q(c) for c in table.primary_key],
+            }
         )
     found.extend(foreign_key_context(fk, dialect) for fk in table.foreign_keys)
     for column in table.columns:
@@ -201,7 +206,7 @@ def _alter_primary_key(op: AlterPrimaryKey, dialect: Dialect) -> Context:
     return {
         "table": dialect.ident(op.table),
         "old_name": dialect.ident(op.old_constraint),
-        "name": dialect.ident(f"pk_{op.table}"),
+        "name": dialect.ident(primary_key_name(op.table)),
         "before": [dialect.ident(c) for c in op.before],
         "columns": [dialect.ident(c) for c in op.after],
     }

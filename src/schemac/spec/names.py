@@ -1,0 +1,47 @@
+"""The names schemac gives what a spec does not name: one home for every generated constraint and index
+name, so the reader, the planner, the renderer and ``verify`` spell them the same way.
+
+=====================  ================================  ==========================================
+what                   name                              made by
+=====================  ================================  ==========================================
+primary key            ``pk_<table>``                    :func:`primary_key_name`
+column check           ``ck_<table>_<column>``           :func:`check_name` (``check:`` of a column)
+table check            ``ck_<table>_<name>``             :func:`check_name` (``checks:``)
+derived check          ``ck_<table>_<column>_<suffix>``  :func:`derived_check_name`
+audit check            ``ck_<table>_<group>_by``         :func:`check_name`
+unique column          ``uq_<table>_<column>``           :func:`index_name`
+index                  ``idx_<table>_<columns>``         :func:`index_name` (``uq_`` when unique)
+foreign key            ``fk_<table>_<columns>``          :func:`foreign_key_name`
+=====================  ================================  ==========================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+CHECK_SUFFIXES: Mapping[str, str] = {"enum": "enum", "boolean": "bool", "json": "json", "length": "length"}
+"""Kind of derived check → the suffix of its name."""
+
+
+def primary_key_name(table: str) -> str:
+    return f"pk_{table}"
+
+
+def check_name(table: str, name: str) -> str:
+    """A named check of ``table``: ``name`` is a column (its ``check:``), a check's own name, or
+    ``<group>_by`` (an audit check)."""
+    return f"ck_{table}_{name}"
+
+
+def derived_check_name(table: str, column: str, kind: str) -> str:
+    """The check the compiler derives from a column (``kind``: a key of :data:`CHECK_SUFFIXES`)."""
+    return f"ck_{table}_{column}_{CHECK_SUFFIXES[kind]}"
+
+
+def index_name(table: str, parts: Iterable[str], unique: bool = False) -> str:
+    """An index over ``parts`` (column names, ``_desc`` appended for a descending one)."""
+    return "_".join(("uq" if unique else "idx", table, *parts))
+
+
+def foreign_key_name(table: str, columns: Iterable[str]) -> str:
+    return "_".join(("fk", table, *columns))
