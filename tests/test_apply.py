@@ -23,8 +23,11 @@ from hypothesis import strategies as st
 
 import schemac
 from conftest import ENGINES, case_project, opened, run_cli
-from schemac.applier import AppliedMigration, Statement, _skip_comments, split_statements
-from schemac.dialects.connections import Database, connect, created_tables, parse_url
+from schemac.applier import AppliedMigration, Statement, split_statements
+from schemac.applier.statements import _skip_comments
+from schemac.dialects.base import Database
+from schemac.dialects.connections import connect, parse_url
+from schemac.dialects.sqlite import created_tables
 from schemac.errors import SchemacError
 from schemac.migrations.manifest import Manifest, parse_manifest, sha256_hex
 

@@ -20,7 +20,7 @@ import pytest
 import schemac
 from conftest import case_project, opened, run_cli
 from schemac.applier import LiveSchema, split_statements
-from schemac.dialects.connections import MariaDBDatabase
+from schemac.dialects.mariadb import MariaDBDatabase
 from schemac.migrations.manifest import Manifest, parse_manifest, sha256_hex
 
 BASE = """\

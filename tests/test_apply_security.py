@@ -332,9 +332,9 @@ def test_a_retyped_history_column_is_sc612(engine: str, tmp_path: Path, database
 LOCK_AFTER_CONNECT = """
 import sqlite3, sys
 from schemac import cli
-from schemac.dialects import connections as databases
+from schemac import dialects
 
-class Held(databases.SQLiteDatabase):
+class Held(dialects.sqlite.SQLiteDatabase):
     def __init__(self, target, connection):
         super().__init__(target, connection)
         connection.execute("PRAGMA busy_timeout = 10")  # status and verify wait 300 and 30 s otherwise
@@ -342,7 +342,7 @@ class Held(databases.SQLiteDatabase):
         holder.execute("BEGIN EXCLUSIVE")  # another process's write lock, taken just after schemac connected
         Held.holder = holder
 
-databases.SQLiteDatabase = Held
+dialects.DATABASES["sqlite"] = Held
 sys.argv = ["schemac", *sys.argv[1:]]
 cli.main()
 """

@@ -10,7 +10,7 @@ import pytest
 from benchmarks.generate import add_spec, spec_text, write_project
 
 import schemac
-from schemac.project import compiler
+from schemac.project import workers as worker_pool
 from schemac.project.cache import CACHE_DIR
 
 
@@ -88,7 +88,7 @@ def test_a_damaged_cache_costs_a_full_compile_not_a_wrong_output(built: Path, tm
 def test_a_new_template_override_is_not_hidden_by_the_cache(built: Path) -> None:
     overrides = built / "templates" / "sqlite"
     overrides.mkdir(parents=True)
-    packaged = Path(schemac.__file__).parent / "templates" / "sqlite" / "create_index.sql.j2"
+    packaged = Path(schemac.__file__).parent / "templates" / "_common" / "create_index.sql.j2"
     (overrides / "create_index.sql.j2").write_text(packaged.read_text().replace("IF NOT EXISTS ", ""), "utf-8")
     report = schemac.check(built)
     assert {d.diagnostic.file for d in report.drift} >= {"migrations/00001_synthetic_1.sql"}
@@ -220,7 +220,7 @@ def test_tables_changed_by_planning_are_cached_as_changed(
 ) -> None:
     """Tables pickled in the worker that read them are stored only while planning left them as read: a
     table renamed, or whose foreign key follows a renamed parent, is stored in its planned form."""
-    monkeypatch.setattr(compiler, "_PARALLEL_FROM", 1)  # workers even for these few specs
+    monkeypatch.setattr(worker_pool, "_PARALLEL_FROM", 1)  # workers even for these few specs
     monkeypatch.setenv("SCHEMAC_WORKERS", str(workers))
     base = (
         "description: Base.\ntables:\n"
@@ -256,3 +256,21 @@ def test_tables_changed_by_planning_are_cached_as_changed(
     assert [line for line in lines if line and not line.startswith("--")] == [
         'ALTER TABLE "child" ADD COLUMN "note" TEXT;'
     ]
+
+
+def test_the_cache_key_covers_every_file_of_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A change to any module, template or schema of schemac (not only the cache's own subpackage) gives
+    another key, so no cached result outlives the code that made it."""
+    from schemac.project import cache
+
+    package = Path(schemac.__file__).resolve().parent
+    copy = tmp_path / "schemac"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "__file__", str(copy / "project" / "cache.py"))
+    digest = cache._tool_digest.__wrapped__  # computed once per process otherwise
+    keys = {digest()}
+    for name in ("planner/differ.py", "templates/_common/migration.sql.j2", "schema/spec.schema.json", "model.py"):
+        path = copy / name
+        path.write_bytes(path.read_bytes() + b"\n")
+        keys.add(digest())
+    assert len(keys) == 5

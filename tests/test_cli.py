@@ -257,18 +257,15 @@ def test_check_names_a_removed_file(built: Path, cli: Cli) -> None:
 
 def test_check_and_build_name_a_removed_published_spec(built: Path, cli: Cli) -> None:
     (built / "specs" / "0002_items.yaml").unlink()
-    checked = cli("check", "--project", built)
-    assert checked.returncode == 1
-    assert checked.stderr.splitlines()[0] == (
+    removed = (
         "specs/0002_items.yaml:1:1: SC502 removed: spec of published migration migrations/0002_items.sql was removed "
         "(hint: restore the spec; drop tables in a follow-up spec instead)"
     )
+    checked = cli("check", "--project", built)
+    assert checked.returncode == 1
+    assert checked.stderr.splitlines()[0] == removed
     built_again = cli("build", "--project", built)
-    assert built_again.returncode == 2
-    assert built_again.stderr == (
-        "specs/0002_items.yaml:1:1: SC502 spec of published migration migrations/0002_items.sql was removed "
-        "(hint: restore the spec; drop tables in a follow-up spec instead)\n"
-    )
+    assert (built_again.returncode, built_again.stderr) == (2, removed + "\n")  # the same words as check
 
 
 def test_check_names_stale_output_for_a_new_spec(built: Path, cli: Cli) -> None:
@@ -307,9 +304,9 @@ def test_build_refuses_to_change_a_published_spec(built: Path, cli: Cli) -> None
         outcome = cli("build", "--project", built, *args)
         assert outcome.returncode == 2
         assert outcome.stderr == (
-            "specs/0001_orders.yaml:1:1: SC510 spec changed after it was published as migrations/0001_orders.sql "
-            "(manifest entry for version 1) (hint: revert the spec and write a follow-up spec (schemac new <slug>); "
-            "only the newest version may change, with build --amend)\n"
+            "specs/0001_orders.yaml:1:1: SC510 edited: spec changed after it was published as "
+            "migrations/0001_orders.sql (manifest entry for version 1) (hint: revert the spec and write a follow-up "
+            "spec (schemac new <slug>); only the newest version may change, with build --amend)\n"
         )
     assert snapshot(built / "migrations") == before
 
@@ -319,7 +316,7 @@ def test_amend_rewrites_only_the_newest_version(built: Path, cli: Cli) -> None:
     write(built, "0002_items.yaml", spec("items", "name: {type: text}"))
     refused = cli("build", "--project", built)
     assert refused.returncode == 2
-    assert refused.stderr.startswith("specs/0002_items.yaml:1:1: SC510 spec changed after it was published")
+    assert refused.stderr.startswith("specs/0002_items.yaml:1:1: SC510 edited: spec changed after it was published")
     amended = cli("build", "--project", built, "--amend")
     assert amended.returncode == 0, amended.stderr
     assert amended.stdout.splitlines() == [
@@ -342,8 +339,8 @@ def test_a_new_spec_at_or_below_the_newest_published_version_is_refused(built: P
     outcome = cli("build", "--project", built)
     assert outcome.returncode == 2
     assert outcome.stderr == (
-        "specs/0003_late.yaml:1:1: SC114 version 3 is at or below the newest published version 5 "
-        "(hint: renumber it above 5 (schemac new picks the next free one))\n"
+        "specs/0003_late.yaml:1:1: SC515 version 3 (0003_late.sql) is new but numbered at or below the newest "
+        "published version 5 (hint: renumber specs/0003_late.yaml above 5 and rebuild)\n"
     )
 
 
@@ -353,9 +350,8 @@ def test_a_published_file_edited_on_disk_stops_the_build(built: Path, cli: Cli) 
     outcome = cli("build", "--project", built)
     assert outcome.returncode == 2
     assert outcome.stderr == (
-        "migrations/0001_orders.sql:1:1: SC501 published migration was edited after it was published "
-        "(its SHA-256 no longer matches the manifest) (hint: restore it from version control; change the schema "
-        "with a follow-up spec)\n"
+        "migrations/0001_orders.sql:1:1: SC501 edited: file differs from its SHA-256 in the manifest "
+        "(hint: restore it from version control; change the schema with a follow-up spec)\n"
     )
 
 

@@ -15,7 +15,7 @@ from subprocess import CompletedProcess
 import pytest
 
 import schemac
-from schemac.applier.progress import Progress
+from schemac.project.progress import Progress
 
 Run = Callable[..., CompletedProcess[str]]
 SCRIPT = Path(sys.executable).parent / "schemac"

@@ -10,7 +10,7 @@ import pytest
 
 import schemac
 from conftest import ENGINES, findings, opened, run_cli
-from schemac.dialects.connections import Database
+from schemac.dialects.base import Database
 
 # The first issue-14 reproduction (PostgreSQL): a boolean renamed, itself or with its table.
 BOOLEAN = """description: Flags.

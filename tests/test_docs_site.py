@@ -151,3 +151,23 @@ def test_the_api_reference_documents_every_exported_name(site: Path) -> None:
     html = built(site, "python-api.md")
     for name in schemac.__all__:
         assert re.search(rf'id="schemac\.[a-z_.]*\.{name}"', html), name
+
+
+def test_the_commands_page_names_exactly_the_commands_that_take_format_and_quiet() -> None:
+    import re
+
+    import typer.main
+
+    from schemac import cli
+
+    commands = typer.main.get_command(cli.app).commands  # type: ignore[attr-defined]
+    taking = {
+        option: {name for name, command in commands.items() if any(option in p.opts for p in command.params)}
+        for option in ("--format", "--quiet")
+    }
+    text = " ".join((REPO / "docs" / "commands.md").read_text(encoding="utf-8").split())
+    listed = re.search(r"((?:`\w+`(?:, | and ))+`\w+`) take `--format text\|json\|github`", text)
+    assert listed, "docs/commands.md no longer lists the commands that take --format"
+    assert set(re.findall(r"`(\w+)`", listed.group(1))) == taking["--format"]
+    quiet = re.search(r"; ((?:`\w+`(?:, | and ))+`\w+`) also take `--quiet`", text)
+    assert quiet and set(re.findall(r"`(\w+)`", quiet.group(1))) == taking["--quiet"]

@@ -27,6 +27,13 @@ def test_every_code_in_src_is_in_the_catalog_and_every_entry_is_emitted() -> Non
     assert len(found) > 40
 
 
+def test_every_code_the_documentation_names_is_in_the_catalog() -> None:
+    """A code retired from the catalog (as SC114 was, for SC515) is not left behind in the prose."""
+    pages = [*(REPO / "docs").glob("*.md"), REPO / "README.md"]
+    named = {code for page in pages for code in CODE.findall(page.read_text(encoding="utf-8"))}
+    assert sorted(named - set(CODES)) == []
+
+
 def test_the_catalog_is_in_code_order_and_every_entry_is_complete() -> None:
     assert list(CODES) == sorted(CODES)
     for name, code in CODES.items():

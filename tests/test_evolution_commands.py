@@ -219,7 +219,7 @@ def test_published_spec_change_is_refused_and_amend_rewrites_only_the_newest(mak
         (diag,) = caught.value.diagnostics
         assert (diag.file, diag.code) == ("specs/0001_base.yaml", "SC510")
         assert diag.message == (
-            "spec changed after it was published as migrations/0001_base.sql (manifest entry for version 1)"
+            "edited: spec changed after it was published as migrations/0001_base.sql (manifest entry for version 1)"
         )
         assert "write a follow-up spec" in diag.hint
     assert _snapshot(project) == published
@@ -259,7 +259,8 @@ def test_new_spec_numbered_below_the_newest_published_is_refused(make_project: M
         schemac.build(project)
     (diag,) = caught.value.diagnostics
     assert str(diag).startswith(
-        "specs/0003_late.yaml:1:1: SC114 version 3 is at or below the newest published version 5"
+        "specs/0003_late.yaml:1:1: SC515 version 3 (0003_late.sql) is new but numbered at or below the newest "
+        "published version 5"
     )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import schemac
-from schemac.model import control_character, scan_expression
+from schemac.spec.expressions import control_character, scan_expression
 
 HOSTILE = "x'); DROP TABLE victims; --"
 SPEC = """description: Hostile literals.

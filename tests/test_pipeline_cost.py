@@ -27,11 +27,11 @@ from schemac.model import (
     IndexColumn,
     Spec,
     Table,
-    scan_expression,
-    spec_from_document,
 )
 from schemac.planner import CreateTable, VersionPlan, for_dialect, plan
 from schemac.rules import lint_plans
+from schemac.spec.expressions import scan_expression
+from schemac.spec.reader import spec_from_document
 from schemac.spec.source import load_document
 from schemac.spec.validation import check_document
 

@@ -27,9 +27,12 @@ from conftest import EXAMPLE
 from schemac.dialects import SQLITE
 from schemac.errors import SchemacError
 from schemac.migrations.manifest import FORMAT, Manifest, ManifestEntry
-from schemac.model import AUDIT_COLUMNS, Table, control_character, control_character_diagnostics, identifier_problem
+from schemac.model import Table
 from schemac.project.compiler import Compiled, compile_project
 from schemac.project.settings import load_settings
+from schemac.spec.audit import AUDIT_COLUMNS
+from schemac.spec.expressions import control_character, control_character_diagnostics
+from schemac.spec.names import identifier_problem
 from schemac.spec.source import load_document
 from schemac.spec.validation import fast_accepts, schema_text
 

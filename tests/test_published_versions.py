@@ -20,7 +20,6 @@ import pytest
 
 import schemac
 from conftest import KEY_COLUMN, ONE_TABLE
-from schemac import api as commands
 from schemac import render
 from schemac.migrations.manifest import Manifest, parse_manifest, sha256_hex
 
@@ -147,11 +146,10 @@ def test_a_new_packaged_rendering_keeps_published_versions(
         == _entries(published["migrations/manifest.json"]).entries[0]
     )
     report = schemac.check(project, cache=False)
-    assert report.ok
+    assert report.ok  # warnings alone are no drift
     assert [(d.kind, d.diagnostic.severity, str(d.diagnostic)) for d in report.drift] == [
         ("kept", "warning", KEPT_OLDER)
     ]
-    commands.raise_on_drift(report)  # warnings alone are no drift
     assert [m.file for m in schemac.load_migrations(project / "migrations")] == ["0001_a.sql", "0002_b.sql"]
     assert [p.status for p in schemac.plan_changes(project)] == []  # the next build writes nothing
 
@@ -172,21 +170,15 @@ def test_amend_renders_only_the_newest_again(make_project: MakeProject, monkeypa
 
 
 @pytest.mark.parametrize(
-    ("change", "build_error", "check_error"),
+    ("change", "error"),
     [
         (
             "file",
-            "migrations/0001_a.sql:1:1: SC501 published migration was edited after it was published (its SHA-256 no "
-            "longer matches the manifest) (hint: restore it from version control; change the schema with a "
-            "follow-up spec)",
             "migrations/0001_a.sql:1:1: SC501 edited: file differs from its SHA-256 in the manifest (hint: restore "
             "it from version control; change the schema with a follow-up spec)",
         ),
         (
             "spec",
-            "specs/0001_a.yaml:1:1: SC510 spec changed after it was published as migrations/0001_a.sql (manifest "
-            "entry for version 1) (hint: revert the spec and write a follow-up spec (schemac new <slug>); only the "
-            "newest version may change, with build --amend)",
             "specs/0001_a.yaml:1:1: SC510 edited: spec changed after it was published as migrations/0001_a.sql "
             "(manifest entry for version 1) (hint: revert the spec and write a follow-up spec (schemac new <slug>); "
             "only the newest version may change, with build --amend)",
@@ -194,7 +186,7 @@ def test_amend_renders_only_the_newest_again(make_project: MakeProject, monkeypa
     ],
 )
 def test_an_edited_published_file_or_spec_is_still_refused_under_a_new_rendering(
-    make_project: MakeProject, cli: Cli, change: str, build_error: str, check_error: str
+    make_project: MakeProject, cli: Cli, change: str, error: str
 ) -> None:
     project = make_project({"0001_a.yaml": SPEC_A, "0002_b.yaml": SPEC_B})
     assert cli("build", "--project", project).returncode == 0
@@ -206,10 +198,10 @@ def test_an_edited_published_file_or_spec_is_still_refused_under_a_new_rendering
         (project / "specs" / "0001_a.yaml").write_text(SPEC_A + "      x: {type: text}\n", encoding="utf-8")
     before = _files(project)
     built = cli("build", "--project", project)
-    assert (built.returncode, built.stderr) == (2, build_error + "\n")
+    assert (built.returncode, built.stderr) == (2, error + "\n")  # build and check say it in the same words
     assert _files(project) == before
     checked = cli("check", "--project", project)
-    assert (checked.returncode, checked.stderr.splitlines()) == (1, [check_error, KEPT_2])
+    assert (checked.returncode, checked.stderr.splitlines()) == (1, [error, KEPT_2])
 
 
 # ---- a file edited together with its manifest entry: check --base -------------------------------

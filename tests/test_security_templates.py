@@ -18,11 +18,12 @@ import pytest
 
 import schemac
 from conftest import KEY_COLUMN, ONE_TABLE, findings, run_cli
+from schemac import dialects
 
 SPEC = ONE_TABLE + KEY_COLUMN + "      name: {type: string(20)}\n"
 HINT = (
     "(hint: templates run sandboxed: they may use the variables schemac passes, loop, macros, {% include %} "
-    "of a template beside them, and the filters and tests listed in the README)"
+    "of a template beside them, and the filters and tests listed in docs/dialects.md#templates)"
 )
 TIMEOUT = 120
 """Seconds before a run counts as hung: before the fix, several of these templates never finished."""
@@ -359,7 +360,8 @@ def test_a_failing_packaged_template_is_an_internal_error(tmp_path: Path, monkey
     packaged = tmp_path / "packaged"
     shutil.copytree(sandbox._package_templates("sqlite"), packaged)
     (packaged / "migration.sql.j2").write_text("{{ no_such_name }}\n", encoding="utf-8")
-    monkeypatch.setattr(sandbox, "_package_templates", lambda dialect: packaged)
+    package_templates = sandbox._package_templates
+    monkeypatch.setattr(sandbox, "_package_templates", lambda d: packaged if d == "sqlite" else package_templates(d))
     sandbox._environment.cache_clear()
     try:
         with pytest.raises(jinja2.UndefinedError):
@@ -427,6 +429,79 @@ def test_a_formatting_template_has_what_it_needs(tmp_path: Path) -> None:
         '    "id" INTEGER NOT NULL,\n'
         '    "name" TEXT NOT NULL\n'
         ");\n"
+    )
+
+
+# --- packaged templates: each file once, those several dialects share in templates/_common/ --------
+
+PACKAGED = Path(schemac.__file__).parent / "templates"
+
+
+def test_no_packaged_template_is_a_copy_of_another_of_its_name() -> None:
+    """A file several dialects would hold byte for byte lives once, in ``_common``; a dialect's own file
+    of a name differs from the shared one. (PostgreSQL's ``drop_foreign_key`` reads as ``drop_check``
+    does, but they are two names: a project overriding one does not change the other.)"""
+    copies: dict[str, dict[bytes, list[str]]] = {}
+    for path in sorted(PACKAGED.glob("*/*.j2")):
+        copies.setdefault(path.name, {}).setdefault(path.read_bytes(), []).append(path.parent.name)
+    assert {name: [d for d in by_text.values() if len(d) > 1] for name, by_text in copies.items()} == {
+        name: [] for name in copies
+    }
+    assert {path.parent.name for path in PACKAGED.glob("*/*.j2")} == {"_common", *dialects.DIALECTS}
+
+
+@pytest.mark.parametrize("name", sorted(dialects.DIALECTS))
+def test_every_template_the_renderer_uses_resolves_for_each_dialect(name: str) -> None:
+    """The template of each operation kind the dialect makes in place (and ``rebuild_table`` where it
+    rebuilds) is its own or the shared one; the shared template of a kind it does not make is not its
+    (a change of that kind would be SC409), and neither is a template of no dialect."""
+    import jinja2
+
+    from schemac import render
+    from schemac.planner import RebuildTable
+
+    dialect = dialects.DIALECTS[name]
+    env = render.environment(name, None)
+    rebuilds = bool(dialects.IN_PLACE_KINDS - dialect.in_place)
+    used = {"migration.sql.j2"}
+    unused = set()
+    for operation, (template, _, _) in render.RENDERERS.items():
+        made = operation.kind in dialect.in_place or (operation is RebuildTable and rebuilds)
+        (used if made else unused).add(template)
+    for template in sorted(used):
+        assert env.get_template(template).render  # found: its own or the shared one
+    for template in sorted(unused - used):
+        with pytest.raises(jinja2.TemplateNotFound):
+            env.get_template(template)
+
+
+def test_a_shared_template_is_not_reachable_by_its_directory(tmp_path: Path) -> None:
+    root = project(tmp_path / "p", {"migration.sql.j2": "{% include '_common/drop_table.sql.j2' %}\n"})
+    refused(
+        root,
+        "migration.sql.j2",
+        1,
+        "template error: a template may include, import or extend only a template beside it, by its file name "
+        "(such as 'macros.sql.j2'), not '_common/drop_table.sql.j2'",
+    )
+
+
+def test_an_override_of_a_shared_template_wins_in_another_shared_one(tmp_path: Path) -> None:
+    """PostgreSQL's ``create_table`` and ``_macros`` are both shared: the project's ``_macros`` is the one
+    ``create_table`` imports, and its ``migration`` the one that lays the file out."""
+    root = project(tmp_path / "p", {})
+    (root / "schemac.toml").write_text('dialect = "postgresql"\n', encoding="utf-8")
+    overrides = root / "templates" / "postgresql"
+    overrides.mkdir()
+    macros = (
+        "{% macro column(c) %}{{ c.name }} {{ c.type | upper }}{% endmacro %}\n"
+        "{% macro constraint(k) %}CONSTRAINT {{ k.name }}{% endmacro %}\n"
+    )
+    (overrides / "_macros.sql.j2").write_text(macros, encoding="utf-8")
+    (overrides / "migration.sql.j2").write_text("{% for s in statements %}{{ s }}\n{% endfor %}", encoding="utf-8")
+    schemac.build(root)
+    assert (root / "migrations" / "0001_a.sql").read_text(encoding="utf-8") == (
+        'CREATE TABLE IF NOT EXISTS "t" (\n    "id" INTEGER,\n    "name" VARCHAR(20),\n    CONSTRAINT "pk_t"\n);\n'
     )
 
 

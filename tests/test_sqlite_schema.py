@@ -20,9 +20,10 @@ import schemac
 from conftest import EXAMPLE
 from golden_cases import GOLDEN, cases, copy_case
 from schemac.dialects import SQLITE
-from schemac.model import Table, derived_checks
+from schemac.model import Table
 from schemac.project.compiler import compile_project
 from schemac.project.settings import load_settings
+from schemac.spec.checks import derived_checks
 
 
 def _connect() -> sqlite3.Connection:

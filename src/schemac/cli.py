@@ -11,10 +11,11 @@ import json
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -94,12 +95,17 @@ def _print_diagnostics(diagnostics: Sequence[Diagnostic], fmt: Format) -> None:
             print(str(d), file=sys.stderr)
 
 
-def _fail(exc: Exception, fmt: Format) -> NoReturn:
+@contextmanager
+def _reported(fmt: Format) -> Iterator[None]:
+    """Run a command's work: a :class:`~schemac.errors.SchemacError` prints its findings in ``fmt`` and
+    exits with its code (1 findings or drift, 2 usage or bad input); nothing after the block runs."""
     from schemac.errors import SchemacError
 
-    assert isinstance(exc, SchemacError)
-    _print_diagnostics(exc.diagnostics, fmt)
-    raise typer.Exit(exc.exit_code)
+    try:
+        yield
+    except SchemacError as exc:
+        _print_diagnostics(exc.diagnostics, fmt)
+        raise typer.Exit(exc.exit_code) from None
 
 
 def _say(quiet: bool, fmt: Format, message: str) -> None:
@@ -111,12 +117,9 @@ def _say(quiet: bool, fmt: Format, message: str) -> None:
 def init(project: ProjectOption = Path(".")) -> None:
     """Create specs/, migrations/, settings and a copy of the spec JSON Schema."""
     from schemac import api as commands
-    from schemac.errors import SchemacError
 
-    try:
+    with _reported(Format.text):
         created = commands.init(project)
-    except SchemacError as exc:
-        _fail(exc, Format.text)
     print(f"initialised {project}: " + (", ".join(created) if created else "nothing to create"))
 
 
@@ -128,12 +131,9 @@ def new(
 ) -> None:
     """Create the next spec with the next free version."""
     from schemac import api as commands
-    from schemac.errors import SchemacError
 
-    try:
+    with _reported(Format.text):
         path = commands.new(project, slug, description)
-    except SchemacError as exc:
-        _fail(exc, Format.text)
     print(path)
 
 
@@ -141,12 +141,9 @@ def new(
 def validate(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
     """Check every spec and print every finding; writes nothing."""
     from schemac import api as commands
-    from schemac.errors import SchemacError
 
-    try:
+    with _reported(fmt):
         result = commands.validate(project)
-    except SchemacError as exc:
-        _fail(exc, fmt)
     _print_diagnostics([], fmt)
     _say(quiet, fmt, f"{result.specs} specs, {result.tables} tables: valid")
 
@@ -161,14 +158,10 @@ def build(
 ) -> None:
     """Compile specs into migrations/*.sql and migrations/manifest.json."""
     from schemac import api as commands
-    from schemac.applier.progress import Progress
-    from schemac.errors import SchemacError
+    from schemac.project.progress import Progress
 
-    try:
-        with Progress(quiet=quiet) as progress:
-            result = commands.build(project, amend=amend, cache=cache, progress=progress)
-    except SchemacError as exc:
-        _fail(exc, fmt)
+    with _reported(fmt), Progress(quiet=quiet) as progress:
+        result = commands.build(project, amend=amend, cache=cache, progress=progress)
     _print_diagnostics([], fmt)
     for path in result.written:
         _say(quiet, fmt, f"wrote {path}")
@@ -188,12 +181,10 @@ def check(
 ) -> None:
     """Rebuild in memory and fail (exit 1) on any difference from the files on disk; warnings alone exit 0."""
     from schemac import api as commands
-    from schemac.errors import EXIT_FINDINGS, SchemacError
+    from schemac.errors import EXIT_FINDINGS
 
-    try:
+    with _reported(fmt):
         result = commands.check(project, base=base, cache=cache)
-    except SchemacError as exc:
-        _fail(exc, fmt)
     _print_diagnostics([d.diagnostic for d in result.drift], fmt)
     if fmt is Format.text:
         for drift in result.drift:
@@ -211,12 +202,9 @@ def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) ->
     from dataclasses import asdict
 
     from schemac import api as commands
-    from schemac.errors import SchemacError
 
-    try:
+    with _reported(fmt):
         planned = commands.plan_changes(project)
-    except SchemacError as exc:
-        _fail(exc, fmt)
     if fmt is not Format.text:
         print(json.dumps([asdict(p) for p in planned], indent=2))
         return
@@ -234,13 +222,11 @@ def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) ->
 @app.command()
 def lint(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
     """Run the SC9xx lint rules on the compiled schema; exit 1 when a finding has error severity."""
-    from schemac.errors import EXIT_FINDINGS, SchemacError
+    from schemac.errors import EXIT_FINDINGS
     from schemac.rules import lint as lint_project
 
-    try:
+    with _reported(fmt):
         result = lint_project(project)
-    except SchemacError as exc:
-        _fail(exc, fmt)
     _print_diagnostics(result.findings, fmt)
     _say(quiet, fmt, f"{result.errors} errors, {result.warnings} warnings")
     if not result.ok:
@@ -259,12 +245,9 @@ def docs(
 ) -> None:
     """Write the Markdown data dictionary with a Mermaid ER diagram (default docs/schema.md)."""
     from schemac.datadict import docs as write_docs
-    from schemac.errors import SchemacError
 
-    try:
+    with _reported(fmt):
         result = write_docs(project, output, check=check)
-    except SchemacError as exc:
-        _fail(exc, fmt)
     _print_diagnostics([], fmt)
     state = "wrote" if result.written else "up to date:"
     _say(quiet, fmt, f"{state} {result.path} ({result.tables} tables)")
@@ -327,13 +310,12 @@ def apply(
     """Apply pending migrations in order, each in its own transaction, recorded in schemac_history."""
     from schemac.applier import AppliedMigration
     from schemac.applier import apply as run
-    from schemac.errors import SchemacError
 
     def progress(done: AppliedMigration) -> None:
         if not quiet and fmt is Format.text and sys.stdout.isatty():
             print(f"applied {done.file} ({done.execution_ms} ms)", flush=True)
 
-    try:
+    with _reported(fmt):
         result = run(
             project,
             db,
@@ -343,8 +325,6 @@ def apply(
             out_of_order=out_of_order,
             on_applied=progress,
         )
-    except SchemacError as exc:
-        _fail(exc, fmt)
     if fmt is Format.json:
         listed = [{"version": m.version, "name": m.name, "execution_ms": m.execution_ms} for m in result.applied]
         pending = [{"version": m.version, "name": m.name} for m in result.pending]
@@ -361,12 +341,10 @@ def apply(
 def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
     """List applied, pending, partial, changed and unknown versions; exit 1 saying why when any needs attention."""
     from schemac.applier import status as run
-    from schemac.errors import EXIT_FINDINGS, SchemacError
+    from schemac.errors import EXIT_FINDINGS
 
-    try:
+    with _reported(fmt):
         result = run(project, db)
-    except SchemacError as exc:
-        _fail(exc, fmt)
     if fmt is Format.json:
         print(
             json.dumps(
@@ -399,12 +377,10 @@ def verify(
 ) -> None:
     """Compare the live schema with the specs; exit 1 listing every difference."""
     from schemac.applier.verification import verify as run
-    from schemac.errors import EXIT_FINDINGS, SchemacError
+    from schemac.errors import EXIT_FINDINGS
 
-    try:
+    with _reported(fmt):
         result = run(project, db)
-    except SchemacError as exc:
-        _fail(exc, fmt)
     _print_diagnostics(list(result.differences), fmt)
     if result.differences:
         raise typer.Exit(EXIT_FINDINGS)

@@ -135,12 +135,6 @@ _CODES = (
         "`schemac new` picks the next free one",
     ),
     Code(
-        "SC114",
-        "a new spec is numbered at or below a published version",
-        ("SC114 version 3 is at or below the newest published version 5",),
-        "renumber it above the newest",
-    ),
-    Code(
         "SC115",
         "mappings and lists nested more than 32 levels",
         ("SC115 mappings and lists are nested more than 32 levels deep",),
@@ -471,13 +465,19 @@ _CODES = (
     Code(
         "SC502",
         "a published migration, or its spec, was removed",
-        ("SC502 removed: published migration is missing",),
+        (
+            "migrations/0002_items.sql:1:1: SC502 removed: published migration is missing",
+            (
+                "specs/0002_items.yaml:1:1: SC502 removed: spec of published migration migrations/0002_items.sql was "
+                "removed"
+            ),
+        ),
         "restore it from version control",
     ),
     Code(
         "SC503",
         "a `.sql` file no spec produces",
-        ("SC503 added: migration file is not produced by any spec",),
+        ("migrations/0009_extra.sql:1:1: SC503 added: migration file is not produced by any spec",),
         "remove it, or add its spec",
     ),
     Code(
@@ -522,7 +522,12 @@ _CODES = (
     Code(
         "SC510",
         "a published spec changed",
-        ("SC510 spec changed after it was published as migrations/0001_orders.sql",),
+        (
+            (
+                "specs/0001_orders.yaml:1:1: SC510 edited: spec changed after it was published as "
+                "migrations/0001_orders.sql (manifest entry for version 1)"
+            ),
+        ),
         "revert it; write a follow-up spec (or `build --amend` for the newest)",
     ),
     Code(
@@ -560,9 +565,21 @@ _CODES = (
     ),
     Code(
         "SC515",
-        "`check --base`: a new version is numbered at or below the base's newest (two branches both added one)",
-        ("SC515 … is new but numbered at or below origin/main's newest version 2 (another branch added versions)",),
-        "renumber it above the base's newest",
+        (
+            "a new version is numbered at or below the newest published one: `build` refuses it against the "
+            "manifest, `check --base` reports it against the base's (two branches both added one)"
+        ),
+        (
+            (
+                "specs/0003_late.yaml:1:1: SC515 version 3 (0003_late.sql) is new but numbered at or below the newest "
+                "published version 5"
+            ),
+            (
+                "migrations/manifest.json:1:1: SC515 version 2 (0002_b.sql) is new but numbered at or below "
+                "origin/main's newest version 2 (another branch added versions)"
+            ),
+        ),
+        "renumber the spec above the newest published version (`schemac new` picks the next free one), and rebuild",
     ),
     Code(
         "SC516",

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemac.errors import Diagnostic, SchemacError
+from schemac.errors import EXIT_FINDINGS, Diagnostic, SchemacError
 from schemac.model import Column, Default, ForeignKey, Spec, Table
 from schemac.planner import VersionPlan
 from schemac.project.compiler import compile_project
@@ -281,6 +281,7 @@ def docs(project: str | Path = ".", output: str | Path | None = None, *, check: 
     if check:
         shown = settings.relative(path.resolve())
         message = "is missing" if current is None else "is out of date: the specs give different content"
-        raise SchemacError([Diagnostic(shown, 1, 1, "SC590", f"data dictionary {message}", "run 'schemac docs'")], 1)
+        finding = Diagnostic(shown, 1, 1, "SC590", f"data dictionary {message}", "run 'schemac docs'")
+        raise SchemacError([finding], EXIT_FINDINGS)
     write_atomic(path, data)
     return DocsResult(path, tables, written=True)

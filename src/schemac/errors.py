@@ -9,7 +9,6 @@ from typing import Literal
 Severity = Literal["error", "warning"]
 
 # Exit codes follow sqlfluff: 0 clean, 1 findings or drift, 2 usage or bad input.
-EXIT_OK = 0
 EXIT_FINDINGS = 1
 EXIT_BAD_INPUT = 2
 
@@ -66,8 +65,3 @@ class SchemacError(Exception):
 def fail(file: str, line: int, column: int, code: str, message: str, hint: str = "") -> SchemacError:
     """A single-diagnostic error, for the places that must stop at once."""
     return SchemacError([Diagnostic(file, line, column, code, message, hint)])
-
-
-def raise_if_any(diagnostics: list[Diagnostic], exit_code: int = EXIT_BAD_INPUT) -> None:
-    if any(d.severity == "error" for d in diagnostics):
-        raise SchemacError(diagnostics, exit_code)

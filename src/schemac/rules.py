@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from schemac import dialects
+from schemac.codes import CODES
 from schemac.errors import Diagnostic, SchemacError, Severity
 from schemac.migrations.manifest import Manifest
-from schemac.model import AUDIT_GROUPS, Spec, Table, Where
+from schemac.model import Spec, Table, Where
 from schemac.planner import (
     AddColumn,
     AlterColumn,
@@ -36,6 +37,7 @@ from schemac.planner import (
 from schemac.project.compiler import compile_project
 from schemac.project.settings import Settings, load_settings, setting_diagnostic
 from schemac.render import RENDERERS, dialect_operations
+from schemac.spec.audit import AUDIT_GROUPS
 
 Hit = tuple[str, Where, str]  # file, line:column, message
 
@@ -63,12 +65,30 @@ class Model:
 
 @dataclass(frozen=True)
 class Rule:
+    """A lint rule: its code, the hint its findings carry, and the check that finds them.
+
+    Its name and default severity are the code catalog's (:data:`schemac.codes.CODES`), as is what it
+    catches; the catalog's fix is Markdown for the documentation, ``fix`` the plain hint printed.
+    """
+
     code: str
-    name: str
-    default: Severity | None  # None: off unless enabled
-    catches: str
     fix: str
     check: Callable[[Model], Iterator[Hit]]
+
+    @property
+    def name(self) -> str:
+        """The name settings may use instead of the code."""
+        return CODES[self.code].rule
+
+    @property
+    def default(self) -> Severity | None:
+        """The severity a project gets unless it changes it (``None``: off unless enabled)."""
+        severity = CODES[self.code].severity
+        return None if severity == "off" else severity
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ValueError(f"{self.code} is not a lint rule in schemac.codes.CODES")
 
 
 def _audit_opt_out(model: Model) -> Iterator[Hit]:
@@ -275,66 +295,41 @@ def _not_rerunnable(plan: VersionPlan, dialect: dialects.Dialect, statement: str
 RULES: tuple[Rule, ...] = (
     Rule(
         "SC901",
-        "audit-opt-out",
-        "warning",
-        "a table that keeps fewer than all six audit columns (audit: none or a subset)",
         "intended for append-only or reference tables: keep the finding visible for auditors, or set audit: full",
         _audit_opt_out,
     ),
     Rule(
         "SC902",
-        "json-suffix",
-        "warning",
-        "a json column whose name does not end in _json",
         "rename the column to <name>_json (renamed_from: keeps its data)",
         _json_suffix,
     ),
     Rule(
         "SC903",
-        "foreign-key-index",
-        "warning",
-        "a foreign key whose columns do not lead the primary key or a non-partial index",
         "add a non-partial index whose first columns are the foreign key's columns",
         _foreign_key_index,
     ),
     Rule(
         "SC904",
-        "primary-key",
-        "error",
-        "a table without a primary key",
         "add primary_key: true on one column, or a table-level primary_key: [..]",
         _primary_key,
     ),
     Rule(
         "SC905",
-        "destructive",
-        "warning",
-        "an operation that loses data: dropping a table or a column, or narrowing a column's type",
         "make sure the data is no longer needed or has been copied; the finding lists it for review",
         _destructive,
     ),
     Rule(
         "SC906",
-        "nullable-boolean",
-        "warning",
-        "a nullable boolean column (three states: true, false and NULL)",
         "drop nullable: true and give it a default, or use an enum if a third state is meant",
         _nullable_boolean,
     ),
     Rule(
         "SC907",
-        "missing-description",
-        None,
-        "a table or a column (other than audit columns) without a description",
         "add description: to the table or column",
         _missing_description,
     ),
     Rule(
         "SC908",
-        "replay-unsafe",
-        "warning",
-        "the first version from which a runner that executes every migration file on each start (recording "
-        "none) fails or loses data: a rename, ALTER or rebuild, or a table created again after a drop",
         "apply the files with a runner that records the versions it applied and runs only newer ones "
         "(schemac apply does); disable the rule if no runner replays every file",
         _replay_unsafe,

@@ -1,13 +1,13 @@
 """Verify stage: compare a live database's catalog with the schema the specs give at its applied version.
 
-Both sides are put in the engine's own spelling (:class:`~schemac.dialects.connections.LiveTable`), so a
+Both sides are put in the engine's own spelling (:class:`~schemac.dialects.base.LiveTable`), so a
 difference is a real one: a missing or extra table, column, index, key, foreign key or check, a
 column whose type or nullability differs, or a check whose body differs. Each is a diagnostic at the
 spec line that declares it.
 
 Check bodies and column defaults are compared as the engine shows them: the expected ones are
 created in a temporary table of the verifying session and read back the way the live ones are
-(:meth:`~schemac.dialects.connections.Database.definitions`), so each engine's rewriting (PostgreSQL's casts,
+(:meth:`~schemac.dialects.base.Database.definitions`), so each engine's rewriting (PostgreSQL's casts,
 MariaDB's spelling) is applied to both sides by the engine itself.
 """
 
@@ -20,22 +20,15 @@ from pathlib import Path
 from typing import Any
 
 from schemac import dialects, render
-from schemac.applier import migrations_for, recorded_status
+from schemac.applier.states import migrations_for, recorded_status
 from schemac.dialects import Dialect
-from schemac.dialects.connections import (
-    LiveColumn,
-    LiveForeignKey,
-    LiveIndex,
-    LiveTable,
-    Shown,
-    Target,
-    connect,
-    parse_url,
-)
+from schemac.dialects.base import LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Shown
+from schemac.dialects.connections import Target, connect, parse_url
 from schemac.errors import Diagnostic
-from schemac.model import NO_WHERE, Column, Table, Where, derived_checks
+from schemac.model import NO_WHERE, Column, Table, Where
 from schemac.project.compiler import compile_project
 from schemac.project.settings import load_settings
+from schemac.spec.checks import derived_checks
 
 
 @dataclass(frozen=True)
@@ -60,7 +53,7 @@ def catalog_type(dialect: Dialect, sql_type: str) -> str:
 
 
 Normalise = Callable[[Mapping[str, str]], dict[str, Shown] | None]
-""":meth:`~schemac.dialects.connections.Database.definitions`: (label → table body) → label → what the engine
+""":meth:`~schemac.dialects.base.Database.definitions`: (label → table body) → label → what the engine
 shows of its checks and defaults."""
 
 
@@ -157,7 +150,7 @@ def compare(
 ) -> list[Diagnostic]:
     """Every difference between the expected tables (with the spec file declaring each) and the live ones.
 
-    With ``normalise`` (the database's :meth:`~schemac.dialects.connections.Database.definitions`) check bodies
+    With ``normalise`` (the database's :meth:`~schemac.dialects.base.Database.definitions`) check bodies
     and column defaults are compared too, unless the session cannot make a temporary table.
     """
     found = [

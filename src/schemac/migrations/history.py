@@ -8,16 +8,21 @@ branch changed, removed or reordered, and every new version numbered at or below
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from schemac.errors import Diagnostic, fail
 from schemac.migrations.manifest import MANIFEST_NAME, Manifest, ManifestEntry, parse_manifest
 from schemac.project.inputs import MAX_MANIFEST_BYTES
 
+if TYPE_CHECKING:
+    import subprocess
+
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    import subprocess  # here, not at the top: the loader (apply, status) imports this module and never runs git
+
     try:
         return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=60, check=False)
     except FileNotFoundError:
@@ -85,13 +90,26 @@ def base_problems(base: Manifest, current: Manifest, ref: str, display: str) -> 
     newest = max((e.version for e in base.entries), default=None)
     for entry in current.entries:
         if newest is not None and entry.file not in listed and entry.version <= newest:
-            finding(
-                entry,
-                "SC515",
-                f"is new but numbered at or below {ref}'s newest version {newest} (another branch added versions)",
-                f"renumber {entry.spec} above {newest} and rebuild",
-            )
+            found.append(numbered_below(display, entry, newest, ref))
     return found
+
+
+def numbered_below(file: str, entry: ManifestEntry, newest: int, ref: str | None = None) -> Diagnostic:
+    """SC515 at ``file``: ``entry``, a version the manifest does not list yet, is numbered at or below
+    ``newest``, the newest version published (at ``ref``, when given: another branch added versions there).
+
+    ``build`` refuses it against the project's manifest, ``check --base`` reports it against the ref's.
+    """
+    newest_published = "the newest published version" if ref is None else f"{ref}'s newest version"
+    return Diagnostic(
+        file,
+        1,
+        1,
+        "SC515",
+        f"version {entry.version} ({entry.file}) is new but numbered at or below {newest_published} {newest}"
+        + ("" if ref is None else " (another branch added versions)"),
+        f"renumber {entry.spec} above {newest} and rebuild",
+    )
 
 
 def check_base(

@@ -1,7 +1,8 @@
 """Loader: read a migrations directory as ordered :class:`Migration` objects, every checksum verified.
 
 Reads ``*.sql`` only (as the first user's loader does), sorts by the integer version, and checks
-each file's SHA-256 against ``manifest.json``, saying which file was added, edited or removed.
+each file's SHA-256 against ``manifest.json``, saying which file was added, edited or removed in the
+words ``check`` uses (:func:`~schemac.migrations.drift.classify`).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from schemac.errors import Diagnostic, SchemacError
+from schemac.errors import Diagnostic, SchemacError, fail
+from schemac.migrations.drift import classify
 from schemac.migrations.manifest import (
     MANIFEST_NAME,
     MIGRATION_NAME,
+    ManifestEntry,
     Published,
     parse_manifest,
     published_state,
@@ -53,71 +56,37 @@ def load_migrations(
     inside = Path(os.path.realpath(root if root is not None else directory))
     shown = Path(os.path.relpath(directory, root)).as_posix() if root is not None else directory.as_posix()
     manifest_path = directory / MANIFEST_NAME
-    if not manifest_path.exists() and not manifest_path.is_symlink():
-        raise SchemacError(
-            [
-                Diagnostic(
-                    f"{shown}/{MANIFEST_NAME}",
-                    1,
-                    1,
-                    "SC508",
-                    "manifest.json is missing",
-                    "run 'schemac build' to write it",
-                )
-            ]
-        )
     manifest_shown = f"{shown}/{MANIFEST_NAME}"
+    if not manifest_path.exists() and not manifest_path.is_symlink():
+        raise fail(manifest_shown, 1, 1, "SC508", "manifest.json is missing", "run 'schemac build' to write it")
     manifest = parse_manifest(
         read_bytes(manifest_path, manifest_shown, MAX_MANIFEST_BYTES, root=inside), manifest_shown
     )
     if dialect and manifest.dialect != dialect:
-        raise SchemacError(
-            [
-                Diagnostic(
-                    f"{shown}/{MANIFEST_NAME}", 1, 1, "SC509", f"migrations are for {manifest.dialect}, not {dialect}"
-                )
-            ]
-        )
+        raise fail(manifest_shown, 1, 1, "SC509", f"migrations are for {manifest.dialect}, not {dialect}")
     recorded = manifest.by_file()
     found: list[Diagnostic] = []
     migrations: list[Migration] = []
+    seen: set[str] = set()  # the files on disk the manifest lists
     for file in sorted(directory.glob("*.sql")):
+        display = f"{shown}/{file.name}"
         match = MIGRATION_NAME.fullmatch(file.name)
         if match is None:
-            found.append(
-                Diagnostic(f"{shown}/{file.name}", 1, 1, "SC112", "file name does not match <version>_<slug>.sql")
-            )
+            found.append(Diagnostic(display, 1, 1, "SC112", "file name does not match <version>_<slug>.sql"))
             continue
         entry = recorded.get(file.name)
         if entry is None:
-            found.append(
-                Diagnostic(
-                    f"{shown}/{file.name}",
-                    1,
-                    1,
-                    "SC503",
-                    "added: file is not in manifest.json",
-                    "remove it, or rebuild",
-                )
-            )
+            found.append(_finding(Published.UNLISTED, display))
             continue
+        seen.add(file.name)
         try:
-            raw = read_bytes(file, f"{shown}/{file.name}", MAX_MIGRATION_BYTES, root=inside)
-            text = decode(raw, f"{shown}/{file.name}")
+            raw = read_bytes(file, display, MAX_MIGRATION_BYTES, root=inside)
+            text = decode(raw, display)
         except SchemacError as exc:
             found.extend(exc.diagnostics)
             continue
         if verify and published_state(entry, raw, specs=False) is Published.EDITED:
-            found.append(
-                Diagnostic(
-                    f"{shown}/{file.name}",
-                    1,
-                    1,
-                    "SC501",
-                    f"edited: SHA-256 is {sha256_hex(raw)[:12]}…, manifest.json records {entry.sha256[:12]}…",
-                    "restore it from version control; change the schema with a follow-up spec",
-                )
-            )
+            found.append(_finding(Published.EDITED, display, entry))
             continue
         migrations.append(
             Migration(
@@ -129,20 +98,14 @@ def load_migrations(
                 entry.non_idempotent,
             )
         )
-    present = {m.file for m in migrations} | {d.file.rsplit("/", 1)[-1] for d in found}
-    for entry in manifest.entries:
-        if entry.file not in present:
-            found.append(
-                Diagnostic(
-                    f"{shown}/{entry.file}",
-                    1,
-                    1,
-                    "SC502",
-                    "removed: file is listed in manifest.json but missing",
-                    "restore it from version control",
-                )
-            )
+    found += [_finding(Published.MISSING, f"{shown}/{e.file}", e) for e in manifest.entries if e.file not in seen]
     if found:
         raise SchemacError(found)
     migrations.sort(key=lambda m: m.version)
     return migrations
+
+
+def _finding(state: Published, shown: str, entry: ManifestEntry | None = None) -> Diagnostic:
+    drift = classify(state, shown, entry)
+    assert drift is not None
+    return drift.diagnostic

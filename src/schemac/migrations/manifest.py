@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from schemac.errors import Diagnostic, SchemacError
+from schemac.errors import SchemacError, fail
 
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
@@ -96,7 +96,8 @@ def sha256_hex(data: bytes) -> str:
 
 
 class Published(StrEnum):
-    """How a version that a manifest lists stands now; :func:`published_state` is the one place that decides."""
+    """How a migration file stands against its manifest: :func:`published_state` decides for a version the
+    manifest lists, and :func:`~schemac.migrations.drift.classify` turns each state into its finding."""
 
     MISSING = "missing"  # its file is gone
     EDITED = "edited"  # its file's SHA-256 is not the one the manifest records
@@ -104,6 +105,7 @@ class Published(StrEnum):
     SPEC_CHANGED = "spec changed"  # its spec's SHA-256 is not the one the manifest records
     RENDERED_DIFFERENTLY = "rendered differently"  # as published, but this schemac renders it otherwise: kept
     INTACT = "intact"  # as published (and, when compared with the specs, as they give it)
+    UNLISTED = "unlisted"  # a .sql file the manifest does not list (nor, for a project, does a spec produce it)
 
 
 def published_state(
@@ -169,7 +171,7 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
 
     def bad(message: str, line: int = 1, column: int = 1, code: str = "SC505") -> SchemacError:
         hint = "restore manifest.json from version control: it records what was published"
-        return SchemacError([Diagnostic(display, line, column, code, message, hint)])
+        return fail(display, line, column, code, message, hint)
 
     try:
         text = raw.decode("utf-8")

@@ -274,7 +274,7 @@ class Snapshot:
 def _tool_digest() -> str:
     """schemac's own files and the versions of everything else that shapes its output."""
     digest = hashlib.sha256()
-    package = Path(__file__).parent
+    package = Path(__file__).resolve().parents[1]  # all of schemac, not only this subpackage
     for path in sorted(package.rglob("*")):
         if path.is_file() and path.suffix in (".py", ".j2", ".json"):
             digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")

@@ -1,38 +1,40 @@
 """The pipeline: spec files → documents → models → audit → plans → SQL text and manifest, in memory.
 
-Nothing here writes files: ``build`` writes what this returns, ``check`` compares it with disk.
+What writes where: :func:`compile_project` writes nothing. :func:`compile_outputs` (``build``,
+``check``) with ``use_cache`` also reads and writes the build cache (:mod:`schemac.project.cache`):
+``<project>/.schemac-cache/`` (its ``.gitignore`` once, records appended to ``records.pack`` or the
+pack written afresh, ``compile.pickle`` replaced) and, the first time this user needs it, the signing
+key ``$XDG_CACHE_HOME/schemac/cache.key`` (``~/.cache/schemac/cache.key``); a cache that cannot be
+written is skipped. Neither writes a migration or a manifest: ``build`` writes what this returns
+(:func:`schemac.project.files.publish`), ``check`` compares it with disk. The work per spec and per
+version runs in forked workers (:mod:`schemac.project.workers`), which write nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
-import gc
 import hashlib
 import itertools
-import os
 import pickle
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
 from schemac import dialects, render
-from schemac.applier.progress import ProgressCallback, no_progress
-from schemac.errors import Diagnostic, SchemacError
+from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations.manifest import MANIFEST_NAME, MAX_VERSION, Manifest, ManifestEntry, sha256_hex
-from schemac.model import Spec, spec_from_document
+from schemac.model import Spec
 from schemac.planner import PlanState, VersionPlan, plan
 from schemac.project import cache
 from schemac.project.cache import Rendered
+from schemac.project.progress import ProgressCallback, no_progress
 from schemac.project.settings import Settings
+from schemac.project.workers import gc_paused, in_chunks, in_worker
 from schemac.spec import audit, expressions
+from schemac.spec.reader import spec_from_document
 from schemac.spec.source import SPEC_NAME, load_document, read_bytes
 from schemac.spec.validation import check_document
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -96,17 +98,8 @@ def require_specs_dir(settings: Settings) -> None:
     """SC111 when the project has no specs directory."""
     if not settings.specs_dir.is_dir():
         shown = settings.relative(settings.specs_dir)
-        raise SchemacError(
-            [
-                Diagnostic(
-                    shown,
-                    1,
-                    1,
-                    "SC111",
-                    f"specs directory '{shown}' does not exist",
-                    "run 'schemac init' or pass --project",
-                )
-            ]
+        raise fail(
+            shown, 1, 1, "SC111", f"specs directory '{shown}' does not exist", "run 'schemac init' or pass --project"
         )
 
 
@@ -181,113 +174,11 @@ def read_spec(
     return spec, found
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The model is many small immutable objects; collecting during the build only costs time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-_PARALLEL_FROM = 64
-"""Below this many items, work stays in this process: starting workers would cost more than it saves."""
-_task: Callable[[int, int], list[Any]] | None = None
-_in_worker = False
-"""True in a worker process of :func:`in_chunks`, whose results travel back pickled."""
-
-
-def _become_worker(parent: int) -> None:
-    """Initializer of a worker forked by ``parent``: results travel back pickled, and the worker dies
-    with ``parent`` (a SIGKILLed build must not leave workers behind; the project lock, which they
-    never hold, is closed in them by :mod:`schemac.project.files` at the fork)."""
-    global _in_worker
-    _in_worker = True
-    _die_with_parent(parent)
-
-
-_PR_SET_PDEATHSIG = 1
-"""Linux ``prctl`` option: the signal a process receives when the thread that forked it ends."""
-
-
-def _die_with_parent(parent: int) -> None:
-    """Have the kernel SIGKILL this process when ``parent`` dies (Linux; elsewhere only the check below),
-    and exit at once if it already has (it then died before the request took effect)."""
-    import sys
-
-    if sys.platform.startswith("linux"):
-        import ctypes
-        import signal
-
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent:
-        os._exit(1)
-
-
-def _run_task(bounds: tuple[int, int]) -> list[Any]:
-    assert _task is not None
-    with _gc_paused():
-        return _task(*bounds)
-
-
-def _workers() -> int:
-    """Worker processes to use: ``SCHEMAC_WORKERS`` when set (1 turns them off), else one per usable core."""
-    setting = os.environ.get("SCHEMAC_WORKERS", "")
-    if setting.isdigit() and int(setting) > 0:
-        return int(setting)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[int], None] = lambda _: None) -> list[T]:
-    """``work(start, stop)`` over ``range(count)``, concatenated in order; on every core when it pays.
-
-    ``done(i)`` is called in this process, in order, as each item's result arrives. Workers are
-    forked, so they share what this process already holds (modules, specs, plans) and only the
-    results travel back.
-    """
-    global _task
-    workers = _workers() if count >= _PARALLEL_FROM else 1
-    if workers > 1:
-        import multiprocessing  # here, not at the top: a small build never pays for importing it
-        from concurrent.futures import ProcessPoolExecutor
-
-        if "fork" not in multiprocessing.get_all_start_methods():
-            workers = 1
-    parallel = workers > 1
-    size = max(8, count // (workers * 8)) if parallel else 1
-    bounds = [(start, min(start + size, count)) for start in range(0, count, size)]
-    results: list[T] = []
-    _task = work
-    try:
-        with (
-            ProcessPoolExecutor(
-                workers,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_become_worker,
-                initargs=(os.getpid(),),
-            )
-            if parallel
-            else (contextlib.nullcontext()) as pool
-        ):
-            parts = pool.map(_run_task, bounds) if pool is not None else map(_run_task, bounds)
-            for (start, stop), part in zip(bounds, parts, strict=True):
-                results.extend(part)
-                for i in range(start, stop):
-                    done(i)
-    finally:
-        _task = None
-    return results
-
-
 def _shipped(result: tuple[Spec | None, list[Diagnostic]]) -> tuple[Spec | None, list[bytes] | None, list[Diagnostic]]:
     """A read spec as it leaves a worker: without its tables, which travel pickled one by one (in this
     process, as it is, with ``None`` for the pickled tables)."""
     spec, found = result
-    if spec is None or not _in_worker:
+    if spec is None or not in_worker():
         return spec, None, found
     return dataclasses.replace(spec, tables=()), [pickle.dumps(t, pickle.HIGHEST_PROTOCOL) for t in spec.tables], found
 
@@ -380,7 +271,7 @@ def _finish(
 
 def compile_project(settings: Settings, progress: ProgressCallback = no_progress) -> Compiled:
     """Every generated file of every configured dialect, or a :class:`SchemacError` with all findings."""
-    with _gc_paused():
+    with gc_paused():
         specs, found = read_specs(settings, progress)
         _fail_on_errors(found)
         plans, problems = plan(specs)
@@ -408,7 +299,7 @@ def compile_outputs(
 
 
 def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple[Output, ...]:
-    with _gc_paused():
+    with gc_paused():
         files, found = discover(settings)
         raws = [_bytes_or_empty(f) for f in files]
         if found or any(not raw for raw in raws):

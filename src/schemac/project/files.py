@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
-from schemac.errors import Diagnostic, SchemacError
+from schemac.errors import fail
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -64,17 +64,13 @@ def project_lock(root: Path, timeout: float = 60.0) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise SchemacError(
-                        [
-                            Diagnostic(
-                                str(root),
-                                1,
-                                1,
-                                "SC801",
-                                f"another schemac process has held the project lock for {timeout:.0f} s",
-                                "wait for it to finish",
-                            )
-                        ]
+                    raise fail(
+                        str(root),
+                        1,
+                        1,
+                        "SC801",
+                        f"another schemac process has held the project lock for {timeout:.0f} s",
+                        "wait for it to finish",
                     ) from None
                 time.sleep(0.05)
         yield
@@ -139,22 +135,16 @@ def _real_directories(top: Path, directory: Path, shown: str) -> None:
             current.mkdir()
             continue
         if stat.S_ISLNK(mode):
-            raise SchemacError(
-                [
-                    Diagnostic(
-                        shown,
-                        1,
-                        1,
-                        "SC118",
-                        f"'{part}' is a symlink, which may lead outside the project; nothing is written",
-                        "replace the symlink with a real directory",
-                    )
-                ]
+            raise fail(
+                shown,
+                1,
+                1,
+                "SC118",
+                f"'{part}' is a symlink, which may lead outside the project; nothing is written",
+                "replace the symlink with a real directory",
             )
         if not stat.S_ISDIR(mode):
-            raise SchemacError(
-                [Diagnostic(shown, 1, 1, "SC100", f"cannot write: '{part}' is a file, not a directory", "remove it")]
-            )
+            raise fail(shown, 1, 1, "SC100", f"cannot write: '{part}' is a file, not a directory", "remove it")
 
 
 @cache

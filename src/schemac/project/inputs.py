@@ -14,7 +14,7 @@ import os
 import stat
 from pathlib import Path
 
-from schemac.errors import Diagnostic, SchemacError
+from schemac.errors import SchemacError, fail
 
 MAX_SPEC_BYTES = 5 * 1024 * 1024
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -33,7 +33,7 @@ _KINDS = (
 
 
 def _refuse(display: str, code: str, message: str, hint: str = "") -> SchemacError:
-    return SchemacError([Diagnostic(display, 1, 1, code, message, hint)])
+    return fail(display, 1, 1, code, message, hint)
 
 
 def kind_of(mode: int) -> str:
@@ -127,32 +127,19 @@ def position_of(text: str, offset: int) -> tuple[int, int]:
 def decode(raw: bytes, display: str) -> str:
     """Decode UTF-8 strictly; refuse a byte-order mark and name the first undecodable byte."""
     if raw.startswith(b"\xef\xbb\xbf"):
-        raise SchemacError(
-            [
-                Diagnostic(
-                    display,
-                    1,
-                    1,
-                    "SC103",
-                    "file starts with a UTF-8 byte-order mark",
-                    "save the file as UTF-8 without a BOM",
-                )
-            ]
+        raise fail(
+            display, 1, 1, "SC103", "file starts with a UTF-8 byte-order mark", "save the file as UTF-8 without a BOM"
         )
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         good = raw[: exc.start].decode("utf-8")
         line, column = position_of(good, len(good))
-        raise SchemacError(
-            [
-                Diagnostic(
-                    display,
-                    line,
-                    column,
-                    "SC102",
-                    f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
-                    "save the file as UTF-8",
-                )
-            ]
+        raise fail(
+            display,
+            line,
+            column,
+            "SC102",
+            f"file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})",
+            "save the file as UTF-8",
         ) from None

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from schemac.dialects import DIALECTS
 from schemac.errors import Diagnostic, SchemacError
-from schemac.model import AUDIT_GROUPS
 from schemac.project.inputs import MAX_SETTINGS_BYTES, is_within, read_bytes
+from schemac.spec.audit import AUDIT_GROUPS, audit_groups
 
-KNOWN_DIALECTS = ("sqlite", "postgresql", "mariadb")
+KNOWN_DIALECTS = tuple(DIALECTS)
 _KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs"}
 _AUDIT_KEYS = {"default"}
 
@@ -130,7 +131,7 @@ def load_settings(root: Path) -> Settings:
     else:
         for key in sorted(set(audit) - _AUDIT_KEYS):
             error(key, f"unknown audit setting '{key}'", "the audit table takes: default")
-    groups = _audit_groups(default)
+    groups = audit_groups(default)
     if groups is None:
         if isinstance(audit, dict):
             error("default", f"audit default must be full, none, or a list of created/updated/deleted, not {default!r}")
@@ -178,14 +179,4 @@ def path_problem(root: Path, value: str) -> tuple[str, str, str] | None:
             f"must be a path inside the project, not {value!r}",
             "use a path relative to the project directory, without '..' or a symlink leading out of it",
         )
-    return None
-
-
-def _audit_groups(value: Any) -> tuple[str, ...] | None:
-    if value == "full":
-        return AUDIT_GROUPS
-    if value == "none":
-        return ()
-    if isinstance(value, list) and value and all(v in AUDIT_GROUPS for v in value):
-        return tuple(g for g in AUDIT_GROUPS if g in value)
     return None

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from types import MappingProxyType
 from typing import Any
 
 import jinja2
 
 from schemac.dialects import Dialect
 from schemac.errors import SchemacError, fail
-from schemac.model import Column, DerivedCheck, ForeignKey, Table, derived_checks
+from schemac.model import Column, DerivedCheck, ForeignKey, Table
 from schemac.planner import (
     AddCheck,
     AddColumn,
@@ -41,9 +40,11 @@ from schemac.planner import (
     for_dialect,
 )
 from schemac.render.sandbox import TEMPLATE_HINT, TemplateRefused, allow_for, budgeted, environment, template_error
+from schemac.render.state import VersionState, indexed_columns, keyed, renames
+from schemac.spec.checks import derived_checks
 from schemac.spec.names import primary_key_name
 
-__all__ = ["environment", "render_operation", "render_version"]
+__all__ = ["VersionState", "environment", "indexed_columns", "render_operation", "render_version"]
 
 Context = dict[str, Any]
 
@@ -54,16 +55,6 @@ class RenderedStatement:
 
     sql: str
     idempotent: bool = True
-
-
-def indexed_columns(table: Table) -> frozenset[str]:
-    """Columns in the table's primary key, an index or a foreign key."""
-    names = set(table.primary_key)
-    for index in table.indexes:
-        names.update(c.name for c in index.columns)
-    for fk in table.foreign_keys:
-        names.update(fk.columns)
-    return frozenset(names)
 
 
 def column_context(column: Column, dialect: Dialect, indexed: bool = False) -> Context:
@@ -107,16 +98,21 @@ def constraint_contexts(table: Table, dialect: Dialect) -> list[Context]:
     return found
 
 
-def _create_table(op: CreateTable, dialect: Dialect) -> Context:
-    keyed = indexed_columns(op.table)
-    return {
+def _create_table(op: CreateTable, dialect: Dialect, state: VersionState) -> Context:
+    """``table_options``, only where the dialect has any: what it writes after the parentheses
+    (``Dialect.table_options``)."""
+    indexed = indexed_columns(op.table)
+    context: Context = {
         "table": dialect.ident(op.table.name),
-        "columns": [column_context(c, dialect, c.name in keyed) for c in op.table.columns],
+        "columns": [column_context(c, dialect, c.name in indexed) for c in op.table.columns],
         "constraints": constraint_contexts(op.table, dialect),
     }
+    if dialect.table_options:
+        context["table_options"] = dialect.table_options
+    return context
 
 
-def _create_index(op: CreateIndex, dialect: Dialect) -> Context:
+def _create_index(op: CreateIndex, dialect: Dialect, state: VersionState) -> Context:
     index = op.index
     return {
         "name": dialect.ident(index.name),
@@ -127,7 +123,7 @@ def _create_index(op: CreateIndex, dialect: Dialect) -> Context:
     }
 
 
-def _drop_index(op: DropIndex, dialect: Dialect) -> Context:
+def _drop_index(op: DropIndex, dialect: Dialect, state: VersionState) -> Context:
     """``key_indexes``: where each foreign key needs an index (``Dialect.keys_need_index``), the one to add
     for each key this index is the last to lead, named after the key."""
     q = dialect.ident
@@ -139,15 +135,15 @@ def _drop_index(op: DropIndex, dialect: Dialect) -> Context:
     }
 
 
-def _drop_table(op: DropTable, dialect: Dialect) -> Context:
+def _drop_table(op: DropTable, dialect: Dialect, state: VersionState) -> Context:
     return {"table": dialect.ident(op.table.name)}
 
 
-def _rename_table(op: RenameTable, dialect: Dialect) -> Context:
+def _rename_table(op: RenameTable, dialect: Dialect, state: VersionState) -> Context:
     return {"old": dialect.ident(op.old), "new": dialect.ident(op.new)}
 
 
-def _rename_column(op: RenameColumn, dialect: Dialect) -> Context:
+def _rename_column(op: RenameColumn, dialect: Dialect, state: VersionState) -> Context:
     return {"table": dialect.ident(op.table), "old": dialect.ident(op.old), "new": dialect.ident(op.new)}
 
 
@@ -155,31 +151,31 @@ def _derived_checks(table: str, column: Column, dialect: Dialect) -> list[Contex
     return [{"name": dialect.ident(c.name), "expression": c.expression} for c in derived_checks(table, column, dialect)]
 
 
-def _keyed_column(table: str, column: Column, dialect: Dialect) -> Context:
-    return column_context(column, dialect, (table, column.name) in dialect.keyed)
+def _keyed_column(table: str, column: Column, dialect: Dialect, state: VersionState) -> Context:
+    return column_context(column, dialect, (table, column.name) in state.keyed)
 
 
-def _add_column(op: AddColumn, dialect: Dialect) -> Context:
+def _add_column(op: AddColumn, dialect: Dialect, state: VersionState) -> Context:
     return {
         "table": dialect.ident(op.table),
-        "column": _keyed_column(op.table, op.column, dialect),
+        "column": _keyed_column(op.table, op.column, dialect, state),
         "add_checks": _derived_checks(op.table, op.column, dialect),
     }
 
 
-def _drop_column(op: DropColumn, dialect: Dialect) -> Context:
+def _drop_column(op: DropColumn, dialect: Dialect, state: VersionState) -> Context:
     return {"table": dialect.ident(op.table), "column": dialect.ident(op.column.name)}
 
 
-def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
+def _alter_column(op: AlterColumn, dialect: Dialect, state: VersionState) -> Context:
     """``default_reset``: the default is dropped before the type change (``Dialect.retype_casts_default``), so
     ``default_changed`` then says whether the new one is set after it. ``fill``: the default written into
     the rows holding NULL before the column becomes NOT NULL, with ``column_with_nulls`` the new definition
     still NULL (for an engine that changes type and nullability in one statement)."""
-    before = column_context(op.before, dialect, (op.table, op.before.name) in dialect.was_keyed)
-    after = _keyed_column(op.table, op.after, dialect)
+    before = column_context(op.before, dialect, (op.table, op.before.name) in state.was_keyed)
+    after = _keyed_column(op.table, op.after, dialect, state)
     type_changed = before["type"] != after["type"]
-    moves = _check_moves(op, dialect, type_changed)
+    moves = _check_moves(op, dialect, state, type_changed)
     reset = type_changed and before["default"] is not None and dialect.retype_casts_default
     q = dialect.ident
     return {
@@ -198,11 +194,11 @@ def _alter_column(op: AlterColumn, dialect: Dialect) -> Context:
     }
 
 
-def _reorder_columns(op: ReorderColumns, dialect: Dialect) -> Context:
+def _reorder_columns(op: ReorderColumns, dialect: Dialect, state: VersionState) -> Context:
     return {"table": dialect.ident(op.table), "columns": [dialect.ident(c) for c in op.columns]}
 
 
-def _alter_primary_key(op: AlterPrimaryKey, dialect: Dialect) -> Context:
+def _alter_primary_key(op: AlterPrimaryKey, dialect: Dialect, state: VersionState) -> Context:
     return {
         "table": dialect.ident(op.table),
         "old_name": dialect.ident(op.old_constraint),
@@ -212,23 +208,23 @@ def _alter_primary_key(op: AlterPrimaryKey, dialect: Dialect) -> Context:
     }
 
 
-def _add_check(op: AddCheck, dialect: Dialect) -> Context:
+def _add_check(op: AddCheck, dialect: Dialect, state: VersionState) -> Context:
     return {"table": dialect.ident(op.table), "name": dialect.ident(op.check.name), "expression": op.check.expression}
 
 
-def _drop_check(op: DropCheck, dialect: Dialect) -> Context:
+def _drop_check(op: DropCheck, dialect: Dialect, state: VersionState) -> Context:
     return {"table": dialect.ident(op.table), "name": dialect.ident(op.check.name)}
 
 
-def _add_foreign_key(op: AddForeignKey, dialect: Dialect) -> Context:
+def _add_foreign_key(op: AddForeignKey, dialect: Dialect, state: VersionState) -> Context:
     return {"table": dialect.ident(op.table), "constraint": foreign_key_context(op.foreign_key, dialect)}
 
 
-def _drop_foreign_key(op: DropForeignKey, dialect: Dialect) -> Context:
+def _drop_foreign_key(op: DropForeignKey, dialect: Dialect, state: VersionState) -> Context:
     return {"table": dialect.ident(op.table), "name": dialect.ident(op.foreign_key.name)}
 
 
-def _rebuild_table(op: RebuildTable, dialect: Dialect) -> Context:
+def _rebuild_table(op: RebuildTable, dialect: Dialect, state: VersionState) -> Context:
     """Each new table filled in turn (its old table's self-references settled, then its indexes made),
     then the drops and renames. A new table's keys name the other new tables by their temporary names;
     with foreign keys on, SQLite wants a key's table to exist when rows are written, so a table is
@@ -252,13 +248,13 @@ def _rebuild_table(op: RebuildTable, dialect: Dialect) -> Context:
             {
                 "table": q(after.name),
                 "temporary": q(temporary[after.name]),
-                "creates": [_new_table(shapes[name], temporary, dialect) for name in creates],
+                "creates": [_new_table(shapes[name], temporary, dialect, state) for name in creates],
                 "copy_columns": [q(name) for name, _ in copied.copies],
                 "copy_values": values,
                 "self_references": _restricting_self_references(copied.before, dialect),
                 "old_indexes": [q(name) for name in copied.old_indexes],
                 "indexes": [
-                    _create_index(CreateIndex(temporary[after.name], index), dialect) for index in after.indexes
+                    _create_index(CreateIndex(temporary[after.name], index), dialect, state) for index in after.indexes
                 ],
             }
         )
@@ -271,12 +267,12 @@ def _rebuild_table(op: RebuildTable, dialect: Dialect) -> Context:
     }
 
 
-def _new_table(after: Table, temporary: dict[str, str], dialect: Dialect) -> Context:
+def _new_table(after: Table, temporary: dict[str, str], dialect: Dialect, state: VersionState) -> Context:
     """The ``create_table`` context of new shape ``after`` under its temporary name, its keys naming the
     other new tables by theirs."""
     keys = tuple(replace(fk, ref_table=temporary.get(fk.ref_table, fk.ref_table)) for fk in after.foreign_keys)
     return {
-        **_create_table(CreateTable(replace(after, foreign_keys=keys)), dialect),
+        **_create_table(CreateTable(replace(after, foreign_keys=keys)), dialect, state),
         "table": dialect.ident(temporary[after.name]),
     }
 
@@ -296,8 +292,8 @@ def _restricting_self_references(table: Table, dialect: Dialect) -> list[list[st
 
 # Operation type → (template file, context builder, whether re-running it is harmless).
 # A dialect renders only the kinds its plan holds: SQLite never sees AlterColumn, AddCheck, … (they are
-# folded into RebuildTable by plan.for_dialect), so it ships no template for them.
-RENDERERS: dict[type, tuple[str, Callable[[Any, Dialect], Context], bool]] = {
+# folded into RebuildTable by plan.for_dialect), so it ships no template for them, nor takes the shared one.
+RENDERERS: dict[type, tuple[str, Callable[[Any, Dialect, VersionState], Context], bool]] = {
     CreateTable: ("create_table.sql.j2", _create_table, True),
     CreateIndex: ("create_index.sql.j2", _create_index, True),
     DropIndex: ("drop_index.sql.j2", _drop_index, True),
@@ -321,7 +317,10 @@ class _NoTemplate(Exception):
     """The dialect has no template for an operation (not: a template includes one that is missing)."""
 
 
-def render_operation(op: Operation, dialect: Dialect, env: jinja2.Environment) -> RenderedStatement:
+def render_operation(
+    op: Operation, dialect: Dialect, env: jinja2.Environment, state: VersionState | None = None
+) -> RenderedStatement:
+    """``op`` as ``dialect`` writes it; ``state``: what the version being rendered knows (by default nothing)."""
     template, build_context, idempotent = RENDERERS[type(op)]
     try:
         loaded = env.get_template(template)
@@ -329,7 +328,7 @@ def render_operation(op: Operation, dialect: Dialect, env: jinja2.Environment) -
         if missing.name != template:
             raise
         raise _NoTemplate(template) from None
-    context = build_context(op, dialect)
+    context = build_context(op, dialect, state or VersionState())
     with budgeted():
         allow_for(context)
         return RenderedStatement(loaded.render(context).strip(), idempotent)
@@ -339,8 +338,8 @@ def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operatio
     """``version``'s operations as ``dialect`` runs them: column changes that render to the same
     definition here (``bigint`` → ``integer`` on SQLite) are dropped, then what the dialect cannot
     ALTER is folded into table rebuilds."""
-    dialect = _with_renames(version, dialect)
-    visible = tuple(_as_here(op, dialect) for op in version.operations if not _same_here(op, dialect))
+    state = renames(version)
+    visible = tuple(_as_here(op, dialect) for op in version.operations if not _same_here(op, dialect, state))
     return for_dialect(_rechecked(version, dialect, visible), version, dialect.in_place)
 
 
@@ -373,20 +372,13 @@ _WORD = re.compile(r"[a-z0-9_]+")
 """A word of an expression: a superset of the columns it names (words in its strings are counted too)."""
 
 
-def _with_renames(version: VersionPlan, dialect: Dialect) -> Dialect:
-    """``dialect`` knowing the table and column renames of ``version`` (derived checks are named after them)."""
-    renamed = {op.new: op.old for op in version.operations if isinstance(op, RenameTable)}
-    columns = {(op.table, op.new): op.old for op in version.operations if isinstance(op, RenameColumn)}
-    return replace(dialect, renamed_tables=MappingProxyType(renamed), renamed_columns=MappingProxyType(columns))
-
-
-def _same_here(op: Operation, dialect: Dialect) -> bool:
+def _same_here(op: Operation, dialect: Dialect, state: VersionState) -> bool:
     """Whether ``op`` changes nothing on ``dialect``: a column change that renders to the same definition
     here and leaves its derived checks as they are (a renamed boolean on PostgreSQL has none to rename)."""
     if not isinstance(op, AlterColumn):
         return False
     before, after = column_context(op.before, dialect), column_context(op.after, dialect)
-    return before == after and not _check_moves(op, dialect, before["type"] != after["type"])
+    return before == after and not _check_moves(op, dialect, state, before["type"] != after["type"])
 
 
 def _as_here(op: Operation, dialect: Dialect) -> Operation:
@@ -414,7 +406,7 @@ class CheckMoves:
         return bool(self.drops or self.renames or self.adds)
 
 
-def _check_moves(op: AlterColumn, dialect: Dialect, type_changed: bool) -> CheckMoves:
+def _check_moves(op: AlterColumn, dialect: Dialect, state: VersionState, type_changed: bool) -> CheckMoves:
     """The derived checks ``op`` drops, renames and adds on ``dialect``.
 
     The database holds the checks of ``op.before`` under the names the table and column had before this
@@ -427,8 +419,8 @@ def _check_moves(op: AlterColumn, dialect: Dialect, type_changed: bool) -> Check
     wanted = derived_checks(op.table, op.after, dialect)
     if op.before == op.after and not op.renames_checks:
         return CheckMoves()
-    old_table = dialect.renamed_tables.get(op.table, op.table)
-    old_column = replace(op.before, name=dialect.renamed_columns.get((op.table, op.before.name), op.before.name))
+    old_table = state.renamed_tables.get(op.table, op.table)
+    old_column = replace(op.before, name=state.renamed_columns.get((op.table, op.before.name), op.before.name))
     named = {c.kind: c.name for c in derived_checks(old_table, old_column, dialect)}
     held = [replace(c, name=named[c.kind]) for c in derived_checks(op.table, op.before, dialect)]
     if type_changed and dialect.retype_rewrites_checks:
@@ -466,11 +458,9 @@ def _table_name(op: Operation) -> str:
     return table if isinstance(table, str) else table.name
 
 
-def _keyed(tables: Iterable[Table]) -> frozenset[tuple[str, str]]:
-    return frozenset((table.name, name) for table in tables for name in indexed_columns(table))
-
-
-def _retyped(plan: VersionPlan, dialect: Dialect, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
+def _retyped(
+    plan: VersionPlan, dialect: Dialect, state: VersionState, operations: tuple[Operation, ...]
+) -> tuple[Operation, ...]:
     """``operations`` plus a type change for each column whose type depends on being in a key or index
     (MariaDB's TEXT is VARCHAR there) and that this version keys (before the first key or index of
     its table) or no longer keys (at the end)."""
@@ -484,9 +474,9 @@ def _retyped(plan: VersionPlan, dialect: Dialect, operations: tuple[Operation, .
             # By then the column has its new shape (its other changes come first, or it is the last
             # change of the version): only its type changes, to the one the key needs or no longer needs.
             change = AlterColumn(name, column, column)
-            if (name, column.name) in dialect.keyed and (name, column.name) not in dialect.was_keyed:
+            if (name, column.name) in state.keyed and (name, column.name) not in state.was_keyed:
                 keying.setdefault(name, []).append(change)
-            elif (name, column.name) in dialect.was_keyed and (name, column.name) not in dialect.keyed:
+            elif (name, column.name) in state.was_keyed and (name, column.name) not in state.keyed:
                 unkeying.append(change)
     result: list[Operation] = []
     for op in operations:
@@ -525,13 +515,15 @@ def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment
     # Only the tables this version touches are rendered, so only theirs are looked up: walking the
     # whole schema here would make a build O(versions x tables).
     touched = {*plan.changed, *(_table_name(op) for op in operations)}
-    keyed = _keyed(plan.schema[name] for name in touched if name in plan.schema)
     unchanged = [plan.schema[name] for name in touched - plan.changed.keys() if name in plan.schema]
-    was_keyed = _keyed([*unchanged, *(before for before, _ in plan.changed.values())])
-    dialect = replace(_with_renames(plan, dialect), keyed=keyed, was_keyed=was_keyed)
-    for op in _retyped(plan, dialect, operations):
+    state = replace(
+        renames(plan),
+        keyed=keyed(plan.schema[name] for name in touched if name in plan.schema),
+        was_keyed=keyed([*unchanged, *(before for before, _ in plan.changed.values())]),
+    )
+    for op in _retyped(plan, dialect, state, operations):
         try:
-            statements.append(render_operation(op, dialect, env))
+            statements.append(render_operation(op, dialect, env, state))
         except _NoTemplate as missing:
             raise _inexpressible(plan, op, dialect, str(missing)) from None
     description = [" ".join(line.split()) for line in plan.spec.description.splitlines()]

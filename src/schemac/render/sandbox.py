@@ -34,6 +34,7 @@ import jinja2.visitor
 from jinja2 import nodes
 from jinja2.exceptions import SecurityError
 
+from schemac.dialects import DIALECTS, IN_PLACE_KINDS
 from schemac.errors import SchemacError, fail
 from schemac.project.inputs import MAX_TEMPLATE_BYTES, read_bytes
 
@@ -60,7 +61,7 @@ MAX_SECONDS = 60.0
 
 TEMPLATE_HINT = (
     "templates run sandboxed: they may use the variables schemac passes, loop, macros, {% include %} "
-    "of a template beside them, and the filters and tests listed in the README"
+    "of a template beside them, and the filters and tests listed in docs/dialects.md#templates"
 )
 _TEMPLATE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.sql\.j2\Z")
 _LOOP_ATTRIBUTES = frozenset(
@@ -71,6 +72,10 @@ _LOOP_ATTRIBUTES = frozenset(
 
 class TemplateRefused(Exception):
     """A template did something the sandbox does not allow, or went over a limit."""
+
+
+SHARED = "_common"
+"""The packaged directory of the templates several dialects share (a dialect's own file of a name wins)."""
 
 
 def _package_templates(dialect: str) -> Path:
@@ -488,10 +493,15 @@ def _literal_chars(body: list[nodes.Node]) -> int:
 class _Loader(jinja2.BaseLoader):
     """A dialect's templates: the project's override of a name first, read as any project file is
     (:func:`schemac.project.inputs.read_bytes`: a regular file inside the project, at most
-    :data:`MAX_TEMPLATE_BYTES`), else the packaged one. Only bare ``*.sql.j2`` file names resolve."""
+    :data:`MAX_TEMPLATE_BYTES`), else the dialect's packaged one, else the shared one (:data:`SHARED`),
+    unless it is named after an operation kind the dialect does not make in place (``in_place``): the
+    dialect has no template for that change. Only bare ``*.sql.j2`` file names resolve."""
 
-    def __init__(self, dialect: str, override: Path | None, shown: str, root: Path | None) -> None:
-        self.package = _package_templates(dialect)
+    def __init__(
+        self, dialect: str, override: Path | None, shown: str, root: Path | None, in_place: frozenset[str]
+    ) -> None:
+        self.packages = (_package_templates(dialect), _package_templates(SHARED))
+        self.unshared = frozenset(f"{kind}.sql.j2" for kind in IN_PLACE_KINDS - in_place)
         self.override = override
         self.shown = shown
         self.root = root
@@ -503,9 +513,12 @@ class _Loader(jinja2.BaseLoader):
             raise TemplateRefused(problem)
         if self.override is not None and os.path.lexists(self.override / template):
             return self._override_source(self.override / template, f"{self.shown}/{template}")
-        packaged = self.package / template
+        own, shared = self.packages
+        packaged = own / template
         if not packaged.is_file():
-            raise jinja2.TemplateNotFound(template)
+            packaged = shared / template
+            if template in self.unshared or not packaged.is_file():
+                raise jinja2.TemplateNotFound(template)
         override = self.override
         return (
             packaged.read_text("utf-8"),
@@ -552,22 +565,26 @@ def environment(dialect: str, project_templates: Path | None, root: Path | None 
     ``root`` is the project directory (resolved), which overrides must not lead out of; it defaults
     to the directory holding ``project_templates``. Whether the override directory exists is looked
     up on every call, so a long-lived process notices a ``templates/`` directory created after its
-    first build.
+    first build. The shared templates a dialect takes follow its ``in_place`` as :data:`DIALECTS` has it.
     """
+    known = DIALECTS.get(dialect)
+    in_place = known.in_place if known is not None else IN_PLACE_KINDS
     override = project_templates / dialect if project_templates is not None else None
     if override is None or not override.is_dir():
-        return _environment(dialect, None, "", None)
+        return _environment(dialect, None, "", None, in_place)
     root = (root or override.parent.parent).resolve()
     try:
         shown = override.absolute().relative_to(root).as_posix()
     except ValueError:
         shown = str(override)
-    return _environment(dialect, override, shown, root)
+    return _environment(dialect, override, shown, root, in_place)
 
 
 @cache
-def _environment(dialect: str, override: Path | None, shown: str, root: Path | None) -> jinja2.Environment:
-    return _Sandbox(_Loader(dialect, override, shown, root))
+def _environment(
+    dialect: str, override: Path | None, shown: str, root: Path | None, in_place: frozenset[str]
+) -> jinja2.Environment:
+    return _Sandbox(_Loader(dialect, override, shown, root, in_place))
 
 
 def template_error(error: Exception, env: jinja2.Environment) -> SchemacError | None:

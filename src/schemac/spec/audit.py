@@ -1,14 +1,40 @@
-"""Audit stage: add the SOC 2 audit columns and their CHECKs to each table, by policy.
+"""Audit policy and stage: which SOC 2 audit columns a table gets, and adding them with their CHECKs.
 
-Policy per table is ``full`` (all three groups), ``none``, or a subset of created/updated/deleted;
-the project's default comes from ``[tool.schemac.audit] default``.
+A policy, per table (``audit:``) or for the project (``[tool.schemac.audit] default``), is ``full``
+(all three groups), ``none``, or a list of created/updated/deleted.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
+from typing import Any
 
-from schemac.model import Column, ColumnType, Spec, Table, audit_check
+from schemac.model import Column, ColumnType, Spec, Table
+from schemac.spec.checks import audit_check
+
+AUDIT_GROUPS = ("created", "updated", "deleted")
+
+
+def audit_column_names(groups: Iterable[str]) -> tuple[str, ...]:
+    """The columns of ``groups``: ``<group>_at`` and ``<group>_by`` for each."""
+    return tuple(f"{group}_{part}" for group in groups for part in ("at", "by"))
+
+
+AUDIT_COLUMNS = audit_column_names(AUDIT_GROUPS)
+"""Every audit column: no spec may declare one."""
+
+
+def audit_groups(policy: Any) -> tuple[str, ...] | None:
+    """The groups ``policy`` names, in :data:`AUDIT_GROUPS` order, or ``None`` when it is not a policy."""
+    if policy == "full":
+        return AUDIT_GROUPS
+    if policy == "none":
+        return ()
+    if isinstance(policy, list) and policy and all(group in AUDIT_GROUPS for group in policy):
+        return tuple(group for group in AUDIT_GROUPS if group in policy)
+    return None
+
 
 _TIMESTAMP = ColumnType("timestamp")
 _TEXT = ColumnType("text")

@@ -1,12 +1,14 @@
-"""Expression safety: compile each CHECK, WHERE and SQL default inside a throwaway SQLite database.
+"""Expression safety: what a spec's text may carry into SQL, and each expression compiled in SQLite.
 
-The lexical scan in :mod:`schemac.model` already guarantees one parenthesis-balanced expression
-without statements, comments or subqueries. Here SQLite compiles it where it will stand — a
-``CHECK`` of a table holding only the table's own columns, the ``WHERE`` of a partial index, a
-column ``DEFAULT`` — so an unknown function, a syntax error, another table's column, a ``VALUES``
-subquery or a non-deterministic index condition is refused before anything is rendered. Sample
-rows (all NULL, all 0) are then inserted, because SQLite refuses some expressions only when it
-evaluates them, such as ``datetime('now')`` in a CHECK. Every probe is rolled back.
+No key or string may hold a control character (:func:`control_character_diagnostics`, ``SC314``).
+Each CHECK, WHERE and SQL default is scanned (:func:`scan_expression`, ``SC310``) for one
+parenthesis-balanced expression without statements, comments or subqueries. SQLite then compiles it
+in a throwaway database where it will stand — a ``CHECK`` of a table holding only the table's own
+columns, the ``WHERE`` of a partial index, a column ``DEFAULT`` — so an unknown function, a syntax
+error, another table's column, a ``VALUES`` subquery or a non-deterministic index condition is
+refused before anything is rendered. Sample rows (all NULL, all 0) are then inserted, because SQLite
+refuses some expressions only when it evaluates them, such as ``datetime('now')`` in a CHECK. Every
+probe is rolled back.
 
 The repository is not trusted, so every probe runs within fixed limits (``SC315`` when one is
 exceeded): a budget of SQLite virtual-machine steps counted by a progress handler, strings and
@@ -25,13 +27,108 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
+from typing import Any
 
 from schemac.errors import Diagnostic
 from schemac.model import Spec, Table
-from schemac.spec.source import MAX_SPEC_BYTES
+from schemac.spec.source import MAX_SPEC_BYTES, Document, Path_, dotted
+
+_SQL_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def control_character(text: str) -> str | None:
+    """The first control character in ``text`` other than tab and newline, as ``U+XXXX``, or ``None``."""
+    for ch in text:
+        if unicodedata.category(ch) == "Cc" and ch not in "\t\n":
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def control_character_diagnostics(doc: Document) -> list[Diagnostic]:
+    """Every key or string value holding a control character (CR, NUL, ESC, …): none may reach SQL output."""
+    found: list[Diagnostic] = []
+    if not doc.may_hold_controls:
+        return found
+
+    def walk(value: Any, path: Path_) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if (char := control_character(key)) is not None:
+                    found.append(_control_diagnostic(doc, (*path, key), char, key=True))
+                walk(item, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, (*path, i))
+        elif isinstance(value, str) and (char := control_character(value)) is not None:
+            found.append(_control_diagnostic(doc, path, char))
+
+    walk(doc.data, ())
+    return found
+
+
+def _control_diagnostic(doc: Document, path: Path_, char: str, *, key: bool = False) -> Diagnostic:
+    return doc.diagnostic(
+        path,
+        "SC314",
+        f"{dotted(path)} contains the control character {char}, which must not reach the generated SQL",
+        "remove it; text may hold tabs and newlines but no other control characters",
+        key=key,
+    )
+
+
+def scan_expression(text: str) -> str | None:
+    """Why ``text`` is not a single self-contained SQL expression, or ``None``.
+
+    Outside string literals and quoted names it must have balanced parentheses, no ``;``, no
+    comment markers (``--``, ``/*``, ``#``), no ``$`` and no subquery, and it holds no backslash
+    anywhere, so every supported engine sees the same string boundaries and wrapping it in
+    ``CHECK (...)`` cannot escape.
+    """
+    if "\\" in text:
+        return "contains a backslash, which MariaDB reads as an escape inside strings and SQLite does not"
+    depth = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "'\"`":
+            end = text.find(ch, i + 1)
+            while end != -1 and end + 1 < n and text[end + 1] == ch:
+                end = text.find(ch, end + 2)
+            if end == -1:
+                return f"unterminated {ch} quote"
+            i = end + 1
+            continue
+        if ch == ";":
+            return "contains ';': an expression cannot hold a second statement"
+        if text.startswith("--", i) or text.startswith("/*", i) or ch == "#":
+            return "contains an SQL comment marker"
+        if ch == "$":
+            return "contains '$', which starts a dollar-quoted string in PostgreSQL"
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                return "has a ')' without its '('"
+        elif (ch.isalpha() or ch == "_") and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+            word = _SQL_WORD.match(text, i)  # matched in place: slicing the rest of the text made a scan quadratic
+            if word is not None:  # else a non-ASCII letter, which cannot start a keyword
+                if word.group().lower() == "select":
+                    return "contains a subquery: an expression may use only its own table's columns"
+                i = word.end()
+                continue
+        i += 1
+    if depth:
+        return "has a '(' without its ')'"
+    if not text.strip():
+        return "is empty"
+    return None
+
 
 # What the expression is → the statements that compile it in place, then the sample rows. A
 # default is compiled by EXPLAIN (which runs nothing) and evaluated only by its sample row.

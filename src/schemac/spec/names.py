@@ -1,5 +1,6 @@
-"""The names schemac gives what a spec does not name: one home for every generated constraint and index
-name, so the reader, the planner, the renderer and ``verify`` spell them the same way.
+"""Names: what makes an SQL identifier acceptable (:func:`identifier_problem`), and the names schemac gives
+what a spec does not name, one home for every generated constraint and index name, so the reader, the
+planner, the renderer and ``verify`` spell them the same way.
 
 =====================  ================================  ==========================================
 what                   name                              made by
@@ -17,7 +18,34 @@ foreign key            ``fk_<table>_<columns>``          :func:`foreign_key_name
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+
+from schemac.spec.reserved import RESERVED_WORDS
+
+MAX_IDENTIFIER = 63
+"""Longest name: PostgreSQL's limit, the strictest of the supported databases."""
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+RESERVED_PREFIX = "sqlite_"
+"""SQLite refuses tables and indexes whose names start with this; no name may, so specs stay portable."""
+
+
+def is_reserved(name: str) -> bool:
+    return name in RESERVED_WORDS or name.startswith(RESERVED_PREFIX)
+
+
+def identifier_problem(name: str) -> str | None:
+    """Why ``name`` cannot be used as an SQL identifier, or ``None`` when it can."""
+    if len(name) > MAX_IDENTIFIER:
+        return f"name '{name}' is {len(name)} characters, over the limit of {MAX_IDENTIFIER}"
+    if not IDENTIFIER.fullmatch(name):
+        return f"'{name}' is not a valid name: use lowercase letters, digits and _, not starting with a digit"
+    if name.startswith(RESERVED_PREFIX):
+        return f"'{name}' starts with '{RESERVED_PREFIX}', which SQLite reserves for its own tables"
+    if name in RESERVED_WORDS:
+        return f"'{name}' is a reserved word in SQLite, PostgreSQL or MariaDB"
+    return None
+
 
 CHECK_SUFFIXES: Mapping[str, str] = {"enum": "enum", "boolean": "bool", "json": "json", "length": "length"}
 """Kind of derived check → the suffix of its name."""

@@ -15,6 +15,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from schemac.errors import Diagnostic
+from schemac.spec.names import MAX_IDENTIFIER
 from schemac.spec.source import Document, Path_, dotted
 
 if TYPE_CHECKING:
@@ -196,11 +197,11 @@ def _translate(doc: Document, error: ValidationError) -> list[Diagnostic]:
 def _identifier_error(doc: Document, path: Path_, name: Any, *, key: bool = False) -> Diagnostic:
     if not isinstance(name, str):
         return doc.diagnostic(path, "SC202", f"{dotted(path[:-1])} name must be a string", key=key)
-    if len(name) > 63:
+    if len(name) > MAX_IDENTIFIER:
         return doc.diagnostic(
             path,
             "SC303",
-            f"name '{name[:20]}…' is {len(name)} characters, over the limit of 63",
+            f"name '{name[:20]}…' is {len(name)} characters, over the limit of {MAX_IDENTIFIER}",
             "use a shorter name",
             key=key,
         )

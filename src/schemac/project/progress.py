@@ -1,7 +1,8 @@
 """Progress for long commands: one self-updating line on stderr, only on a terminal and never with --quiet.
 
 A :class:`Progress` is a callable ``(done, total, stage)``; library functions that accept a
-``progress`` callback (``build``, and ``apply``) call it, and the CLI passes one of these.
+``progress`` callback (``build``, through the pipeline's reading and rendering) call it, and the CLI
+passes one of these.
 """
 
 from __future__ import annotations

@@ -1,0 +1,373 @@
+"""What every engine has: the :class:`Dialect` (facts the renderer asks for) and the :class:`Database`
+(the applier's connection), with the shapes a catalog reader returns (:class:`LiveTable` …).
+
+Each engine's module (:mod:`schemac.dialects.sqlite`, :mod:`~schemac.dialects.postgresql`,
+:mod:`~schemac.dialects.mariadb`) holds its Dialect instance and its Database subclass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
+
+from schemac.errors import Diagnostic, SchemacError
+from schemac.model import ColumnType, Default
+
+if TYPE_CHECKING:
+    from schemac.dialects.connections import Target
+
+ENUM_CHECK = {"enum": "{column} IN ({values})"}
+"""Every engine needs a check for an enum."""
+BOOLEAN_CHECK = "{column} IN (0, 1)"
+
+IN_PLACE_DEFAULT = frozenset(
+    {
+        "create_table",
+        "create_index",
+        "drop_index",
+        "drop_table",
+        "rename_table",
+        "rename_column",
+        "add_column",
+        "insert_column",  # an engine without column positions appends it: column order then differs
+        "add_constrained_column",
+        "drop_column",
+        "drop_constrained_column",
+        "alter_column",
+        "alter_primary_key",
+        "add_check",
+        "drop_check",
+        "add_foreign_key",
+        "drop_foreign_key",
+    }
+)
+IN_PLACE_KINDS = IN_PLACE_DEFAULT | {"reorder_columns"}
+"""Every operation kind a dialect may list in :attr:`Dialect.in_place`."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """An engine's facts; the same instance serves every version rendered (what one version knows is
+    :class:`schemac.render.VersionState`)."""
+
+    name: str
+    types: MappingProxyType[str, str]
+    """Logical type name → SQL type; ``{length}`` and ``{scale}`` are filled from the column type."""
+    quote: str = '"'
+    true: str = "TRUE"
+    false: str = "FALSE"
+    check_templates: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType(ENUM_CHECK))
+    """Kind → body of the check derived from a column (see :func:`schemac.spec.checks.derived_checks`), for
+    each rule the engine's types do not enforce: ``{column}`` (quoted), ``{values}`` (the enum's literals),
+    ``{length}`` (of ``string(n)``)."""
+    renames_constraints: bool = False
+    """Whether ``ALTER TABLE … RENAME CONSTRAINT`` renames a check (else it is dropped and added again)."""
+    retype_rewrites_checks: bool = False
+    """Whether a column's type change rewrites the checks on it in a form a fresh ``CHECK`` does not take
+    (PostgreSQL keeps the old type's casts), so its derived checks are made again."""
+    retype_casts_default: bool = False
+    """Whether a type change casts the column's default to the new type (PostgreSQL: it fails where no
+    implicit cast exists, and keeps the old type's cast where one does), so the default is dropped
+    before the change and set again after, as a fresh ``CREATE TABLE`` writes it."""
+    keys_need_index: bool = False
+    """Whether each foreign key needs an index led by its columns, and takes an index of the user's for
+    it (InnoDB, which refuses to drop that index, error 1553): dropping the last such index adds, in the
+    same statement, one named after the key, as the engine names the one it makes itself."""
+    unindexable_types: frozenset[str] = frozenset()
+    """Logical types the engine cannot index in full (MariaDB's json is LONGTEXT): a key or index over a
+    column of one is refused (SC324)."""
+    escape_backslash: bool = False
+    """Whether a string literal holding ``\\`` doubles it: the engine may read it as an escape character."""
+    escape_prefix: str = ""
+    """Written before a literal holding ``\\`` (with ``escape_backslash``), so that it reads the same
+    whatever the server's settings say (PostgreSQL's ``E'…'``, whatever ``standard_conforming_strings`` is)."""
+    indexed_types: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Type overrides for columns in a key or index (an engine that cannot index an unbounded TEXT)."""
+    partial_indexes: bool = True
+    """Whether ``CREATE INDEX ... WHERE`` exists; without it a partial index is a full one (unique: refused)."""
+    string_quotes: str = "'"
+    """Characters that open a string literal; a ``"`` here means ``"name"`` in an expression is a string."""
+    catalog_types: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """How the engine's catalog spells a type this dialect writes (lowercase), for ``verify``."""
+    fk_default_action: str = "no action"
+    """The ``ON DELETE``/``ON UPDATE`` rule the catalog reports when a foreign key names none."""
+    unsupported_fk_actions: frozenset[str] = frozenset()
+    """Referential actions the engine refuses (InnoDB parses ``SET DEFAULT`` but rejects it)."""
+    check_blocking_actions: frozenset[tuple[str, str]] = frozenset()
+    """(event, action) pairs of a foreign key after which the engine refuses every CHECK that names one of
+    its columns (MariaDB: a key that sets or cascades its columns, error 1901)."""
+    table_options: str = ""
+    """Written after the parentheses of each ``CREATE TABLE`` (the ``table_options`` of its template)."""
+    in_place: frozenset[str] = IN_PLACE_DEFAULT
+    """Operation kinds (see :mod:`schemac.planner`) made with ALTER; a table needing any other is rebuilt.
+    A shared template (``templates/_common/``) named after a kind of :data:`IN_PLACE_KINDS` not listed
+    here is not the dialect's: a change of that kind reaching the renderer has no template (SC409)."""
+
+    def ident(self, name: str) -> str:
+        """A quoted identifier; names are already validated, so quoting is defence in depth."""
+        return f"{self.quote}{name.replace(self.quote, self.quote * 2)}{self.quote}"
+
+    def sql_type(self, ctype: ColumnType, indexed: bool = False) -> str:
+        """The column type; ``indexed`` when the column is part of a key, index or foreign key."""
+        pattern = self.indexed_types.get(ctype.name) if indexed else None
+        return (pattern or self.types[ctype.name]).format(length=ctype.length, scale=ctype.scale)
+
+    def string(self, value: str) -> str:
+        """A string literal; one without a backslash is the same ``'…'`` on every engine."""
+        prefix = ""
+        if self.escape_backslash and "\\" in value:
+            value, prefix = value.replace("\\", "\\\\"), self.escape_prefix
+        return prefix + "'" + value.replace("'", "''") + "'"
+
+    def literal(self, value: str | int | float | bool | None) -> str:
+        if value is None:
+            return "NULL"
+        if isinstance(value, bool):
+            return self.true if value else self.false
+        if isinstance(value, int | float):
+            return repr(value)
+        return self.string(value)
+
+    def default(self, default: Default) -> str:
+        if default.kind == "sql":
+            return f"({default.value})"
+        if default.kind == "json":
+            return self.string(str(default.value))
+        return self.literal(default.value)
+
+
+# --- the applier's side --------------------------------------------------------------------------
+
+HISTORY_TABLE = "schemac_history"
+PROGRESS_TABLE = "schemac_progress"
+OWN_TABLES = frozenset({HISTORY_TABLE, PROGRESS_TABLE})
+Row = tuple[Any, ...]
+
+
+def error(target: str, code: str, message: str, hint: str = "") -> SchemacError:
+    """``code`` about the database ``target`` (as messages show it), at its line 1."""
+    return SchemacError([Diagnostic(target, 1, 1, code, message, hint)])
+
+
+def connect_error(target: Target, message: str, hint: str = "", code: str = "SC606") -> SchemacError:
+    """A failure to connect (SC606 unless told), with the URL's passwords masked."""
+    return error(target.shown, code, target.mask(message), hint)
+
+
+def lock_timeout(target: Target, timeout: float) -> SchemacError:
+    return error(
+        target.shown,
+        "SC608",
+        f"another schemac apply held the migration lock for {timeout:g} s",
+        "wait for it to finish, or raise --lock-timeout",
+    )
+
+
+def driver(module: str, extra: str, target: Target) -> Any:
+    """The driver ``module``, imported on connect, or SC607 naming the extra that installs it."""
+    from importlib import import_module
+
+    try:
+        return import_module(module)
+    except ImportError:
+        raise error(
+            target.shown, "SC607", f"the {target.dialect} driver is not installed", f"pip install 'schemac[{extra}]'"
+        ) from None
+
+
+def unquote_name(name: str) -> str:
+    """A name as written in SQL (``"…"``, ``` `…` ```, ``[…]`` or bare), without its quotes."""
+    if name[0] == "[":
+        return name[1:-1]
+    if name[0] in '"`':
+        return name[1:-1].replace(name[0] * 2, name[0])
+    return name
+
+
+@dataclass(frozen=True)
+class LiveColumn:
+    name: str
+    type: str
+    nullable: bool
+    default: str | None = None
+    """The default as the engine shows it (None: the column has none); see :meth:`Database.definitions`."""
+
+
+@dataclass(frozen=True)
+class LiveIndex:
+    name: str
+    unique: bool
+    columns: tuple[tuple[str, bool], ...]
+    """(column, descending) pairs."""
+    partial: bool
+
+
+@dataclass(frozen=True)
+class LiveForeignKey:
+    name: str
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    on_delete: str
+    on_update: str
+
+
+@dataclass(frozen=True)
+class LiveTable:
+    """A table as a catalog shows it (or as the specs expect it), in the engine's own spelling."""
+
+    name: str
+    columns: tuple[LiveColumn, ...]
+    primary_key: tuple[str, ...]
+    indexes: tuple[LiveIndex, ...] = ()
+    foreign_keys: tuple[LiveForeignKey, ...] = ()
+    checks: Mapping[str, str] = field(default_factory=dict)
+    """Check name → its definition as the engine shows it, ``CHECK (…)`` (see :meth:`Database.definitions`)."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How the engine shows a table it was given (see :meth:`Database.definitions`)."""
+
+    checks: dict[str, str]
+    """Check name → definition, ``CHECK (…)``."""
+    defaults: dict[str, str | None]
+    """Column → default (None: none)."""
+
+
+class Database:
+    """The operations the applier needs; subclasses fill in the engine's SQL."""
+
+    dialect = ""
+    transactional_ddl = True
+    placeholder = "%s"
+    now_sql = ""
+    history_ddl = ""
+    progress_ddl = ""
+    progress_columns: tuple[str, ...] = ()
+    """``ALTER TABLE`` clauses that bring a ``schemac_progress`` made by an older schemac to today's columns."""
+    atomic_statement: re.Pattern[str] | None = None
+    """Without transactional DDL: the statements (data changes) that run in one transaction with their
+    progress row, so that both commit or neither does."""
+    session_statement: re.Pattern[str] | None = None
+    """Without transactional DDL: the statements that only set the session up, which a resumed run
+    replays before the statement it resumes at (the session of the run that stopped is gone)."""
+    session_settings: tuple[str, ...] = ()
+    """Run on every connection, so that a literal reads as the migration wrote it whatever the server,
+    database or role sets."""
+
+    def __init__(self, target: Target, connection: Any) -> None:
+        self.target = target
+        self.connection = connection
+
+    @classmethod
+    def open(cls, target: Target, timeout: float, read_only: bool) -> Database:
+        """A connection to ``target`` in autocommit mode (see :func:`schemac.dialects.connections.connect`)."""
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._run(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return [tuple(row) for row in self._run(sql, params).fetchall()]
+
+    def records(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """The rows of a query as {column name: value}: a table missing a column gives no value for it."""
+        cursor = self._run(sql, params)
+        names = [column[0] for column in cursor.description or ()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def column_names(self, table: str) -> list[str]:
+        """The columns ``table`` has (a name schemac chose: it is not quoted)."""
+        cursor = self._run(f"SELECT * FROM {table} WHERE 1 = 0", ())
+        cursor.fetchall()
+        return [column[0] for column in cursor.description or ()]
+
+    @property
+    def driver_error(self) -> type[Exception]:
+        """The base class of every error the driver raises (DB-API's ``Connection.Error``)."""
+        error: type[Exception] = self.connection.Error
+        return error
+
+    def statement_failed(self, error: Exception) -> bool:
+        """Whether ``error``, raised by a statement, means the server refused it, so that nothing of it committed."""
+        return True
+
+    def schema_digests(self, names: Collection[str] | None = None) -> dict[tuple[str, str], str]:
+        """Without transactional DDL: the live schema (see :class:`schemac.dialects.mariadb.MariaDBDatabase`)."""
+        raise NotImplementedError
+
+    def _run(self, sql: str, params: Sequence[Any]) -> Any:
+        """Without parameters the text goes as it is: a ``%`` in a migration is not a placeholder."""
+        cursor = self.connection.cursor()
+        if params:
+            cursor.execute(sql, tuple(params))
+        else:
+            cursor.execute(sql)
+        return cursor
+
+    def sql(self, text: str) -> str:
+        """``text`` with ``?`` placeholders in this driver's style."""
+        return text.replace("?", self.placeholder)
+
+    def begin(self) -> None:
+        self.execute("BEGIN")
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        with suppress(Exception):  # the connection may be gone; the server then rolls back on its own
+            self.execute("ROLLBACK")
+
+    @contextmanager
+    def locked(self, timeout: float) -> Iterator[None]:
+        """Hold the applier lock for the block (a no-op where each transaction takes it)."""
+        yield
+
+    def table_exists(self, name: str) -> bool:
+        raise NotImplementedError
+
+    def integrity_problems(self, statements: Sequence[str]) -> list[str]:
+        """Violations the engine defers to a check after a migration's ``statements`` (SQLite's foreign keys)."""
+        return []
+
+    def tables(self) -> dict[str, LiveTable]:
+        raise NotImplementedError
+
+    def definitions(self, tables: Mapping[str, str]) -> dict[str, Shown] | None:
+        """How this engine shows checks and defaults it is given: each of ``tables`` (label → what a
+        ``CREATE TABLE`` holds between its parentheses: columns with their defaults, and named CHECK
+        constraints) is made as a temporary table of this session, its checks and defaults are read
+        back as :meth:`tables` reads live ones, and it is removed. ``None`` when the session cannot make
+        a temporary table (a read-only transaction or replica, a missing privilege).
+
+        So an expected check or default is put in the engine's own words (PostgreSQL's casts and
+        parentheses, MariaDB's lower-case functions and quoting) by the engine itself, whatever its version.
+        """
+        labels = list(tables)
+        found: dict[str, Shown] = {}
+        for start in range(0, len(labels), self.temporary_batch):
+            batch = range(start, min(start + self.temporary_batch, len(labels)))
+            temporary = {f"schemac_verify_{i}": labels[i] for i in batch}
+            try:
+                made = self._temporary_checks({name: tables[label] for name, label in temporary.items()})
+            except self.driver_error:
+                return None
+            found.update((temporary[name], shown) for name, shown in made.items())
+        return found
+
+    temporary_batch = 500
+    """Temporary tables made at once: PostgreSQL makes a batch in one transaction, which holds a lock on
+    each (the server's lock table has room for some thousands)."""
+
+    def _temporary_checks(self, tables: Mapping[str, str]) -> dict[str, Shown]:
+        """Create the temporary ``tables`` (name → definition), read their checks and defaults, remove them."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.connection.close()

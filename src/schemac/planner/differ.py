@@ -1,0 +1,329 @@
+"""Planning: replay specs in order (:func:`plan`), each one's renames, drops, checks and creations, then
+diff every re-listed table against its previous shape, one function per kind of element (columns,
+primary key, indexes, checks, foreign keys)."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from schemac.errors import Diagnostic
+from schemac.model import (
+    Column,
+    ForeignKey,
+    Index,
+    Spec,
+    Table,
+    Where,
+    column_shape,
+    foreign_key_shape,
+    index_shape,
+)
+from schemac.planner.findings import ErrorSink, refuse_destructive
+from schemac.planner.integrity import check_object_names, check_references, creation_order
+from schemac.planner.operations import (
+    AddCheck,
+    AddColumn,
+    AddForeignKey,
+    AlterColumn,
+    AlterPrimaryKey,
+    CreateIndex,
+    CreateTable,
+    DropCheck,
+    DropColumn,
+    DropForeignKey,
+    DropIndex,
+    DropTable,
+    Operation,
+    RenameColumn,
+    RenameTable,
+    ReorderColumns,
+    VersionPlan,
+    narrows,
+)
+from schemac.planner.renames import (
+    apply_column_renames,
+    apply_table_renames,
+    resolve_column_renames,
+    resolve_drops,
+    resolve_table_renames,
+)
+from schemac.planner.state import Fingerprint, PlanState, SchemaAt
+from schemac.spec.names import check_name, primary_key_name
+
+
+def plan(specs: Iterable[Spec], start: PlanState | None = None) -> tuple[list[VersionPlan], list[Diagnostic]]:
+    """Plans for every spec, in order, with every finding that needs the schema of earlier versions.
+
+    ``start`` (updated in place) resumes after versions planned earlier. Work per version follows
+    what its spec touches, not the size of the schema so far.
+    """
+    state = start if start is not None else PlanState()
+    base = copy.copy(state.tables)
+    history: dict[str, list[tuple[int, Table | None]]] = {}
+    plans: list[VersionPlan] = []
+    diagnostics: list[Diagnostic] = []
+    for spec in specs:
+        number = state.versions
+        version = _plan_one(spec, state, diagnostics)
+        changes = state.end_version()
+        for name, table in changes:
+            history.setdefault(name, []).append((number, table))
+        fingerprint = Fingerprint(state.fingerprint).hexdigest()
+        schema = SchemaAt(history, number, base)
+        touched = tuple(name for name, _ in changes)
+        plans.append(dataclasses.replace(version, schema=schema, fingerprint=fingerprint, touched=touched))
+    return plans, diagnostics
+
+
+def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionPlan:
+    """Update ``state`` to ``spec`` and return the operations (schema and fingerprint filled by the caller)."""
+
+    def error(where: Where, code: str, message: str, hint: str = "") -> None:
+        found.append(Diagnostic(spec.file, where[0], where[1], code, message, hint))
+
+    table_renames = resolve_table_renames(spec, state, error)
+    dropped = resolve_drops(spec, state, table_renames, error)
+    apply_table_renames(state, table_renames)
+    new_tables = [t for t in spec.tables if t.name not in state]
+    relisted = {t.name: t for t in spec.tables if t.name in state}
+    column_renames: dict[str, dict[str, str]] = {}
+    for name, table in relisted.items():
+        reported = len(found)
+        renames = resolve_column_renames(spec, state[name], table, error)
+        if len(found) == reported:  # else a refused rename would show up again as a drop and an add
+            column_renames[name] = renames
+    for name, renames in column_renames.items():
+        apply_column_renames(state, name, renames)
+    changed = {name: (state[name], relisted[name]) for name in column_renames}
+    for table in dropped:
+        del state[table.name]
+    state.update({t.name: t for t in spec.tables})
+    check_references(spec, state, dropped, error)
+    check_object_names(spec, state, error)
+    ordered = creation_order(new_tables, error)
+    diffs = [
+        _diff_table(spec, before, after, error, table_renames.get(name, name), set(column_renames[name]))
+        for name, (before, after) in changed.items()
+    ]
+    operations: list[Operation] = [RenameTable(old, new) for new, old in table_renames.items()]
+    operations += [
+        RenameColumn(name, old, new) for name, renames in column_renames.items() for new, old in renames.items()
+    ]
+    operations += [op for diff in diffs for op in diff.index_drops]
+    operations += [op for diff in diffs for op in diff.constraint_drops]
+    for table in ordered:
+        operations.append(CreateTable(table))
+        operations.extend(CreateIndex(table.name, index) for index in table.indexes)
+    operations += [op for diff in diffs for op in diff.alters]
+    operations += [op for diff in diffs for op in diff.index_creates]
+    operations += [DropTable(t) for t in reversed(creation_order(dropped, _ignore))]
+    changed = {diff.table: changed[diff.table] for diff in diffs if not diff.empty}
+    referenced_by = _referrers(state, changed, dropped, table_renames)
+    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *relisted.values()), referenced_by)
+
+
+def _ignore(where: Where, code: str, message: str, hint: str = "") -> None:
+    """Dropped tables that reference each other are dropped in any order."""
+
+
+def _referrers(
+    state: PlanState, changed: Mapping[str, tuple[Table, Table]], dropped: list[Table], renames: Mapping[str, str]
+) -> dict[str, tuple[str, ...]]:
+    """For each altered table, and each table that references one of them directly or through others,
+    the tables with a foreign key to it during the version: in the schema the version leaves (which
+    ``state`` indexes), and among the altered tables' earlier shapes and the dropped ones (whose keys
+    follow the table ``renames``, new name → old, as the database's do)."""
+    state.refresh()
+    new_name = {old: new for new, old in renames.items()}
+    earlier: dict[str, set[str]] = {}
+    for before, _ in changed.values():
+        for fk in before.foreign_keys:
+            earlier.setdefault(fk.ref_table, set()).add(before.name)
+    for table in dropped:
+        for fk in table.foreign_keys:
+            earlier.setdefault(new_name.get(fk.ref_table, fk.ref_table), set()).add(table.name)
+    found: dict[str, tuple[str, ...]] = {}
+    pending = list(changed)
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found[name] = tuple(sorted(state.referrers.get(name, set()) | earlier.get(name, set())))
+        pending.extend(user for user in found[name] if user not in found)
+    return found
+
+
+@dataclass(frozen=True)
+class _TableDiff:
+    """One re-listed table's operations, by the phase of the version they belong to."""
+
+    table: str
+    index_drops: list[Operation]
+    constraint_drops: list[Operation]
+    alters: list[Operation]
+    index_creates: list[Operation]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.index_drops or self.constraint_drops or self.alters or self.index_creates)
+
+
+def _diff_table(
+    spec: Spec, before: Table, after: Table, error: ErrorSink, original: str, renamed_columns: set[str]
+) -> _TableDiff:
+    """``before`` (its renames applied) → ``after``; ``original`` is the table's name in the previous version."""
+    index_drops, index_creates = _diff_indexes(before, after)
+    check_drops, check_adds = _diff_checks(before, after)
+    key_drops, key_adds = _diff_foreign_keys(before, after)
+    columns = _diff_columns(spec, before, after, error, original != after.name, renamed_columns)
+    primary_key = _diff_primary_key(before, after, original)
+    return _TableDiff(
+        after.name, index_drops, key_drops + check_drops, columns + primary_key + check_adds + key_adds, index_creates
+    )
+
+
+def _diff_columns(
+    spec: Spec, before: Table, after: Table, error: ErrorSink, table_renamed: bool, renamed_columns: set[str]
+) -> list[Operation]:
+    """Drops, type/nullability/default changes, adds and reordering; destructive ones are refused unless allowed.
+
+    A renamed enum, boolean or string(n) column, or any such column of a renamed table, changes the name of the
+    check derived from it, so it counts as altered.
+    """
+    ops: list[Operation] = []
+    name = after.name
+    old_columns, new_columns = before.columns_by_name, after.columns_by_name
+
+    def where(column: Column) -> Where:
+        return after.where if column.audit else column.where
+
+    was_constrained = _constrained(before)
+    for column in before.columns:
+        if column.name not in new_columns:
+            refuse_destructive(spec, after.where, f"dropping column '{name}.{column.name}'", error)
+            kind = "drop_constrained_column" if was_constrained(column) else "drop_column"
+            ops.append(DropColumn(name, column, kind))
+    for column in after.columns:
+        old = old_columns.get(column.name)
+        if old is None:
+            continue
+        if column_shape(old) == column_shape(column):
+            if table_renamed or column.name in renamed_columns:
+                ops.append(AlterColumn(name, old, column, renames_checks=True))
+            continue
+        if narrows(old.type, column.type):
+            refuse_destructive(
+                spec,
+                spec.at("tables", name, "columns", column.name, "type"),
+                f"narrowing column '{name}.{column.name}' from {old.type} to {column.type}",
+                error,
+            )
+        if old.nullable and not column.nullable and column.default is None:
+            refuse_destructive(
+                spec, where(column), f"making column '{name}.{column.name}' NOT NULL without a default", error
+            )
+        ops.append(AlterColumn(name, old, column))
+    kept = [c.name for c in after.columns if c.name in old_columns]
+    # An added column before the last existing one is inserted among them.
+    last_kept = max((i for i, c in enumerate(after.columns) if c.name in old_columns), default=-1)
+    constrained = _constrained(after)
+    for position, column in enumerate(after.columns):
+        if column.name in old_columns:
+            continue
+        if not column.nullable and column.default is None:
+            refuse_destructive(
+                spec, where(column), f"adding NOT NULL column '{name}.{column.name}' without a default", error
+            )
+        if position < last_kept:
+            kind = "insert_column"
+        elif (
+            constrained(column)
+            or (not column.nullable and column.default is None)
+            or (column.default is not None and column.default.kind == "sql")
+        ):
+            kind = "add_constrained_column"
+        else:
+            kind = "add_column"
+        ops.append(AddColumn(name, column, kind))
+    if kept != [c.name for c in before.columns if c.name in new_columns]:
+        ops.append(ReorderColumns(name, tuple(c.name for c in after.columns)))
+    return ops
+
+
+def _constrained(table: Table) -> Callable[[Column], bool]:
+    """Whether a key or check of ``table`` names a column (so ALTER cannot add or drop it); checks a
+    dialect derives from the column are its own business (:func:`schemac.render.dialect_operations`).
+
+    The table's keys and checks are indexed once, however many columns are asked about.
+    """
+    keyed = set(table.primary_key).union(*(fk.columns for fk in table.foreign_keys))
+    checks = {check.name for check in table.checks}
+
+    def constrained(column: Column) -> bool:
+        return column.name in keyed or check_name(table.name, column.name) in checks
+
+    return constrained
+
+
+def _diff_primary_key(before: Table, after: Table, original: str) -> list[Operation]:
+    """A changed key, or a renamed table (its key constraint is named after the table)."""
+    if before.primary_key == after.primary_key and (original == after.name or not after.primary_key):
+        return []
+    return [AlterPrimaryKey(after.name, before.primary_key, after.primary_key, primary_key_name(original))]
+
+
+def _diff_indexes(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:
+    """Index drops and creates: a changed definition is a drop and a create under the same name."""
+    old = {i.name: i for i in before.indexes}
+    new = {i.name: i for i in after.indexes}
+    dropped = [i for i in before.indexes if i.name not in new or index_shape(new[i.name]) != index_shape(i)]
+    gone: set[str] = set()
+    drops: list[Operation] = []
+    for index in dropped:
+        gone.add(index.name)
+        left = [i for i in before.indexes if i.name not in gone]
+        drops.append(DropIndex(after.name, index, _last_index_of(before, index, left)))
+    creates: list[Operation] = [
+        CreateIndex(after.name, i)
+        for i in after.indexes
+        if i.name not in old or index_shape(old[i.name]) != index_shape(i)
+    ]
+    return drops, creates
+
+
+def _leads(columns: Iterable[str], fk: ForeignKey) -> bool:
+    """Whether ``columns`` (of an index or key, in order) begin with the columns of ``fk``."""
+    return tuple(columns)[: len(fk.columns)] == fk.columns
+
+
+def _last_index_of(table: Table, index: Index, left: Iterable[Index]) -> tuple[ForeignKey, ...]:
+    """The foreign keys of ``table`` led by ``index`` and by none of the indexes ``left`` nor the primary key."""
+    others = [table.primary_key, *([c.name for c in i.columns] for i in left)]
+    return tuple(
+        fk
+        for fk in table.foreign_keys
+        if _leads((c.name for c in index.columns), fk) and not any(_leads(o, fk) for o in others)
+    )
+
+
+def _diff_checks(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:
+    old = {c.name: c.expression for c in before.checks}
+    new = {c.name: c.expression for c in after.checks}
+    drops: list[Operation] = [DropCheck(after.name, c) for c in before.checks if new.get(c.name) != c.expression]
+    adds: list[Operation] = [AddCheck(after.name, c) for c in after.checks if old.get(c.name) != c.expression]
+    return drops, adds
+
+
+def _diff_foreign_keys(before: Table, after: Table) -> tuple[list[Operation], list[Operation]]:
+    old = {f.name: foreign_key_shape(f) for f in before.foreign_keys}
+    new = {f.name: foreign_key_shape(f) for f in after.foreign_keys}
+    drops: list[Operation] = [
+        DropForeignKey(after.name, f) for f in before.foreign_keys if new.get(f.name) != foreign_key_shape(f)
+    ]
+    adds: list[Operation] = [
+        AddForeignKey(after.name, f) for f in after.foreign_keys if old.get(f.name) != foreign_key_shape(f)
+    ]
+    return drops, adds

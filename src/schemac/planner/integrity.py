@@ -1,0 +1,235 @@
+"""Checks across tables, after a spec's tables are in the plan state: foreign keys reference existing
+columns of a key with the same types, object names are unique per schema, and new tables are created
+referenced ones first (a cycle is reported)."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Mapping
+
+from schemac.model import ForeignKey, Spec, Table
+from schemac.planner.findings import ErrorSink, known
+from schemac.planner.state import OWNER_WORDING, PlanState
+from schemac.spec.names import primary_key_name
+
+
+def check_references(spec: Spec, state: PlanState, dropped: list[Table], error: ErrorSink) -> None:
+    """Foreign keys of declared tables, and of every table that references a declared or dropped one."""
+    state.refresh()
+    declared = {t.name for t in spec.tables}
+    gone = {t.name for t in dropped}
+    for i, name in enumerate(spec.drop_tables):
+        users = sorted(state.referrers.get(name, ()))
+        if name in gone and users:
+            error(
+                spec.at("drop_tables", i),
+                "SC408",
+                f"table '{name}' cannot be dropped: {', '.join(users)} still reference it",
+                "drop those foreign keys (or tables) in this spec too",
+            )
+    involved = declared.union(*(state.referrers.get(name, set()) for name in declared))
+    targets = _Targets(state)
+    for table in (state[name] for name in state.in_order(involved)):
+        if table.name in declared:
+            for fk in table.foreign_keys:
+                _check_reference(table, fk, targets, error)
+            continue
+        for fk in _keys_to(table, declared):
+            target = state[fk.ref_table]
+            _check_reference(table, dataclasses.replace(fk, where=target.where), targets, error)
+
+
+def _keys_to(table: Table, targets: set[str]) -> list[ForeignKey]:
+    """The foreign keys of ``table`` that reference one of ``targets``, in order, found in time that follows
+    the smaller of the two: a table that references many is not walked whole each time one of them changes."""
+    by_target = table.foreign_keys_by_target
+    if len(targets) <= len(by_target):
+        positions = [p for name in targets if name in by_target for p in by_target[name]]
+    else:
+        positions = [p for name, found in by_target.items() if name in targets for p in found]
+    return [table.foreign_keys[p] for p in sorted(positions)]
+
+
+class _Targets:
+    """What foreign keys ask of the tables they reference, worked out once per table however many keys ask.
+
+    ``tables`` must not change while it is in use.
+    """
+
+    def __init__(self, tables: Mapping[str, Table]) -> None:
+        self.tables = tables
+        self._keys: dict[str, frozenset[frozenset[str]]] = {}
+        self._known_columns: dict[str, str] = {}
+
+    @functools.cached_property
+    def known_tables(self) -> str:
+        return known("tables", self.tables)
+
+    def known_columns(self, table: Table) -> str:
+        if table.name not in self._known_columns:
+            self._known_columns[table.name] = known("columns", table.columns_by_name)
+        return self._known_columns[table.name]
+
+    def keys(self, table: Table) -> frozenset[frozenset[str]]:
+        """The column sets a foreign key may reference: the primary key and each unique, non-partial index."""
+        if table.name not in self._keys:
+            unique = (frozenset(c.name for c in i.columns) for i in table.indexes if i.unique and i.predicate is None)
+            self._keys[table.name] = frozenset([frozenset(table.primary_key), *unique])
+        return self._keys[table.name]
+
+
+def _check_reference(table: Table, fk: ForeignKey, targets: _Targets, error: ErrorSink) -> None:
+    target = targets.tables.get(fk.ref_table)
+    if target is None:
+        error(
+            fk.where,
+            "SC305",
+            f"foreign key {fk.name} references table '{fk.ref_table}', which does not exist",
+            targets.known_tables,
+        )
+        return
+    for column in fk.ref_columns:
+        if target.column(column) is None:
+            error(
+                fk.where,
+                "SC306",
+                f"foreign key {fk.name} references column '{fk.ref_table}.{column}', which does not exist",
+                targets.known_columns(target),
+            )
+            return
+    if frozenset(fk.ref_columns) not in targets.keys(target):
+        error(
+            fk.where,
+            "SC312",
+            f"foreign key {fk.name} references {fk.ref_table}({', '.join(fk.ref_columns)}), "
+            "which is neither its primary key nor unique",
+            "reference the primary key or a unique column",
+        )
+    for mine, theirs in zip(fk.columns, fk.ref_columns, strict=False):
+        a, b = table.column(mine), target.column(theirs)
+        if a is not None and b is not None and a.type != b.type:
+            error(
+                fk.where,
+                "SC313",
+                f"foreign key {fk.name}: column '{mine}' is {a.type} but '{fk.ref_table}.{theirs}' is {b.type}",
+                "give both columns the same type",
+            )
+
+
+def check_object_names(spec: Spec, state: PlanState, error: ErrorSink) -> None:
+    """Tables, indexes and primary keys (an index on PostgreSQL) share one namespace per schema.
+
+    Objects of tables this spec does not list were checked by earlier specs; each clash that
+    involves a listed table is reported at that table's object.
+    """
+    state.refresh()
+    listed = [state[t.name] for t in spec.tables]
+    names = {t.name for t in listed}
+    owners = _Owners(state, names)
+    for table in listed:
+        if table.name in owners:
+            error(
+                table.where,
+                "SC304",
+                f"table name '{table.name}' is already used by {owners[table.name]}",
+                "give the table another name",
+            )
+        owners[table.name] = OWNER_WORDING["table"].format(table.name)
+    for table in listed:
+        if table.primary_key:
+            name = primary_key_name(table.name)
+            if name in owners:
+                error(
+                    table.where,
+                    "SC304",
+                    f"primary key name '{name}' of table '{table.name}' is already used by {owners[name]}",
+                    "rename the table or the other object",
+                )
+            owners[name] = OWNER_WORDING["primary key"].format(table.name)
+        for index in table.indexes:
+            if index.name in owners:
+                error(
+                    index.where,
+                    "SC304",
+                    f"index name '{index.name}' is already used by {owners[index.name]}",
+                    "give the index another name",
+                )
+            owners[index.name] = OWNER_WORDING["index"].format(table.name)
+
+
+class _Owners(dict[str, str]):
+    """Owners of object names: those set here first, then the schema's tables other than ``excluding``."""
+
+    def __init__(self, state: PlanState, excluding: set[str]) -> None:
+        super().__init__()
+        self.state, self.excluding = state, excluding
+
+    def __missing__(self, name: str) -> str:
+        owner = self.state.owner(name, self.excluding)
+        if owner is None:
+            raise KeyError(name)
+        return self.state.describe(name, owner)
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or (
+            isinstance(name, str) and self.state.owner(name, self.excluding) is not None
+        )
+
+
+def creation_order(tables: list[Table], error: ErrorSink) -> list[Table]:
+    """Referenced tables first; spec order otherwise. A cycle is reported, not broken.
+
+    Tables come in rounds, each in spec order: first those that reference no other listed table, then
+    those that reference only tables of earlier rounds. A table's round is one after that of the last
+    table it waits for (Kahn's algorithm: each reference is followed once, from the referenced table).
+    """
+    names = {t.name for t in tables}
+    waits_for = {t.name: {fk.ref_table for fk in t.foreign_keys if fk.ref_table in names} - {t.name} for t in tables}
+    waited_by: dict[str, list[str]] = {}
+    for name, targets in waits_for.items():
+        for target in targets:
+            waited_by.setdefault(target, []).append(name)
+    unmet = {name: len(targets) for name, targets in waits_for.items()}
+    round_of: dict[str, int] = {}
+    ready = [name for name, count in unmet.items() if count == 0]
+    depth = 0
+    while ready:
+        following = []
+        for name in ready:
+            round_of[name] = depth
+            for user in waited_by.get(name, ()):
+                unmet[user] -= 1
+                if unmet[user] == 0:
+                    following.append(user)
+        ready, depth = following, depth + 1
+    if len(round_of) < len(waits_for):
+        pending = {
+            name: {target for target in targets if target not in round_of}
+            for name, targets in waits_for.items()
+            if name not in round_of
+        }
+        cycle = _find_cycle(pending)
+        first = next(t for t in tables if t.name == cycle[0])
+        error(
+            first.where,
+            "SC311",
+            f"circular foreign keys: {' -> '.join([*cycle, cycle[0]])}",
+            "drop one of the foreign keys, or add it in a later spec",
+        )
+        return tables
+    rounds: list[list[Table]] = [[] for _ in range(depth)]
+    for table in tables:
+        rounds[round_of[table.name]].append(table)
+    return [table for tables_of_round in rounds for table in tables_of_round]
+
+
+def _find_cycle(pending: Mapping[str, set[str]]) -> list[str]:
+    """A cycle among ``pending`` (each waits for at least one other), from the smallest name, following the
+    smallest reference."""
+    path: dict[str, int] = {}  # node → its position on the path
+    node = min(pending)
+    while node not in path:
+        path[node] = len(path)
+        node = min(pending[node])
+    return list(path)[path[node] :]
