@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from schemac.model import ForeignKey, Spec, Table
 from schemac.planner.findings import ErrorSink, known
@@ -178,36 +178,16 @@ class _Owners(dict[str, str]):
 
 
 def creation_order(tables: list[Table], error: ErrorSink) -> list[Table]:
-    """Referenced tables first; spec order otherwise. A cycle is reported, not broken.
-
-    Tables come in rounds, each in spec order: first those that reference no other listed table, then
-    those that reference only tables of earlier rounds. A table's round is one after that of the last
-    table it waits for (Kahn's algorithm: each reference is followed once, from the referenced table).
-    """
+    """Referenced tables first; spec order otherwise (:func:`in_rounds`). A cycle is reported, not broken."""
     names = {t.name for t in tables}
     waits_for = {t.name: {fk.ref_table for fk in t.foreign_keys if fk.ref_table in names} - {t.name} for t in tables}
-    waited_by: dict[str, list[str]] = {}
-    for name, targets in waits_for.items():
-        for target in targets:
-            waited_by.setdefault(target, []).append(name)
-    unmet = {name: len(targets) for name, targets in waits_for.items()}
-    round_of: dict[str, int] = {}
-    ready = [name for name, count in unmet.items() if count == 0]
-    depth = 0
-    while ready:
-        following = []
-        for name in ready:
-            round_of[name] = depth
-            for user in waited_by.get(name, ()):
-                unmet[user] -= 1
-                if unmet[user] == 0:
-                    following.append(user)
-        ready, depth = following, depth + 1
-    if len(round_of) < len(waits_for):
+    placed = in_rounds([t.name for t in tables], waits_for.__getitem__)
+    if len(placed) < len(tables):
+        done = set(placed)
         pending = {
-            name: {target for target in targets if target not in round_of}
+            name: {target for target in targets if target not in done}
             for name, targets in waits_for.items()
-            if name not in round_of
+            if name not in done
         }
         cycle = _find_cycle(pending)
         first = next(t for t in tables if t.name == cycle[0])
@@ -218,10 +198,34 @@ def creation_order(tables: list[Table], error: ErrorSink) -> list[Table]:
             "drop one of the foreign keys, or add it in a later spec",
         )
         return tables
-    rounds: list[list[Table]] = [[] for _ in range(depth)]
-    for table in tables:
-        rounds[round_of[table.name]].append(table)
-    return [table for tables_of_round in rounds for table in tables_of_round]
+    by_name = {t.name: t for t in tables}
+    return [by_name[name] for name in placed]
+
+
+def in_rounds(names: list[str], references: Callable[[str], set[str]]) -> list[str]:
+    """The ``names`` that a reference cycle does not hold back, in rounds: each after the rounds of the
+    tables it references (among ``names``), in the given order within a round. A name's round is one
+    after that of the last name it waits for (Kahn's algorithm: each reference followed once)."""
+    position = {name: i for i, name in enumerate(names)}
+    waits_for = {name: references(name) - {name} for name in names}
+    waited_by: dict[str, list[str]] = {}
+    for name, targets in waits_for.items():
+        for target in targets:
+            waited_by.setdefault(target, []).append(name)
+    unmet = {name: len(targets) for name, targets in waits_for.items()}
+    round_of: dict[str, int] = {}
+    ready = [name for name in names if not unmet[name]]
+    depth = 0
+    while ready:
+        following = []
+        for name in ready:
+            round_of[name] = depth
+            for user in waited_by.get(name, ()):
+                unmet[user] -= 1
+                if not unmet[user]:
+                    following.append(user)
+        ready, depth = following, depth + 1
+    return sorted(round_of, key=lambda name: (round_of[name], position[name]))
 
 
 def _find_cycle(pending: Mapping[str, set[str]]) -> list[str]:

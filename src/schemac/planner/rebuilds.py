@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from schemac.model import Table
+from schemac.planner.integrity import in_rounds
 from schemac.planner.operations import (
     CopiedTable,
     CreateIndex,
@@ -184,7 +185,7 @@ def _referenced_first(names: list[str], references: Callable[[str, bool], set[st
     references all go through nullable keys (likely NULL in a row the cycle's other tables reference),
     else the first, goes next.
     """
-    placed = _in_rounds(names, lambda name: references(name, False))
+    placed = in_rounds(names, lambda name: references(name, False))
     done = set(placed)
     remaining = [name for name in names if name not in done]
     while remaining:
@@ -195,31 +196,6 @@ def _referenced_first(names: list[str], references: Callable[[str, bool], set[st
         done.update(free)
         remaining = [name for name in remaining if name not in done]
     return placed
-
-
-def _in_rounds(names: list[str], references: Callable[[str], set[str]]) -> list[str]:
-    """The ``names`` that a reference cycle does not hold back, in rounds: each after the rounds of the
-    tables it references (among ``names``), in the given order within a round."""
-    position = {name: i for i, name in enumerate(names)}
-    waits_for = {name: references(name) - {name} for name in names}
-    waited_by: dict[str, list[str]] = {}
-    for name, targets in waits_for.items():
-        for target in targets:
-            waited_by.setdefault(target, []).append(name)
-    unmet = {name: len(targets) for name, targets in waits_for.items()}
-    round_of: dict[str, int] = {}
-    ready = [name for name in names if not unmet[name]]
-    depth = 0
-    while ready:
-        following = []
-        for name in ready:
-            round_of[name] = depth
-            for user in waited_by.get(name, ()):
-                unmet[user] -= 1
-                if not unmet[user]:
-                    following.append(user)
-        ready, depth = following, depth + 1
-    return sorted(round_of, key=lambda name: (round_of[name], position[name]))
 
 
 def _copies(before: Table, after: Table) -> tuple[tuple[str, bool], ...]:
