@@ -128,25 +128,37 @@ def test_mariadb_refuses_checks_on_columns_its_foreign_key_sets(
     assert cli("build", "--project", project).returncode == 0  # type: ignore[attr-defined]
 
 
+def mariadb_error_without_the_refusal(
+    spec: str,
+    make_project: Callable[..., Path],
+    database_factory: Callable[[str], str],
+    monkeypatch: pytest.MonkeyPatch,
+    **unrefused: object,
+) -> str:
+    """What a real MariaDB says to ``spec`` built with the dialect's refusal switched off (``unrefused``: the
+    Dialect fields that make it), so a test can show the build refuses only what the engine refuses."""
+    import dataclasses
+
+    from schemac import dialects
+
+    monkeypatch.setitem(dialects.DIALECTS, "mariadb", dataclasses.replace(dialects.MARIADB, **unrefused))
+    project = make_project({"0001_spec.yaml": spec}, 'dialects = ["mariadb"]\n', name="unrefused")
+    schemac.build(project, cache=False)
+    with pytest.raises(schemac.SchemacError) as caught:
+        schemac.apply(project, database_factory("mariadb"))
+    return str(caught.value)
+
+
 def test_the_checks_refused_by_sc323_are_the_ones_mariadb_refuses(
     make_project: Callable[..., Path],
     database_factory: Callable[[str], str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Built without the refusal, the file fails on a real MariaDB with error 1901 (and the key alone does not)."""
-    import dataclasses
-
-    from schemac import dialects
-
-    monkeypatch.setitem(
-        dialects.DIALECTS, "mariadb", dataclasses.replace(dialects.MARIADB, check_blocking_actions=frozenset())
+    error = mariadb_error_without_the_refusal(
+        KEY_THAT_CHANGES_ITS_COLUMN, make_project, database_factory, monkeypatch, check_blocking_actions=frozenset()
     )
-    url = database_factory("mariadb")
-    project = make_project({"0001_items.yaml": KEY_THAT_CHANGES_ITS_COLUMN}, 'dialects = ["mariadb"]\n')
-    schemac.build(project, cache=False)
-    with pytest.raises(schemac.SchemacError) as caught:
-        schemac.apply(project, url)
-    assert "(1901, \"Function or expression 'parent_id' cannot be used in the CHECK clause" in str(caught.value)
+    assert "(1901, \"Function or expression 'parent_id' cannot be used in the CHECK clause" in error
     without_checks = KEY_THAT_CHANGES_ITS_COLUMN.replace('        enum: [1, 2]\n        check: "parent_id > 0"\n', "")
     without_checks = without_checks.split("    checks:")[0]
     other = make_project({"0001_items.yaml": without_checks}, 'dialects = ["mariadb"]\n', name="other")
@@ -234,15 +246,7 @@ def test_the_indexes_refused_by_sc324_are_the_ones_mariadb_refuses(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Built without the refusal, the index of json and another column fails on a real MariaDB (error 1071)."""
-    import dataclasses
-
-    from schemac import dialects
-
-    monkeypatch.setitem(
-        dialects.DIALECTS, "mariadb", dataclasses.replace(dialects.MARIADB, unindexable_types=frozenset())
+    error = mariadb_error_without_the_refusal(
+        JSON_IN_KEYS.split("  pairs:")[0], make_project, database_factory, monkeypatch, unindexable_types=frozenset()
     )
-    project = make_project({"0001_docs.yaml": JSON_IN_KEYS.split("  pairs:")[0]}, 'dialects = ["mariadb"]\n')
-    schemac.build(project, cache=False)
-    with pytest.raises(schemac.SchemacError) as caught:
-        schemac.apply(project, database_factory("mariadb"))
-    assert "(1071, 'Specified key was too long" in str(caught.value)
+    assert "(1071, 'Specified key was too long" in error

@@ -56,6 +56,17 @@ def sqlite_rebuild(url: str, table: str, edit: Callable[[str], str]) -> None:
         database.execute(f'ALTER TABLE "edited" RENAME TO "{table}"')
 
 
+def edit_by_hand(engine: str, url: str, table: str, sqlite_edit: Callable[[str], str], statements: list[str]) -> None:
+    """Change ``table`` as someone would outside schemac: on SQLite by rebuilding it with ``sqlite_edit``
+    applied to its definition, elsewhere by running ``statements``."""
+    if engine == "sqlite":
+        sqlite_rebuild(url, table, sqlite_edit)
+        return
+    with opened(url) as database:
+        for sql in statements:
+            database.execute(sql)
+
+
 # What each engine shows for the two changed checks: (live status, expected status, live quantity, expected quantity).
 SHOWN = {
     "sqlite": (
@@ -86,28 +97,25 @@ def test_verify_reports_a_widened_enum_a_changed_check_and_a_dropped_one(
     project, url = project_for(engine, tmp_path / "project"), database_factory(engine)
     schemac.apply(project, url)
     assert schemac.verify(project, url).differences == ()  # the string holding CONSTRAINT "x" is no check
-    if engine == "sqlite":
-        sqlite_rebuild(
-            url,
-            "items",
-            lambda sql: (
-                sql.replace("'a\\b'))", "'a\\b', 'old'))")
-                .replace("quantity >= 0", "quantity >= -1")
-                .replace('\n    CONSTRAINT "ck_items_title_not_blank" CHECK (length(title) > 0),', "")
-            ),
-        )
-    else:
-        with opened(url) as database:
-            for sql in (
-                "ALTER TABLE items DROP CONSTRAINT ck_items_status_enum",
-                "ALTER TABLE items ADD CONSTRAINT ck_items_status_enum "
-                + ("CHECK (status IN ('new', 'it''s', E'a\\\\b', 'old'))" if engine == "postgresql" else "")
-                + ("CHECK (status IN ('new', 'it''s', 'a\\\\b', 'old'))" if engine == "mariadb" else ""),
-                "ALTER TABLE items DROP CONSTRAINT ck_items_quantity",
-                "ALTER TABLE items ADD CONSTRAINT ck_items_quantity CHECK (quantity >= -1)",
-                "ALTER TABLE items DROP CONSTRAINT ck_items_title_not_blank",
-            ):
-                database.execute(sql)
+    edit_by_hand(
+        engine,
+        url,
+        "items",
+        lambda sql: (
+            sql.replace("'a\\b'))", "'a\\b', 'old'))")
+            .replace("quantity >= 0", "quantity >= -1")
+            .replace('\n    CONSTRAINT "ck_items_title_not_blank" CHECK (length(title) > 0),', "")
+        ),
+        [
+            "ALTER TABLE items DROP CONSTRAINT ck_items_status_enum",
+            "ALTER TABLE items ADD CONSTRAINT ck_items_status_enum "
+            + ("CHECK (status IN ('new', 'it''s', E'a\\\\b', 'old'))" if engine == "postgresql" else "")
+            + ("CHECK (status IN ('new', 'it''s', 'a\\\\b', 'old'))" if engine == "mariadb" else ""),
+            "ALTER TABLE items DROP CONSTRAINT ck_items_quantity",
+            "ALTER TABLE items ADD CONSTRAINT ck_items_quantity CHECK (quantity >= -1)",
+            "ALTER TABLE items DROP CONSTRAINT ck_items_title_not_blank",
+        ],
+    )
     live_status, spec_status, live_quantity, spec_quantity = SHOWN[engine]
     expected = [
         f"specs/0001_items.yaml:7:7: SC626 check 'ck_items_status_enum' on 'items' is {live_status}, "
@@ -136,14 +144,16 @@ def test_an_enum_check_that_lists_no_values_any_more_is_reported_with_both_bodie
 ) -> None:
     project, url = project_for(engine, tmp_path / "project"), database_factory(engine)
     schemac.apply(project, url)
-    if engine == "sqlite":
-        sqlite_rebuild(
-            url, "items", lambda sql: sql.replace("\"status\" IN ('new', 'it''s', 'a\\b')", "status IS NOT NULL")
-        )
-    else:
-        with opened(url) as database:
-            database.execute("ALTER TABLE items DROP CONSTRAINT ck_items_status_enum")
-            database.execute("ALTER TABLE items ADD CONSTRAINT ck_items_status_enum CHECK (status IS NOT NULL)")
+    edit_by_hand(
+        engine,
+        url,
+        "items",
+        lambda sql: sql.replace("\"status\" IN ('new', 'it''s', 'a\\b')", "status IS NOT NULL"),
+        [
+            "ALTER TABLE items DROP CONSTRAINT ck_items_status_enum",
+            "ALTER TABLE items ADD CONSTRAINT ck_items_status_enum CHECK (status IS NOT NULL)",
+        ],
+    )
     assert [str(d) for d in schemac.verify(project, url).differences] == [
         printable(
             f"specs/0001_items.yaml:7:7: SC626 check 'ck_items_status_enum' on 'items' is {NOT_NULL[engine]}, "
@@ -172,12 +182,16 @@ def test_an_integer_enum_is_reported_with_the_values_it_gains_and_loses(
     spec += "      id: {type: integer, primary_key: true}\n      level: {type: integer, enum: [1, -2]}\n"
     project, url = project_for(engine, tmp_path / "project", spec), database_factory(engine)
     schemac.apply(project, url)
-    if engine == "sqlite":
-        sqlite_rebuild(url, "t", lambda sql: sql.replace('"level" IN (1, -2)', '"level" IN (3, 1)'))
-    else:
-        with opened(url) as database:
-            database.execute("ALTER TABLE t DROP CONSTRAINT ck_t_level_enum")
-            database.execute("ALTER TABLE t ADD CONSTRAINT ck_t_level_enum CHECK (level IN (3, 1))")
+    edit_by_hand(
+        engine,
+        url,
+        "t",
+        lambda sql: sql.replace('"level" IN (1, -2)', '"level" IN (3, 1)'),
+        [
+            "ALTER TABLE t DROP CONSTRAINT ck_t_level_enum",
+            "ALTER TABLE t ADD CONSTRAINT ck_t_level_enum CHECK (level IN (3, 1))",
+        ],
+    )
     assert [str(d) for d in schemac.verify(project, url).differences] == [
         f"specs/0001_items.yaml:7:7: SC626 check 'ck_t_level_enum' on 't' is {WIDENED[engine]}, "
         f"the specs give {NARROWED[engine]}: the database also allows 3 and does not allow -2"
@@ -287,24 +301,21 @@ def test_verify_reports_a_default_changed_added_or_removed_by_hand(
     url = database_factory(engine)
     schemac.apply(project, url)
     assert schemac.verify(project, url).differences == ()
-    if engine == "sqlite":
-        sqlite_rebuild(
-            url,
-            "items",
-            lambda sql: (
-                sql.replace("DEFAULT 'new'", "DEFAULT 'old'")
-                .replace(" DEFAULT 1", "")
-                .replace('"note" TEXT', "\"note\" TEXT DEFAULT 'none'")
-            ),
-        )
-    else:
-        with opened(url) as database:
-            for sql in (
-                "ALTER TABLE items ALTER COLUMN status SET DEFAULT 'old'",
-                "ALTER TABLE items ALTER COLUMN quantity DROP DEFAULT",
-                "ALTER TABLE items ALTER COLUMN note SET DEFAULT 'none'",
-            ):
-                database.execute(sql)
+    edit_by_hand(
+        engine,
+        url,
+        "items",
+        lambda sql: (
+            sql.replace("DEFAULT 'new'", "DEFAULT 'old'")
+            .replace(" DEFAULT 1", "")
+            .replace('"note" TEXT', "\"note\" TEXT DEFAULT 'none'")
+        ),
+        [
+            "ALTER TABLE items ALTER COLUMN status SET DEFAULT 'old'",
+            "ALTER TABLE items ALTER COLUMN quantity DROP DEFAULT",
+            "ALTER TABLE items ALTER COLUMN note SET DEFAULT 'none'",
+        ],
+    )
     live_status, spec_status, live_note = SHOWN_DEFAULTS[engine]
     expected = [
         f"specs/0001_items.yaml:7:7: SC623 column 'items.status' has default {live_status}, "

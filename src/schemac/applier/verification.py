@@ -157,12 +157,12 @@ def compare(
         Diagnostic(target.shown, 1, 1, "SC621", f"extra table '{name}': in the database, not in the specs")
         for name in sorted(live.keys() - expected.keys())
     ]
-    bodies = _CheckBodies(expected, live, dialect, normalise)
+    definitions = _Definitions(expected, live, dialect, normalise)
     for name in sorted(expected):
         table, file = expected[name]
         if name in live:
             found += _compare_table(table, file, live[name], dialect)
-            found += bodies.differences(table, file)
+            found += definitions.differences(table, file)
         else:
             found.append(
                 Diagnostic(file, *table.where, "SC620", f"missing table '{name}': in the specs, not in the database")
@@ -251,7 +251,7 @@ def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
     return VerifyResult(target.shown, version, tuple(found))
 
 
-class _CheckBodies:
+class _Definitions:
     """The engine's definitions of the expected checks that a live table also has, and of the defaults of
     its columns, asked for all at once."""
 
@@ -279,9 +279,10 @@ class _CheckBodies:
         if self.shown is None or table.name not in self.shown:
             return []
         live, expected = self.live[table.name], self.shown[table.name]
+        live_columns = {c.name: c for c in live.columns}
         found = []
         for column in table.columns:
-            got = next((c for c in live.columns if c.name == column.name), None)
+            got = live_columns.get(column.name)
             if got is None or column.name not in expected.defaults:
                 continue
             wanted = expected.defaults[column.name]
