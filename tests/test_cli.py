@@ -224,7 +224,8 @@ def test_check_names_an_added_file(built: Path, cli: Cli) -> None:
     assert outcome.returncode == 1
     assert outcome.stderr == (
         "migrations/0009_extra.sql:1:1: SC503 added: migration file is not produced by any spec "
-        "(hint: remove it, or add the spec that produces it)\n"
+        "(hint: remove it, add the spec that produces it, or record a hand-written file with 'schemac adopt'; "
+        "new hand-written SQL goes in specs/ as a raw SQL step)\n"
     )
 
 
@@ -339,8 +340,9 @@ def test_a_new_spec_at_or_below_the_newest_published_version_is_refused(built: P
     outcome = cli("build", "--project", built)
     assert outcome.returncode == 2
     assert outcome.stderr == (
-        "specs/0003_late.yaml:1:1: SC515 version 3 (0003_late.sql) is new but numbered at or below the newest "
-        "published version 5 (hint: renumber specs/0003_late.yaml above 5 and rebuild)\n"
+        "specs/0003_late.yaml:1:1: SC515 version 3 (0003_late.sql) is new but numbered at or below 5 "
+        "(0005_items.sql), the newest version recorded: a runner applies only versions above the newest it has "
+        "applied, so it would never run this one (hint: renumber specs/0003_late.yaml above 5 and rebuild)\n"
     )
 
 

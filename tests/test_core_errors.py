@@ -143,8 +143,9 @@ SPEC_ERRORS: dict[str, tuple[dict[str, str | bytes], str]] = {
     ),
     "SC309": (
         {"0001_a.yaml": T + "      created_at: {type: timestamp}\n"},
-        "specs/0001_a.yaml:6:7: SC309 'created_at' is an audit column and is added by the compiler (hint: remove it; "
-        "control audit columns with the table's audit: key)",
+        "specs/0001_a.yaml:6:7: SC309 'created_at' is an audit column and is added by the compiler (hint: remove it "
+        "and control audit columns with the table's audit: key; only a table from the baseline spec keeps audit "
+        "columns written by hand)",
     ),
     "SC310": (
         {"0001_a.yaml": T + "      a: {type: integer, check: 'a > 0; DROP TABLE t'}\n"},
@@ -230,8 +231,9 @@ def test_sc515_new_spec_below_published(published: Path) -> None:
     schemac.build(published)
     (published / "specs" / "0003_c.yaml").write_text(T.replace("  t:", "  c:") + KEYED, encoding="utf-8")
     assert findings(lambda: schemac.build(published)) == [
-        "specs/0003_c.yaml:1:1: SC515 version 3 (0003_c.sql) is new but numbered at or below the newest published "
-        "version 5 (hint: renumber specs/0003_c.yaml above 5 and rebuild)"
+        "specs/0003_c.yaml:1:1: SC515 version 3 (0003_c.sql) is new but numbered at or below 5 (0005_b.sql), the "
+        "newest version recorded: a runner applies only versions above the newest it has applied, so it would never "
+        "run this one (hint: renumber specs/0003_c.yaml above 5 and rebuild)"
     ]
 
 
@@ -256,8 +258,9 @@ def test_sc502_deleted_migration(published: Path) -> None:
 def test_sc503_unknown_migration_file(published: Path) -> None:
     (published / "migrations" / "0009_x.sql").write_text("SELECT 1;\n", encoding="utf-8")
     assert findings(lambda: schemac.build(published)) == [
-        "migrations/0009_x.sql:1:1: SC503 added: migration file is not produced by any spec (hint: remove it, or add "
-        "the spec that produces it)"
+        "migrations/0009_x.sql:1:1: SC503 added: migration file is not produced by any spec (hint: remove it, add "
+        "the spec that produces it, or record a hand-written file with 'schemac adopt'; new hand-written SQL goes "
+        "in specs/ as a raw SQL step)"
     ]
 
 

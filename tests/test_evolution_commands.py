@@ -259,8 +259,8 @@ def test_new_spec_numbered_below_the_newest_published_is_refused(make_project: M
         schemac.build(project)
     (diag,) = caught.value.diagnostics
     assert str(diag).startswith(
-        "specs/0003_late.yaml:1:1: SC515 version 3 (0003_late.sql) is new but numbered at or below the newest "
-        "published version 5"
+        "specs/0003_late.yaml:1:1: SC515 version 3 (0003_late.sql) is new but numbered at or below 5 "
+        "(0005_later.sql), the newest version recorded"
     )
 
 

@@ -11,8 +11,9 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would cost t
 if TYPE_CHECKING:
     from typing import Any
 
-    from schemac.api import PlannedVersion, build, check, init, new, plan_changes, schema, validate
+    from schemac.api import AdoptResult, PlannedVersion, adopt, build, check, init, new, plan_changes, schema, validate
     from schemac.applier import ApplyResult, StatusResult, apply, status
+    from schemac.applier.baselining import BaselineResult, baseline
     from schemac.applier.verification import VerifyResult, verify
     from schemac.datadict import DocsResult, docs
     from schemac.errors import Diagnostic, SchemacError
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from schemac.rules import LintResult, lint
 
 _EXPORTS = {
+    "adopt": "api",
+    "AdoptResult": "api",
     "build": "api",
     "check": "api",
     "init": "api",
@@ -41,11 +44,15 @@ _EXPORTS = {
     "ApplyResult": "applier",
     "StatusResult": "applier",
     "verify": "applier.verification",
+    "baseline": "applier.baselining",
+    "BaselineResult": "applier.baselining",
     "VerifyResult": "applier.verification",
 }
 
 __all__ = [
+    "AdoptResult",
     "ApplyResult",
+    "BaselineResult",
     "Diagnostic",
     "DocsResult",
     "LintResult",
@@ -54,7 +61,9 @@ __all__ = [
     "SchemacError",
     "StatusResult",
     "VerifyResult",
+    "adopt",
     "apply",
+    "baseline",
     "build",
     "check",
     "docs",
@@ -77,4 +86,3 @@ def __getattr__(name: str) -> Any:
     from importlib import import_module
 
     return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-

@@ -1,9 +1,10 @@
 """The verbs as library functions, one documented function each.
 
-Here: ``init``, ``new``, ``validate``, ``build``, ``check``, ``plan_changes`` and ``schema``. The verbs that
-talk to a database or write other files live beside their stage and are re-exported here, imported on
-first use: ``apply`` and ``status`` (:mod:`schemac.applier`), ``verify``
-(:mod:`schemac.applier.verification`), ``lint`` (:mod:`schemac.rules`) and ``docs`` (:mod:`schemac.datadict`).
+Here: ``init``, ``new``, ``adopt``, ``validate``, ``build``, ``check``, ``plan_changes`` and ``schema``.
+The verbs that talk to a database or write other files live beside their stage and are re-exported
+here, imported on first use: ``apply`` and ``status`` (:mod:`schemac.applier`), ``verify``
+(:mod:`schemac.applier.verification`), ``baseline`` (:mod:`schemac.applier.baselining`), ``lint``
+(:mod:`schemac.rules`) and ``docs`` (:mod:`schemac.datadict`).
 
 Each returns a result object or raises :class:`~schemac.errors.SchemacError`; the CLI only formats.
 What a verb finds in the published migrations is worked out in :mod:`schemac.migrations.drift`.
@@ -11,6 +12,7 @@ What a verb finds in the published migrations is worked out in :mod:`schemac.mig
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,30 +22,44 @@ from typing import TYPE_CHECKING, Any
 from schemac import dialects, render
 from schemac.errors import SchemacError, fail
 from schemac.migrations import drift as drifts
+from schemac.migrations.adoption import adoptable
 from schemac.migrations.drift import Drift
-from schemac.migrations.manifest import MANIFEST_NAME
+from schemac.migrations.manifest import MANIFEST_NAME, Manifest
 from schemac.migrations.published import expected_manifest, locate, present, read_migration, remove_stale, states
-from schemac.project.compiler import Compiled, Output, compile_outputs, compile_project, discover, require_specs_dir
+from schemac.project.compiler import (
+    Compiled,
+    Output,
+    SpecFile,
+    compile_outputs,
+    compile_project,
+    discover,
+    require_specs_dir,
+)
 from schemac.project.files import project_lock, publish, recover
 from schemac.project.inputs import MAX_SETTINGS_BYTES, read_bytes
 from schemac.project.progress import ProgressCallback, no_progress
 from schemac.project.settings import Settings, load_settings
+from schemac.project.steps import discover_steps
 from schemac.spec.source import SPEC_NAME, load_document
 from schemac.spec.validation import schema_text
 
 if TYPE_CHECKING:
     from schemac.applier import apply, status
+    from schemac.applier.baselining import baseline
     from schemac.applier.verification import verify
     from schemac.datadict import docs
     from schemac.rules import lint
 
 __all__ = [
+    "AdoptResult",
     "BuildResult",
     "CheckResult",
     "Drift",
     "PlannedVersion",
     "ValidateResult",
+    "adopt",
     "apply",
+    "baseline",
     "build",
     "check",
     "docs",
@@ -57,7 +73,7 @@ __all__ = [
     "verify",
 ]
 
-_ELSEWHERE = ("apply", "status", "verify", "lint", "docs")
+_ELSEWHERE = ("apply", "status", "verify", "baseline", "lint", "docs")
 """The verbs defined beside their stage, imported on first use (where from: the package's own map) so
 that the other verbs start fast."""
 
@@ -192,6 +208,62 @@ def check(project: str | Path = ".", *, base: str | None = None, cache: bool = T
 
 
 @dataclass(frozen=True)
+class AdoptResult:
+    adopted: tuple[str, ...]  # the files recorded as adopted, as findings name them
+    manifests: tuple[str, ...]  # the manifests written
+
+
+def adopt(project: str | Path = ".") -> AdoptResult:
+    """Record every ``.sql`` file in the migrations directory that no spec produces as adopted: kept byte
+    for byte, checked like a published file, and applied in version order with the generated ones.
+
+    Refuses (writing nothing) a file the first user's loader would read otherwise, one that shares its
+    integer version with another, and, once the manifest records anything, one numbered at or below
+    what it records (:func:`~schemac.migrations.adoption.adoptable`).
+    """
+    settings = _settings(project)
+    require_specs_dir(settings)
+    with project_lock(settings.root):
+        specs, _ = discover(settings)
+        steps, _ = discover_steps(settings)
+        produced_by_specs = {f"{f.prefix}_{f.slug}.sql": f.version for f in specs if not _is_baseline(f)}
+        changes: dict[str, bytes] = {}
+        adopted: list[str] = []
+        problems = []
+        for name in settings.dialects:
+            produced = produced_by_specs | {s.file: s.version for s in steps if s.dialect in (None, name)}
+            published = locate(settings, name)
+            manifest = published.manifest or Manifest(name, ())
+            found, refused = adoptable(published.directory, published.manifest, produced, settings)
+            problems += refused
+            if not found:
+                continue
+            adopted += [settings.relative(published.directory / a.file) for a in found]
+            whole = dataclasses.replace(
+                manifest, adopted=tuple(sorted((*manifest.adopted, *found), key=lambda a: a.version))
+            )
+            path = published.directory / MANIFEST_NAME
+            changes[path.relative_to(settings.migrations_dir).as_posix()] = whole.to_text().encode("utf-8")
+        if problems:
+            raise SchemacError(problems)
+        if changes:
+            publish(settings.migrations_dir, changes, settings.relative(settings.migrations_dir))
+    shown = tuple(settings.relative(settings.migrations_dir / name) for name in sorted(changes))
+    return AdoptResult(tuple(adopted), shown)
+
+
+def _is_baseline(spec: SpecFile) -> bool:
+    """Whether ``spec`` is marked ``baseline: true`` (it then produces no file); one that cannot be read is not."""
+    try:
+        return (
+            load_document(read_bytes(spec.path, spec.display, root=spec.root), spec.display).data.get("baseline")
+            is True
+        )
+    except (SchemacError, AttributeError):
+        return False
+
+
+@dataclass(frozen=True)
 class PlannedVersion:
     """What the next build would write for one spec and dialect: operations, SQL, and what cannot be replayed."""
 
@@ -211,14 +283,28 @@ def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
     settings = _settings(project)
     compiled = compile_project(settings)
     planned = []
+    problems = [
+        problem
+        for output in compiled.outputs
+        for problem in drifts.numbering_problems(output, locate(settings, output.dialect)).values()
+    ]
+    if problems:
+        raise SchemacError(problems)
+    plans = {plan.spec.version: plan for plan in compiled.plans}
     for output in compiled.outputs:
         manifest = locate(settings, output.dialect).manifest
         recorded = manifest.by_file() if manifest else {}
-        for version, entry in zip(compiled.plans, output.manifest.entries, strict=True):
+        for entry in output.manifest.entries:  # the baseline has none: it writes no file
             previous = recorded.get(entry.file)
             if previous is not None and previous.spec_sha256 == entry.spec_sha256:
                 continue
-            operations = render.dialect_operations(version, dialects.get(output.dialect))
+            if entry.version in plans:
+                operations = tuple(
+                    op.describe()
+                    for op in render.dialect_operations(plans[entry.version], dialects.get(output.dialect))
+                )
+            else:
+                operations = (f"run the raw SQL step {entry.spec} as it is",)
             planned.append(
                 PlannedVersion(
                     output.dialect,
@@ -226,7 +312,7 @@ def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
                     entry.spec,
                     settings.relative(output.directory / entry.file),
                     "new" if previous is None else "changed",
-                    tuple(op.describe() for op in operations),
+                    operations,
                     output.files[entry.file].decode("utf-8"),
                     entry.non_idempotent,
                 )
@@ -317,20 +403,22 @@ def _yaml_string(text: str) -> str:
 
 
 def new(project: str | Path, slug: str, description: str = "Describe what this version changes.") -> Path:
-    """Create the next spec with the next free version, keeping the width of existing versions."""
+    """Create the next spec, numbered above every spec and every file the manifests record (published and
+    adopted), in the style of the highest of them: its width kept (``013`` → ``014``, ``20251110`` → ``20251111``)."""
     settings = _settings(project)
     if SPEC_NAME.fullmatch(f"0_{slug}.yaml") is None:
         raise fail("<slug>", 1, 1, "SC112", f"slug '{slug}' must match [a-z0-9_]+")
     settings.specs_dir.mkdir(parents=True, exist_ok=True)
     files, _ = discover(settings)
-    versions = [f.version for f in files]
-    published = 0
+    numbered = [(f.version, f.prefix) for f in files] + [(s.version, s.prefix) for s in discover_steps(settings)[0]]
     for name in settings.dialects:
         manifest = locate(settings, name).manifest
-        if manifest and manifest.entries:
-            published = max(published, max(e.version for e in manifest.entries))
-    version = max([*versions, published]) + 1 if versions or published else 1
-    width = len(files[-1].prefix) if files else 4
-    path = settings.specs_dir / f"{version:0{width}d}_{slug}.yaml"
+        if manifest is not None:
+            recorded = [e.file for e in manifest.entries] + [a.file for a in manifest.adopted]
+            numbered += [(int(file.split("_", 1)[0]), file.split("_", 1)[0]) for file in recorded]
+            if manifest.baseline is not None:
+                numbered.append((manifest.baseline.version, Path(manifest.baseline.spec).name.split("_", 1)[0]))
+    version, prefix = max(numbered, default=(0, "0000"))
+    path = settings.specs_dir / f"{version + 1:0{len(prefix)}d}_{slug}.yaml"
     _create(path, STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description)))
     return path

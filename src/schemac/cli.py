@@ -138,6 +138,24 @@ def new(
 
 
 @app.command()
+def adopt(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
+    """Record the hand-written .sql files in migrations/ that no spec produces: kept as they are, checked like
+    published files."""
+    from schemac import api as commands
+
+    with _reported(fmt):
+        result = commands.adopt(project)
+    _print_diagnostics([], fmt)
+    for path in result.adopted:
+        _say(quiet, fmt, f"adopted {path}")
+    _say(
+        quiet,
+        fmt,
+        f"{len(result.adopted)} adopted" + (f", wrote {', '.join(result.manifests)}" if result.manifests else ""),
+    )
+
+
+@app.command()
 def validate(project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False) -> None:
     """Check every spec and print every finding; writes nothing."""
     from schemac import api as commands
@@ -190,10 +208,12 @@ def check(
         for drift in result.drift:
             if drift.diff:
                 print(drift.diff, end="" if drift.diff.endswith("\n") else "\n")
-    if not result.ok:  # warnings alone (a version kept as published) exit 0
+    if not result.ok:  # warnings alone (a version kept as published, a published file the replay refused) exit 0
         raise typer.Exit(EXIT_FINDINGS)
-    kept = f" ({len(result.warnings)} kept as published)" if result.warnings else ""
-    _say(quiet, fmt, f"{result.files} files match the specs{kept}")
+    kept = sum(d.kind == "kept" for d in result.warnings)
+    notes = [f"{kept} kept as published"] if kept else []
+    notes += [f"{len(result.warnings) - kept} warnings"] if len(result.warnings) > kept else []
+    _say(quiet, fmt, f"{result.files} files match the specs" + (f" ({', '.join(notes)})" if notes else ""))
 
 
 @app.command()
@@ -387,6 +407,36 @@ def verify(
     if fmt is Format.json:
         print("[]")
     _say(quiet, fmt, f"{result.database} matches the specs at version {result.version}")
+
+
+@app.command()
+def baseline(
+    db: DbOption,
+    project: ProjectOption = Path("."),
+    version: Annotated[
+        int | None,
+        typer.Option(
+            "--version",
+            help="Record up to and including this version (default: the newest adopted file's or the baseline spec's).",
+        ),
+    ] = None,
+    lock_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for another applier (0: do not wait).", callback=_lock_timeout)
+    ] = 300.0,
+    fmt: FormatOption = Format.text,
+    quiet: QuietOption = False,
+) -> None:
+    """Record the migrations up to a version as applied without running them, once the live schema matches
+    the specs there (a database another runner migrated)."""
+    from schemac.applier.baselining import baseline as run
+
+    with _reported(fmt):
+        result = run(project, db, version, lock_timeout=lock_timeout)
+    if fmt is Format.json:
+        print(json.dumps({"version": result.version, "recorded": list(result.recorded)}, indent=2))
+    for file in result.files:
+        _say(quiet, fmt, f"recorded {file}")
+    _say(quiet, fmt, f"{len(result.recorded)} recorded as applied; {result.database} is at version {result.version}")
 
 
 def _version(value: bool) -> None:

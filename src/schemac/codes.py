@@ -608,6 +608,111 @@ _CODES = (
         "run `schemac build` (it moves them unchanged); for a differing copy, remove the set you do not publish",
     ),
     Code(
+        "SC520",
+        "an adopted hand-written migration file differs from the SHA-256 that `schemac adopt` recorded",
+        (
+            (
+                "migrations/013_backfill_section_records.sql:1:1: SC520 edited: adopted hand-written file differs "
+                "from the SHA-256 that schemac adopt recorded"
+            ),
+        ),
+        "restore it from version control; change data with a raw SQL step and the schema with a follow-up spec",
+    ),
+    Code(
+        "SC521",
+        "an adopted hand-written migration file is gone",
+        ("migrations/005_template_catalog.sql:1:1: SC521 removed: adopted hand-written file is missing",),
+        "restore it from version control",
+    ),
+    Code(
+        "SC522",
+        (
+            "`schemac adopt` cannot record a file: its name is not `<version>_<name>.sql` (name in letters, digits, "
+            "`_`, `-`, `.`), its version is another file's (`001_` and `0001_`), or it is numbered at or below "
+            "what the manifest already records"
+        ),
+        (
+            (
+                "migrations/0001_other.sql:1:1: SC522 cannot adopt: version 1 is also the version of "
+                "001_initial_schema.sql: a runner's history holds one file per version, so one of them would never run"
+            ),
+        ),
+        "rename the file before any database has applied it, or write new SQL as a raw SQL step in `specs/`",
+    ),
+    Code(
+        "SC524",
+        "a raw SQL step (`specs/<version>_<slug>.sql`) changes the schema when run in the scratch SQLite database",
+        (
+            (
+                "specs/20251112_streaming_template.sql:1:1: SC524 raw SQL step changes the schema: it creates "
+                "table 'extra'"
+            ),
+        ),
+        "change the schema in a YAML spec; a raw SQL step only changes rows",
+    ),
+    Code(
+        "SC525",
+        (
+            "a statement fails in the scratch SQLite database that `build` and `check` replay an adopted "
+            "project's migrations in, or does what a migration may not: `ATTACH`/`DETACH`, `VACUUM`, a "
+            "transaction statement, `load_extension()` or `fts3_tokenizer()`, a virtual table other than FTS or "
+            "R*Tree, a pragma that reaches outside the database or lifts a limit; or the file holds a NUL "
+            "character. An error for a version not published yet, a warning for one already published"
+        ),
+        (
+            (
+                "specs/20251112_backfill.sql:7:3: SC525 cannot run this statement in a scratch SQLite database: "
+                "no such table: missing"
+            ),
+        ),
+        "fix the statement; leave transactions to the runner, and keep migrations to the database they run on",
+    ),
+    Code(
+        "SC526",
+        (
+            "a new generated version creates (`CREATE TABLE IF NOT EXISTS`) a table that an adopted file "
+            "already made: the statement would skip it and leave the table as it is"
+        ),
+        (
+            (
+                "specs/0002_docs.yaml:1:1: SC526 table 'documents' already exists after the adopted files "
+                "(001_initial.sql made it): 0002_docs.sql would skip its CREATE TABLE IF NOT EXISTS and leave the "
+                "table as it is"
+            ),
+        ),
+        "describe the table in a baseline spec (`baseline: true`) and change it in a later spec",
+    ),
+    Code(
+        "SC527",
+        (
+            "a baseline spec that is not the first spec, that renames, drops or sets `audit:`, that is numbered "
+            "below an adopted file, or that is added after versions were published"
+        ),
+        (
+            (
+                "specs/0003_baseline.yaml:2:11: SC527 a baseline spec must be the first spec: it is the schema "
+                "every later spec starts from"
+            ),
+        ),
+        "make the baseline the first spec, numbered at or above the newest adopted file, describing tables as they are",
+    ),
+    Code(
+        "SC528",
+        (
+            "replaying the migrations in the scratch SQLite database hits a limit: 200,000,000 SQLite steps for "
+            "the whole history, 512 MiB of database (and of temporary database), 1 MiB per string, blob or row, "
+            "16 MiB per statement, expressions 1,000 deep, LIKE and GLOB patterns of 1,000 bytes, 1 GiB of "
+            "SQLite memory, 300 seconds in all"
+        ),
+        (
+            (
+                "specs/20251112_seed.sql:2:1: SC528 cannot run this statement in a scratch SQLite database: it "
+                "takes more than 200,000,000 SQLite steps"
+            ),
+        ),
+        "keep bulk data and heavy queries out of migrations",
+    ),
+    Code(
         "SC590",
         "`docs --check`: the data dictionary is missing or differs from what the specs give",
         ("docs/schema.md:1:1: SC590 data dictionary is out of date: the specs give different content",),
@@ -718,6 +823,34 @@ _CODES = (
         ),
         ("app.db:1:1: SC612 schemac_history holds a row where version is 'abc', not an integer",),
         "check the database, then correct or remove the row as the hint says",
+    ),
+    Code(
+        "SC613",
+        (
+            "`baseline`: schemac's tables in the database already record a version (or, on MariaDB, a run "
+            "part-way): schemac manages it; nothing is recorded"
+        ),
+        (
+            (
+                "app.db:1:1: SC613 baseline refused: app.db is already managed by schemac (schemac_history records "
+                "4 applied versions, the newest 20251014)"
+            ),
+        ),
+        "use `schemac status` and `schemac apply`",
+    ),
+    Code(
+        "SC614",
+        (
+            "`baseline`: no `--version` and the manifest records no adopted file and no baseline spec, or "
+            "`--version` names no migration file and not the baseline spec"
+        ),
+        (
+            (
+                "migrations:1:1: SC614 --version 12: no migration file and no baseline spec has version 12 (the "
+                "versions: 1, 13, 20251013, 20251014)"
+            ),
+        ),
+        "pass the version of the newest migration file whose changes the database holds",
     ),
     Code(
         "SC620",

@@ -126,6 +126,10 @@ class Table:
     audit: tuple[str, ...] = ()
     renamed_from: str | None = None
     where: Where = field(default=NO_WHERE, compare=False, repr=False)
+    legacy: bool = field(default=False, compare=False)
+    """Described by the baseline spec (or by a later spec since): it keeps the audit columns it has."""
+    audit_by_default: bool = field(default=False, compare=False, repr=False)
+    """Its spec writes no ``audit:``, so ``audit`` is the project's default."""
 
     @cached_property
     def digest(self) -> int:
@@ -220,6 +224,8 @@ class Spec:
     drop_tables: tuple[str, ...] = ()
     allow_destructive: bool = False
     positions: dict[Path_, Where] = field(default_factory=dict, compare=False, repr=False)
+    baseline: bool = False
+    """The schema as adopted hand-written files leave it: planned as the starting state, rendered as no file."""
 
     @property
     def stem(self) -> str:

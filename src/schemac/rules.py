@@ -98,7 +98,10 @@ def _audit_opt_out(model: Model) -> Iterator[Hit]:
             kept = ", ".join(table.audit) or "none"
             key = ("tables", table.name, "audit")
             where = spec.positions.get(key, table.where)  # the audit: key, or the table when the default opts out
-            yield spec.file, where, f"table '{table.name}' opts out of audit columns {missing} (keeps: {kept})"
+            legacy = (
+                "; it comes from the baseline spec: a later spec that writes audit: adds them" if table.legacy else ""
+            )
+            yield spec.file, where, f"table '{table.name}' opts out of audit columns {missing} (keeps: {kept}){legacy}"
 
 
 def _json_suffix(model: Model) -> Iterator[Hit]:

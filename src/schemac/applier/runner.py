@@ -9,8 +9,8 @@ the last one recorded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import suppress
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,8 +84,7 @@ def apply(
             pending = tuple(m for m in wanted if m.version not in state.history)
             _refuse_nul_characters(database, directory, pending)
             return ApplyResult(target.shown, directory, (), pending, True, max(state.history, default=None))
-        with database.locked(lock_timeout):
-            upgrade_progress_table(database, target)
+        with writers_lock(database, target, lock_timeout):
             state = _checked(database, target, directory, migrations, wanted, out_of_order)
             pending = tuple(m for m in wanted if m.version not in state.history)
             _refuse_nul_characters(database, directory, pending)
@@ -105,6 +104,28 @@ def apply(
     finally:
         database.close()
     return ApplyResult(target.shown, directory, tuple(applied), pending, False, current)
+
+
+@contextmanager
+def writers_lock(database: Database, target: Target, lock_timeout: float) -> Iterator[None]:
+    """Hold the lock every writer of ``schemac_history`` takes for its run (``apply``, ``baseline``):
+    PostgreSQL's advisory lock, MariaDB's ``GET_LOCK``; on SQLite each transaction's ``BEGIN IMMEDIATE``
+    (:meth:`~schemac.dialects.base.Database.begin`) is the lock. A ``schemac_progress`` an older schemac
+    made gets today's columns first."""
+    with database.locked(lock_timeout):
+        upgrade_progress_table(database, target)
+        yield
+
+
+def record_applied(database: Database, migration: Migration, execution_ms: int) -> None:
+    """``migration``'s row in ``schemac_history``, in the caller's transaction."""
+    database.execute(
+        database.sql(
+            f"INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at, execution_ms) "
+            f"VALUES (?, ?, ?, {database.now_sql}, ?)"
+        ),
+        (migration.version, migration.name, migration.checksum, execution_ms),
+    )
 
 
 def _checked(
@@ -182,13 +203,7 @@ def _apply_one(
         if not transactional:
             database.begin()
         elapsed = round((time.monotonic() - started) * 1000)
-        database.execute(
-            sql(
-                f"INSERT INTO {HISTORY_TABLE} (version, name, checksum, applied_at, execution_ms) "
-                f"VALUES (?, ?, ?, {database.now_sql}, ?)"
-            ),
-            (migration.version, migration.name, migration.checksum, elapsed),
-        )
+        record_applied(database, migration, elapsed)
         if not transactional:
             database.execute(sql(f"DELETE FROM {PROGRESS_TABLE} WHERE version = ?"), (migration.version,))
         database.commit()

@@ -3,7 +3,8 @@
 Both sides are put in the engine's own spelling (:class:`~schemac.dialects.base.LiveTable`), so a
 difference is a real one: a missing or extra table, column, index, key, foreign key or check, a
 column whose type or nullability differs, or a check whose body differs. Each is a diagnostic at the
-spec line that declares it.
+spec line that declares it. ``baseline`` (:mod:`schemac.applier.baselining`) compares the same way,
+at the version it records (:func:`schema_differences`).
 
 Check bodies and column defaults are compared as the engine shows them: the expected ones are
 created in a temporary table of the verifying session and read back the way the live ones are
@@ -14,19 +15,21 @@ MariaDB's spelling) is applied to both sides by the engine itself.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from schemac import dialects, render
 from schemac.applier.states import migrations_for, recorded_status
 from schemac.dialects import Dialect
-from schemac.dialects.base import LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Shown
+from schemac.dialects.base import Database, LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Shown
 from schemac.dialects.connections import Target, connect, parse_url
 from schemac.errors import Diagnostic
+from schemac.migrations.loader import Migration
 from schemac.model import NO_WHERE, Column, Table, Where
-from schemac.project.compiler import compile_project
+from schemac.planner.operations import VersionPlan
+from schemac.project.compiler import Compiled, compile_project
 from schemac.project.settings import load_settings
 from schemac.spec.checks import derived_checks
 
@@ -199,13 +202,15 @@ def _compare_table(table: Table, file: str, have: LiveTable, dialect: Dialect) -
         )
     where_of = {i.name: i.where for i in table.indexes} | {f.name: f.where for f in table.foreign_keys}
     where_of |= {c.name: c.where for c in expected_checks(table, dialect)}
+    have_indexes = _named_like(want.indexes, have.indexes)
+    have_keys = _named_like(want.foreign_keys, have.foreign_keys)
     named: list[tuple[str, str, dict[str, Any], dict[str, Any], Callable[[Any], str]]] = [
-        ("SC624", "index", {i.name: i for i in want.indexes}, {i.name: i for i in have.indexes}, _describe_index),
+        ("SC624", "index", {i.name: i for i in want.indexes}, {i.name: i for i in have_indexes}, _describe_index),
         (
             "SC625",
             "foreign key",
             {f.name: f for f in want.foreign_keys},
-            {f.name: f for f in have.foreign_keys},
+            {f.name: f for f in have_keys},
             _describe_fk,
         ),
         ("SC626", "check", dict.fromkeys(want.checks, ""), dict.fromkeys(have.checks, ""), str),  # bodies: below
@@ -224,6 +229,32 @@ def _compare_table(table: Table, file: str, have: LiveTable, dialect: Dialect) -
     return found
 
 
+_Named = TypeVar("_Named", LiveIndex, LiveForeignKey)
+
+
+def _named_like(wanted: tuple[_Named, ...], have: tuple[_Named, ...]) -> list[_Named]:
+    """``have`` with each object the engine made without a name of its own named as the expected object it
+    otherwise equals: SQLite shows no name for a foreign key written inline, and names the index of an
+    inline ``UNIQUE`` ``sqlite_autoindex_…``, which is how a table written by hand (one the baseline spec
+    describes) has them."""
+    free = {w.name: w for w in wanted} if any(_unnamed(h.name) for h in have) else {}
+    for item in have:
+        free.pop(item.name, None)
+    named = []
+    for item in have:
+        if _unnamed(item.name):
+            match = next((name for name, w in free.items() if replace(item, name=name) == w), None)
+            if match is not None:
+                item = replace(item, name=match)
+                del free[match]
+        named.append(item)
+    return named
+
+
+def _unnamed(name: str) -> bool:
+    return not name or name.startswith("sqlite_autoindex_")
+
+
 def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
     """Read the live schema from the database's catalog and list every difference from the specs."""
     settings = load_settings(Path(project))
@@ -232,23 +263,50 @@ def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
     database = connect(target, 30.0, read_only=True)
     try:
         history, _, found = recorded_status(database, target, directory, migrations)
-        live = database.tables()
         compiled = compile_project(settings)
-        known = [v for v in history if any(p.spec.version == v for p in compiled.plans)]
-        version = max(known, default=None)
-        expected: dict[str, tuple[Table, str]] = {}
-        for plan in compiled.plans:
-            if version is None or plan.spec.version > version:
-                break
-            declared = {t.name: plan.spec.file for t in plan.spec.tables}
-            expected = {
-                n: (t, declared.get(n, expected[n][1] if n in expected else plan.spec.file))
-                for n, t in plan.schema.items()
-            }
-        found += compare(expected, live, dialects.get(target.dialect), target, database.definitions)
+        known = {p.spec.version for p in compiled.plans} | {m.version for m in migrations}
+        version = max((v for v in history if v in known), default=None)
+        found += schema_differences(database, target, compiled, migrations, version)
     finally:
         database.close()
     return VerifyResult(target.shown, version, tuple(found))
+
+
+def expected_tables(
+    plans: Sequence[VersionPlan], files: Collection[int], version: int | None
+) -> dict[str, tuple[Table, str]]:
+    """The tables the specs give a database whose newest applied migration is ``version`` (none for
+    ``None``), each with the spec file that last declares it: those of the newest spec numbered below
+    the next version that has a file (``files``: the migration files' versions; or a spec not built
+    yet). So the baseline spec, which has no file, is reached with the files below it. ``plans`` are
+    in version order."""
+    if version is None:
+        return {}
+    later = [v for v in files if v > version]
+    later += [p.spec.version for p in plans if p.spec.version > version and not p.spec.baseline]
+    bound = min(later, default=None)
+    expected: dict[str, tuple[Table, str]] = {}
+    for plan in plans:
+        if bound is not None and plan.spec.version >= bound:
+            break
+        declared = {t.name: plan.spec.file for t in plan.spec.tables}
+        expected = {
+            n: (t, declared.get(n, expected[n][1] if n in expected else plan.spec.file)) for n, t in plan.schema.items()
+        }
+    return expected
+
+
+def schema_differences(
+    database: Database, target: Target, compiled: Compiled, migrations: Sequence[Migration], version: int | None
+) -> list[Diagnostic]:
+    """Every difference between the live schema and the one the specs give a database at ``version``
+    (:func:`expected_tables`), as ``verify`` lists them. Neither schemac's own tables nor those the
+    project's ``ignore_tables`` setting names are compared."""
+    ignored = compiled.settings.ignore_tables
+    files = {m.version for m in migrations}
+    expected = {n: e for n, e in expected_tables(compiled.plans, files, version).items() if n not in ignored}
+    live = {n: t for n, t in database.tables().items() if n not in ignored}
+    return compare(expected, live, dialects.get(target.dialect), target, database.definitions)
 
 
 class _Definitions:

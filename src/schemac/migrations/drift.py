@@ -23,6 +23,7 @@ from schemac.migrations.published import (
     states,
     unaccounted,
 )
+from schemac.migrations.replay import replay_findings
 
 if TYPE_CHECKING:  # not imported at run time: the loader (apply, status) must not pay for the compiler
     from schemac.project.compiler import Output
@@ -31,7 +32,14 @@ if TYPE_CHECKING:  # not imported at run time: the loader (apply, status) must n
 HINT_RESTORE = "restore it from version control"
 HINT_RESTORE_AND_FOLLOW_UP = "restore it from version control; change the schema with a follow-up spec"
 HINT_RESTORE_SPEC = "restore the spec; drop tables in a follow-up spec instead"
-HINT_REMOVE_OR_ADD_SPEC = "remove it, or add the spec that produces it"
+HINT_REMOVE_OR_ADD_SPEC = (
+    "remove it, add the spec that produces it, or record a hand-written file with 'schemac adopt'; "
+    "new hand-written SQL goes in specs/ as a raw SQL step"
+)
+HINT_RESTORE_AND_STEP = (
+    "restore it from version control; change the data with a raw SQL step (specs/<version>_<slug>.sql) "
+    "and the schema with a follow-up spec"
+)
 HINT_REVERT_SPEC = (
     "revert the spec and write a follow-up spec (schemac new <slug>); "
     "only the newest version may change, with build --amend"
@@ -46,7 +54,7 @@ class Drift:
     """One difference between what the specs give and what is on disk."""
 
     diagnostic: Diagnostic
-    kind: str  # added | edited | removed | stale | history | kept (a warning: kept as published)
+    kind: str  # added | edited | removed | stale | history | replayed | kept (a warning: kept as published)
     diff: str = ""
 
 
@@ -76,6 +84,12 @@ def classify(
     if state is Published.MISSING:
         diagnostic = Diagnostic(shown, 1, 1, "SC502", "removed: published migration is missing", HINT_RESTORE)
         return Drift(diagnostic, "removed")
+    if state is Published.ADOPTED_MISSING:
+        diagnostic = Diagnostic(shown, 1, 1, "SC521", "removed: adopted hand-written file is missing", HINT_RESTORE)
+        return Drift(diagnostic, "removed")
+    if state is Published.ADOPTED_EDITED:
+        message = "edited: adopted hand-written file differs from the SHA-256 that schemac adopt recorded"
+        return Drift(Diagnostic(shown, line, 1, "SC520", message, HINT_RESTORE_AND_STEP), "edited", diff)
     if state is Published.EDITED:
         message = "edited: file differs from its SHA-256 in the manifest"
         return Drift(Diagnostic(shown, line, 1, "SC501", message, HINT_RESTORE_AND_FOLLOW_UP), "edited", diff)
@@ -112,11 +126,15 @@ def build_refusals(
         drift = classify(state, settings.relative(published.directory / entry.file), entry)
         if drift is not None and drift.kind != "kept":
             problems.append(drift.diagnostic)
-    listed = {e.file for e in entries}
-    newest_version = max((e.version for e in entries), default=-1)
-    for entry in output.manifest.entries:
-        if entry.file not in listed and entry.version <= newest_version:
-            problems.append(history.numbered_below(entry.spec, entry, newest_version))
+    for adopted in published.manifest.adopted if published.manifest else ():
+        state = found.get(adopted.file)
+        drift = classify(state, settings.relative(published.directory / adopted.file)) if state else None
+        if drift is not None:
+            problems.append(drift.diagnostic)
+    problems += numbering_problems(output, published).values()
+    problems += [drift.diagnostic for drift in baseline_problems(output, published)]
+    if not problems:  # replaying what cannot be written would say the same again
+        problems += [d for d in replay_findings(output, published, settings) if d.severity == "error"]
     for path in unaccounted(output, published):
         added = classify(Published.UNLISTED, settings.relative(path))
         assert added is not None
@@ -126,6 +144,85 @@ def build_refusals(
         if leftover is not None:
             problems.append(leftover)
     return problems
+
+
+def baseline_problems(output: Output, published: PublishedFiles) -> list[Drift]:
+    """How the baseline the specs give differs from the one the manifest records: a baseline is the
+    starting state of every generated version, so it comes before the first one and never changes."""
+    manifest = published.manifest
+    recorded = manifest.baseline if manifest else None
+    given = output.manifest.baseline
+    if given is None:
+        if recorded is None:
+            return []
+        message = f"removed: the baseline spec {recorded.spec} was removed"
+        return [
+            Drift(
+                Diagnostic(recorded.spec, 1, 1, "SC502", message, "restore it: it is where every version starts"),
+                "removed",
+            )
+        ]
+    if recorded is not None:
+        if (recorded.spec, recorded.spec_sha256) == (given.spec, given.spec_sha256):
+            return []
+        message = "edited: the baseline spec changed after it was published"
+        return [Drift(Diagnostic(given.spec, 1, 1, "SC510", message, HINT_REVERT_SPEC), "edited")]
+    found = []
+    if manifest is not None and manifest.entries:
+        found.append(
+            Diagnostic(
+                given.spec,
+                1,
+                1,
+                "SC527",
+                f"a baseline cannot be added once versions are published ({manifest.entries[0].file} is): "
+                "they were planned without it",
+                "describe tables made elsewhere in a baseline before the first generated version is published",
+            )
+        )
+    for entry in output.manifest.entries:
+        if entry.version < given.version:
+            found.append(
+                Diagnostic(
+                    entry.spec,
+                    1,
+                    1,
+                    "SC527",
+                    f"version {entry.version} is below the baseline {given.version}: the baseline is the first "
+                    "version after the adopted files",
+                    f"number it above {given.version}",
+                )
+            )
+    newest = max(manifest.adopted, key=lambda a: a.version) if manifest and manifest.adopted else None
+    if newest is not None and given.version < newest.version:
+        found.append(
+            Diagnostic(
+                given.spec,
+                1,
+                1,
+                "SC527",
+                f"the baseline is version {given.version}, below the adopted file {newest.file}: "
+                "it describes the schema the adopted files leave",
+                f"number the baseline spec {newest.version} or above",
+            )
+        )
+    return [Drift(problem, "added") for problem in found]
+
+
+def numbering_problems(output: Output, published: PublishedFiles) -> dict[str, Diagnostic]:
+    """SC515, by file, for every version the specs give that the manifest does not list yet and that is
+    numbered at or below the newest version it records (published, adopted or the baseline): a runner
+    would skip it."""
+    manifest = published.manifest
+    newest = manifest.newest() if manifest else None
+    if manifest is None or newest is None:
+        return {}
+    listed = {e.file for e in manifest.entries}
+    return {
+        entry.file: history.numbered_below(entry.spec, entry, newest)
+        for entry in output.manifest.entries
+        if entry.file not in listed and entry.version <= newest[0]
+    }
 
 
 def check_dialect(output: Output, settings: Settings, base: str | None) -> list[Drift]:
@@ -151,14 +248,24 @@ def check_dialect(output: Output, settings: Settings, base: str | None) -> list[
     if unreadable:
         raise SchemacError(unreadable)
     manifest, _ = expected_manifest(output, published, amend=False)
+    misnumbered = numbering_problems(output, published)
+    drift += [Drift(problem, "added") for problem in misnumbered.values()]
+    drift += baseline_problems(output, published)
+    drift += [Drift(d, "replayed") for d in replay_findings(output, published, settings)]
     recorded = published.manifest.by_file() if published.manifest else {}
+    adopted = published.manifest.adopted_by_file() if published.manifest else {}
     newest = published.manifest.entries[-1].file if published.manifest and published.manifest.entries else None
     here = output.directory
     on_disk = {p.name for p in here.glob("*.sql")} if here.is_dir() else set()
     if present(here / MANIFEST_NAME):
         on_disk.add(MANIFEST_NAME)
     extra = {path.name: path for path in unaccounted(output, published)}
-    for name in sorted(on_disk | set(output.files) | set(recorded) | set(extra)):
+    for name in sorted(on_disk | set(output.files) | set(recorded) | set(extra) | set(adopted)):
+        if name in adopted:  # only its SHA-256 is recorded, so where it was edited cannot be told
+            listed = classify(found[name], settings.relative(published.directory / name))
+            if listed is not None:
+                drift.append(listed)
+            continue
         if name in recorded:
             path = published.directory / name
             shown = settings.relative(path)
@@ -177,6 +284,8 @@ def check_dialect(output: Output, settings: Settings, base: str | None) -> list[
         path = here / name
         shown = settings.relative(path)
         if name not in on_disk:
+            if name in misnumbered:
+                continue  # said above: building it would be refused
             diag = Diagnostic(
                 shown, 1, 1, "SC507", "missing: the specs produce this file but it was not built", "run 'schemac build'"
             )

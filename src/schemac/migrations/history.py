@@ -87,28 +87,53 @@ def base_problems(base: Manifest, current: Manifest, ref: str, display: str) -> 
                 display, 1, 1, "SC514", f"published versions are in another order than at {ref}", "restore the order"
             )
         )
-    newest = max((e.version for e in base.entries), default=None)
+    newest = base.newest()
     for entry in current.entries:
-        if newest is not None and entry.file not in listed and entry.version <= newest:
+        if newest is not None and entry.file not in listed and entry.version <= newest[0]:
             found.append(numbered_below(display, entry, newest, ref))
+    kept_adopted = current.adopted_by_file()
+    for adopted in base.adopted:
+        now_adopted = kept_adopted.get(adopted.file)
+        if now_adopted is None:
+            found.append(
+                Diagnostic(
+                    display,
+                    1,
+                    1,
+                    "SC512",
+                    f"adopted file {adopted.file} was recorded at {ref} and is removed",
+                    "restore it",
+                )
+            )
+        elif now_adopted != adopted:
+            found.append(
+                Diagnostic(display, 1, 1, "SC513", f"adopted file {adopted.file} was changed since {ref}", "restore it")
+            )
     return found
 
 
-def numbered_below(file: str, entry: ManifestEntry, newest: int, ref: str | None = None) -> Diagnostic:
+def numbered_below(file: str, entry: ManifestEntry, newest: tuple[int, str], ref: str | None = None) -> Diagnostic:
     """SC515 at ``file``: ``entry``, a version the manifest does not list yet, is numbered at or below
-    ``newest``, the newest version published (at ``ref``, when given: another branch added versions there).
+    ``newest`` (version, file), the newest version recorded (at ``ref``, when given: another branch added
+    versions there).
 
-    ``build`` refuses it against the project's manifest, ``check --base`` reports it against the ref's.
+    ``build``, ``check`` and ``plan`` refuse it against the project's manifest, ``check --base`` against the ref's.
     """
-    newest_published = "the newest published version" if ref is None else f"{ref}'s newest version"
+    version, name = newest
+    if ref is not None:
+        message = f"is new but numbered at or below {ref}'s newest version {version} (another branch added versions)"
+    else:
+        message = (
+            f"is new but numbered at or below {version} ({name}), the newest version recorded: a runner applies "
+            "only versions above the newest it has applied, so it would never run this one"
+        )
     return Diagnostic(
         file,
         1,
         1,
         "SC515",
-        f"version {entry.version} ({entry.file}) is new but numbered at or below {newest_published} {newest}"
-        + ("" if ref is None else " (another branch added versions)"),
-        f"renumber {entry.spec} above {newest} and rebuild",
+        f"version {entry.version} ({entry.file}) {message}",
+        f"renumber {entry.spec} above {version} and rebuild",
     )
 
 

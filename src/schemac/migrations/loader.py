@@ -1,8 +1,9 @@
 """Loader: read a migrations directory as ordered :class:`Migration` objects, every checksum verified.
 
-Reads ``*.sql`` only (as the first user's loader does), sorts by the integer version, and checks
-each file's SHA-256 against ``manifest.json``, saying which file was added, edited or removed in the
-words ``check`` uses (:func:`~schemac.migrations.drift.classify`).
+Reads ``*.sql`` only (as the first user's loader does), generated and adopted hand-written files
+alike, sorts by the integer version, and checks each file's SHA-256 against ``manifest.json``, saying
+which file was added, edited or removed in the words ``check`` uses
+(:func:`~schemac.migrations.drift.classify`).
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from pathlib import Path
 from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations.drift import classify
 from schemac.migrations.manifest import (
+    ADOPTABLE_NAME,
     MANIFEST_NAME,
     MIGRATION_NAME,
     ManifestEntry,
     Published,
+    adopted_state,
     parse_manifest,
     published_state,
     sha256_hex,
@@ -65,19 +68,18 @@ def load_migrations(
     if dialect and manifest.dialect != dialect:
         raise fail(manifest_shown, 1, 1, "SC509", f"migrations are for {manifest.dialect}, not {dialect}")
     recorded = manifest.by_file()
+    adopted = manifest.adopted_by_file()
     found: list[Diagnostic] = []
     migrations: list[Migration] = []
-    seen: set[str] = set()  # the files on disk the manifest lists
+    seen: set[str] = set()  # the files on disk the manifest lists or records as adopted
     for file in sorted(directory.glob("*.sql")):
         display = f"{shown}/{file.name}"
-        match = MIGRATION_NAME.fullmatch(file.name)
-        if match is None:
-            found.append(Diagnostic(display, 1, 1, "SC112", "file name does not match <version>_<slug>.sql"))
-            continue
         entry = recorded.get(file.name)
-        if entry is None:
+        if entry is None and file.name not in adopted:
             found.append(_finding(Published.UNLISTED, display))
             continue
+        match = (ADOPTABLE_NAME if file.name in adopted else MIGRATION_NAME).fullmatch(file.name)
+        assert match is not None, file.name  # the manifest's names were checked as it was read
         seen.add(file.name)
         try:
             raw = read_bytes(file, display, MAX_MIGRATION_BYTES, root=inside)
@@ -85,20 +87,25 @@ def load_migrations(
         except SchemacError as exc:
             found.extend(exc.diagnostics)
             continue
-        if verify and published_state(entry, raw, specs=False) is Published.EDITED:
-            found.append(_finding(Published.EDITED, display, entry))
+        if entry is not None:
+            state, checksum = published_state(entry, raw, specs=False), entry.sha256
+        else:
+            state, checksum = adopted_state(adopted[file.name], raw), adopted[file.name].sha256
+        if verify and state is not Published.INTACT:
+            found.append(_finding(state, display, entry))
             continue
         migrations.append(
             Migration(
                 int(match.group("version")),
                 match.group("slug"),
                 text,
-                entry.sha256 if verify else sha256_hex(raw),  # verified: the file hashes to what the manifest says
+                checksum if verify else sha256_hex(raw),  # verified: the file hashes to what the manifest says
                 file.name,
-                entry.non_idempotent,
+                entry.non_idempotent if entry is not None else (),
             )
         )
     found += [_finding(Published.MISSING, f"{shown}/{e.file}", e) for e in manifest.entries if e.file not in seen]
+    found += [_finding(Published.ADOPTED_MISSING, f"{shown}/{a.file}") for a in manifest.adopted if a.file not in seen]
     if found:
         raise SchemacError(found)
     migrations.sort(key=lambda m: m.version)

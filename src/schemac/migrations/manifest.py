@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -18,6 +19,9 @@ from schemac.errors import SchemacError, fail
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
 MIGRATION_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[a-z0-9_]+)\.sql")
+ADOPTABLE_NAME = re.compile(r"(?P<version>[0-9]+)_(?P<slug>[A-Za-z0-9_.-]+)\.sql")
+"""A hand-written file schemac can adopt: the first user's loader reads the integer before the first ``_``
+as its version and the rest as its name; letters, digits, ``_``, ``-`` and ``.`` keep the name portable."""
 MAX_VERSION = 2**53 - 1
 """The largest version: it fits every engine's 64-bit integer and the first user's JavaScript runner
 (which parses versions into a double) holds it exactly."""
@@ -36,16 +40,49 @@ class ManifestEntry:
 
 
 @dataclass(frozen=True)
+class AdoptedFile:
+    """A hand-written migration file that ``schemac adopt`` recorded: kept as it is, never generated."""
+
+    version: int
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The spec marked ``baseline: true``: the schema as the adopted files leave it, with no file of its own."""
+
+    version: int
+    name: str
+    spec: str
+    spec_sha256: str
+    schema_fingerprint: str
+
+
+@dataclass(frozen=True)
 class Manifest:
     dialect: str
     entries: tuple[ManifestEntry, ...]
+    adopted: tuple[AdoptedFile, ...] = ()
+    baseline: Baseline | None = None
 
     @property
     def chain(self) -> str:
-        return chain_of(self.entries)
+        return chain_of(self.entries, self.adopted)
 
     def by_file(self) -> dict[str, ManifestEntry]:
         return {e.file: e for e in self.entries}
+
+    def adopted_by_file(self) -> dict[str, AdoptedFile]:
+        return {a.file: a for a in self.adopted}
+
+    def newest(self) -> tuple[int, str] | None:
+        """The highest version the manifest records (published, adopted or the baseline) and its file (the
+        baseline's: its spec), or ``None`` when it records none."""
+        recorded = [(e.version, e.file) for e in self.entries] + [(a.version, a.file) for a in self.adopted]
+        if self.baseline is not None:
+            recorded.append((self.baseline.version, self.baseline.spec))
+        return max(recorded, default=None)
 
     def to_text(self) -> str:
         """The manifest as ``json.dumps(..., indent=2, sort_keys=True, ensure_ascii=False)`` writes it.
@@ -54,14 +91,21 @@ class Manifest:
         entries; a test compares both on random manifests.
         """
         files = ",\n".join(_entry_text(e) for e in self.entries)
+        adopted = ",\n".join(
+            f'    {{\n      "file": {_json(a.file)},\n      "sha256": {_json(a.sha256)},\n'
+            f'      "version": {_json(a.version)}\n    }}'
+            for a in self.adopted
+        )
         return (
             "{\n"
-            '  "algorithm": "sha256",\n'
-            f'  "chain": {_json(self.chain)},\n'
-            f'  "dialect": {_json(self.dialect)},\n'
-            f'  "files": {f"[{chr(10)}{files}{chr(10)}  ]" if files else "[]"},\n'
-            f'  "format": {FORMAT}\n'
-            "}\n"
+            + (f'  "adopted": [\n{adopted}\n  ],\n' if adopted else "")
+            + '  "algorithm": "sha256",\n'
+            + (_baseline_text(self.baseline) if self.baseline is not None else "")
+            + f'  "chain": {_json(self.chain)},\n'
+            + f'  "dialect": {_json(self.dialect)},\n'
+            + f'  "files": {f"[{chr(10)}{files}{chr(10)}  ]" if files else "[]"},\n'
+            + f'  "format": {FORMAT}\n'
+            + "}\n"
         )
 
 
@@ -73,6 +117,18 @@ def _json(value: str | int) -> str:
     if isinstance(value, str) and _PLAIN.fullmatch(value):
         return f'"{value}"'
     return json.dumps(value, ensure_ascii=False)
+
+
+def _baseline_text(b: Baseline) -> str:
+    return (
+        '  "baseline": {\n'
+        f'    "name": {_json(b.name)},\n'
+        f'    "schema_fingerprint": {_json(b.schema_fingerprint)},\n'
+        f'    "spec": {_json(b.spec)},\n'
+        f'    "spec_sha256": {_json(b.spec_sha256)},\n'
+        f'    "version": {_json(b.version)}\n'
+        "  },\n"
+    )
 
 
 def _entry_text(e: ManifestEntry) -> str:
@@ -106,6 +162,8 @@ class Published(StrEnum):
     RENDERED_DIFFERENTLY = "rendered differently"  # as published, but this schemac renders it otherwise: kept
     INTACT = "intact"  # as published (and, when compared with the specs, as they give it)
     UNLISTED = "unlisted"  # a .sql file the manifest does not list (nor, for a project, does a spec produce it)
+    ADOPTED_MISSING = "adopted missing"  # an adopted file is gone
+    ADOPTED_EDITED = "adopted edited"  # an adopted file's SHA-256 is not the one schemac adopt recorded
 
 
 def published_state(
@@ -132,6 +190,13 @@ def published_state(
     return Published.INTACT
 
 
+def adopted_state(adopted: AdoptedFile, data: bytes | None) -> Published:
+    """Classify the adopted file ``adopted`` by its bytes ``data`` (``None``: no file)."""
+    if data is None:
+        return Published.ADOPTED_MISSING
+    return Published.ADOPTED_EDITED if sha256_hex(data) != adopted.sha256 else Published.INTACT
+
+
 def as_published(generated: ManifestEntry, published: ManifestEntry) -> ManifestEntry:
     """The entry a build writes for a version kept as published: what the manifest recorded for its file
     (SHA-256, schema fingerprint, non-idempotent statements), where its spec now is."""
@@ -147,13 +212,14 @@ def as_published(generated: ManifestEntry, published: ManifestEntry) -> Manifest
     )
 
 
-def chain_of(entries: tuple[ManifestEntry, ...]) -> str:
-    """SHA-256 over ``<sha256>  <file>`` lines in version order (the ``sha256sum`` format)."""
-    lines = "".join(f"{e.sha256}  {e.file}\n" for e in entries)
+def chain_of(entries: tuple[ManifestEntry, ...], adopted: tuple[AdoptedFile, ...] = ()) -> str:
+    """SHA-256 over ``<sha256>  <file>`` lines (the ``sha256sum`` format): the adopted files, then the
+    published ones, each in the manifest's order, so that a removed, reordered or inserted file changes it."""
+    lines = "".join(f"{a.sha256}  {a.file}\n" for a in adopted) + "".join(f"{e.sha256}  {e.file}\n" for e in entries)
     return sha256_hex(lines.encode("utf-8"))
 
 
-_JSON_NAMES: dict[object, str] = {str: "a string", int: "an integer", list: "a list"}
+_JSON_NAMES: dict[object, str] = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
 _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
     "version": int,
     "name": str,
@@ -232,9 +298,53 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
                 tuple(str(s) for s in item["non_idempotent"]),
             )
         )
-    manifest = Manifest(data["dialect"], tuple(entries))
+    adopted = _adopted(data, bad, line_of)
+    baseline = _baseline(data, bad, line_of)
+    manifest = Manifest(data["dialect"], tuple(entries), adopted, baseline)
     if manifest.chain != data["chain"]:
         raise bad(
             "manifest chain does not match its files: the manifest was edited by hand", line_of('"chain"'), code="SC506"
         )
     return manifest
+
+
+def _typed(
+    item: dict[str, Any], where: str, keys: dict[str, type], bad: Callable[..., SchemacError], line: int
+) -> None:
+    for key, kind in keys.items():
+        if key not in item:
+            raise bad(f"manifest {where} is missing the key '{key}'", line)
+        if not isinstance(item[key], kind) or isinstance(item[key], bool):
+            raise bad(f"manifest {where}.{key} must be {_JSON_NAMES[kind]}", line)
+
+
+def _adopted(
+    data: dict[str, Any], bad: Callable[..., SchemacError], line_of: Callable[[str], int]
+) -> tuple[AdoptedFile, ...]:
+    """The ``adopted`` list: hand-written files, each named as the loader reads it."""
+    items = data.get("adopted", [])
+    if not isinstance(items, list):
+        raise bad("manifest key 'adopted' must be a list", line_of('"adopted"'))
+    adopted = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad(f"manifest adopted[{i}] must be an object", line_of('"adopted"'))
+        line = line_of(f'"{item.get("file", "")}"')
+        _typed(item, f"adopted[{i}]", {"file": str, "sha256": str, "version": int}, bad, line)
+        name = ADOPTABLE_NAME.fullmatch(item["file"])
+        if name is None or int(name.group("version")) != item["version"] or not 0 <= item["version"] <= MAX_VERSION:
+            raise bad(f"manifest adopted[{i}] names file {item['file']!r} with version {item['version']}", line)
+        adopted.append(AdoptedFile(item["version"], item["file"], item["sha256"]))
+    return tuple(adopted)
+
+
+def _baseline(data: dict[str, Any], bad: Callable[..., SchemacError], line_of: Callable[[str], int]) -> Baseline | None:
+    if "baseline" not in data:
+        return None
+    item = data["baseline"]
+    line = line_of('"baseline"')
+    if not isinstance(item, dict):
+        raise bad("manifest key 'baseline' must be an object", line)
+    keys = {"name": str, "schema_fingerprint": str, "spec": str, "spec_sha256": str, "version": int}
+    _typed(item, "baseline", keys, bad, line)
+    return Baseline(item["version"], item["name"], item["spec"], item["spec_sha256"], item["schema_fingerprint"])

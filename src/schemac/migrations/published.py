@@ -17,6 +17,7 @@ from schemac.migrations.manifest import (
     MANIFEST_NAME,
     Manifest,
     Published,
+    adopted_state,
     as_published,
     parse_manifest,
     published_state,
@@ -87,8 +88,8 @@ def locate(settings: Settings, dialect: str) -> PublishedFiles:
 def states(
     output: Output, published: PublishedFiles, settings: Settings
 ) -> tuple[dict[str, Published], list[Diagnostic]]:
-    """How each version the manifest lists stands (:func:`~schemac.migrations.manifest.published_state`), by file,
-    and why a published file could not be read."""
+    """How each version the manifest lists stands (:func:`~schemac.migrations.manifest.published_state`) and each
+    adopted file (:func:`~schemac.migrations.manifest.adopted_state`), by file, and why a file could not be read."""
     found: dict[str, Published] = {}
     unreadable: list[Diagnostic] = []
     generated = output.manifest.by_file()
@@ -99,6 +100,13 @@ def states(
             unreadable.extend(exc.diagnostics)
             continue
         found[entry.file] = published_state(entry, data, generated.get(entry.file))
+    for adopted in published.manifest.adopted if published.manifest else ():
+        try:
+            data = read_migration(published.directory / adopted.file, settings)
+        except SchemacError as exc:
+            unreadable.extend(exc.diagnostics)
+            continue
+        found[adopted.file] = adopted_state(adopted, data)
     return found, unreadable
 
 
@@ -115,13 +123,15 @@ def expected_manifest(output: Output, published: PublishedFiles, amend: bool) ->
             entry = as_published(entry, old)
             kept.add(entry.file)
         entries.append(entry)
-    return Manifest(output.dialect, tuple(entries)), frozenset(kept)
+    adopted = published.manifest.adopted if published.manifest else ()
+    return Manifest(output.dialect, tuple(entries), adopted, output.manifest.baseline), frozenset(kept)
 
 
 def unaccounted(output: Output, published: PublishedFiles) -> list[Path]:
     """The ``.sql`` files in the output directory (and in the other layout's, while the published files
-    still lie there) that neither the manifest lists nor a spec produces."""
-    listed = {e.file for e in published.manifest.entries} if published.manifest else set()
+    still lie there) that the manifest neither lists nor records as adopted, and that no spec produces."""
+    manifest = published.manifest
+    listed = {e.file for e in manifest.entries} | {a.file for a in manifest.adopted} if manifest else set()
     found = []
     for directory, known in (
         (output.directory, set(output.manifest.by_file()) | (listed if not published.moving else set())),

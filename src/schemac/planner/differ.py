@@ -22,7 +22,7 @@ from schemac.model import (
     index_shape,
 )
 from schemac.planner.findings import ErrorSink, refuse_destructive
-from schemac.planner.integrity import check_object_names, check_references, creation_order
+from schemac.planner.integrity import check_baseline, check_object_names, check_references, creation_order
 from schemac.planner.operations import (
     AddCheck,
     AddColumn,
@@ -51,6 +51,7 @@ from schemac.planner.renames import (
     resolve_table_renames,
 )
 from schemac.planner.state import Fingerprint, PlanState, SchemaAt
+from schemac.spec.audit import with_audit, without_audit
 from schemac.spec.names import check_name, primary_key_name
 
 
@@ -84,6 +85,7 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionP
     def error(where: Where, code: str, message: str, hint: str = "") -> None:
         found.append(Diagnostic(spec.file, where[0], where[1], code, message, hint))
 
+    spec = _as_legacy(spec, state)
     table_renames = resolve_table_renames(spec, state, error)
     dropped = resolve_drops(spec, state, table_renames, error)
     apply_table_renames(state, table_renames)
@@ -98,6 +100,7 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionP
     for name, renames in column_renames.items():
         apply_column_renames(state, name, renames)
     changed = {name: (state[name], relisted[name]) for name in column_renames}
+    check_baseline(spec, state.versions == 0, {name: state[name] for name in relisted}, error)
     for table in dropped:
         del state[table.name]
     state.update({t.name: t for t in spec.tables})
@@ -123,6 +126,23 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionP
     changed = {diff.table: changed[diff.table] for diff in diffs if not diff.empty}
     referenced_by = _referrers(state, changed, dropped, table_renames)
     return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *relisted.values()), referenced_by)
+
+
+def _as_legacy(spec: Spec, state: PlanState) -> Spec:
+    """``spec`` with every table it lists that comes from the baseline marked so. Such a table does not take
+    the project's default audit policy: without an ``audit:`` of its own it keeps the groups it has (none,
+    at first), so that changing a legacy table never adds columns its rows cannot fill."""
+    tables = []
+    for table in spec.tables:
+        before = state.get(table.renamed_from or table.name) if not spec.baseline else None
+        if before is not None and before.legacy:
+            if table.audit_by_default:
+                table = with_audit(dataclasses.replace(without_audit(table), audit=before.audit))
+            table = dataclasses.replace(table, legacy=True)
+        tables.append(table)
+    if all(new is old for new, old in zip(tables, spec.tables, strict=True)):
+        return spec
+    return dataclasses.replace(spec, tables=tuple(tables))
 
 
 def _ignore(where: Where, code: str, message: str, hint: str = "") -> None:

@@ -11,7 +11,42 @@ from collections.abc import Callable, Mapping
 from schemac.model import ForeignKey, Spec, Table
 from schemac.planner.findings import ErrorSink, known
 from schemac.planner.state import OWNER_WORDING, PlanState
+from schemac.spec.audit import AUDIT_COLUMNS
 from schemac.spec.names import primary_key_name
+
+
+def check_baseline(spec: Spec, first: bool, previous: Mapping[str, Table], error: ErrorSink) -> None:
+    """A baseline is the first spec. What a legacy table may have, a table gets only in a baseline, or in a
+    later spec when its ``previous`` shape has it too: a column named like an audit column written by hand
+    (elsewhere the compiler adds it) and a nullable primary key column (SQLite lets a key other than an
+    INTEGER one hold NULL)."""
+    if spec.baseline and not first:
+        error(
+            spec.at("baseline"),
+            "SC527",
+            "a baseline spec must be the first spec: it is the schema every later spec starts from",
+            "remove baseline: true, or number this spec below every other spec",
+        )
+    if spec.baseline:
+        return
+    for table in spec.tables:
+        before = previous.get(table.name)
+        kept = {c.name for c in before.columns if not c.audit} if before is not None else set()
+        nullable_keys = {c.name for c in before.columns if c.nullable} & set(before.primary_key) if before else set()
+        for name in table.primary_key:
+            column = next((c for c in table.columns if c.name == name), None)
+            if column is not None and column.nullable and name not in nullable_keys:
+                where = spec.at("tables", table.name, "columns", name, "nullable")
+                error(where, "SC307", f"primary key column '{name}' cannot be nullable")
+        for column in table.columns:
+            if not column.audit and column.name in AUDIT_COLUMNS and column.name not in kept:
+                error(
+                    column.where,
+                    "SC309",
+                    f"'{column.name}' is an audit column and is added by the compiler",
+                    "remove it and control audit columns with the table's audit: key; "
+                    "only a table from the baseline spec keeps audit columns written by hand",
+                )
 
 
 def check_references(spec: Spec, state: PlanState, dropped: list[Table], error: ErrorSink) -> None:

@@ -23,18 +23,23 @@ from pathlib import Path
 
 from schemac import dialects, render
 from schemac.errors import Diagnostic, SchemacError, fail
-from schemac.migrations.manifest import MANIFEST_NAME, MAX_VERSION, Manifest, ManifestEntry, sha256_hex
+from schemac.migrations.manifest import MANIFEST_NAME, MAX_VERSION, Baseline, Manifest, ManifestEntry, sha256_hex
 from schemac.model import Spec
 from schemac.planner import PlanState, VersionPlan, plan
+from schemac.planner.state import Fingerprint
 from schemac.project import cache
 from schemac.project.cache import Rendered
 from schemac.project.progress import ProgressCallback, no_progress
 from schemac.project.settings import Settings
+from schemac.project.steps import discover_steps, step_files
 from schemac.project.workers import gc_paused, in_chunks, in_worker
 from schemac.spec import audit, expressions
 from schemac.spec.reader import spec_from_document
 from schemac.spec.source import SPEC_NAME, load_document, read_bytes
 from schemac.spec.validation import check_document
+
+EMPTY_FINGERPRINT = Fingerprint().hexdigest()
+"""The schema fingerprint of no tables: a raw SQL step's before any spec."""
 
 
 @dataclass(frozen=True)
@@ -140,15 +145,24 @@ def discover(settings: Settings) -> tuple[list[SpecFile], list[Diagnostic]]:
             continue
         files.append(SpecFile(path, display, int(prefix), prefix, match.group("slug"), settings.root))
     files.sort(key=lambda f: (f.version, f.display))
-    for before, after in itertools.pairwise(files):
-        if before.version == after.version:
+    steps, problems = discover_steps(settings)
+    found += problems
+    numbered = sorted(
+        [
+            *((f.version, f.display, "", "") for f in files),
+            *((s.version, s.display, s.slug, s.dialect or "") for s in steps),
+        ]
+    )
+    for before, after in itertools.pairwise(numbered):
+        one_step = before[2] and before[2] == after[2] and before[3] and after[3] and before[3] != after[3]
+        if before[0] == after[0] and not one_step:  # one step, written once per dialect
             found.append(
                 Diagnostic(
-                    after.display,
+                    after[1],
                     1,
                     1,
                     "SC113",
-                    f"version {after.version} is already used by {before.display}",
+                    f"version {after[0]} is already used by {before[1]}",
                     "give this spec the next free version (schemac new)",
                 )
             )
@@ -357,6 +371,12 @@ def _render_versions(settings: Settings, name: str, plans: list[VersionPlan]) ->
     env = render.environment(name, settings.templates_dir, settings.root)
     rendered: list[Rendered] = []
     for version in plans:
+        if version.spec.baseline:  # no file: a manifest entry without one, which _output records as the baseline
+            spec = version.spec
+            rendered.append(
+                ("", b"", ManifestEntry(spec.version, spec.slug, "", "", spec.file, spec.sha256, version.fingerprint))
+            )
+            continue
         text, non_idempotent = render.render_version(version, dialect, env)
         data = text.encode("utf-8")
         file = f"{version.spec.stem}.sql"
@@ -375,8 +395,25 @@ def _render_versions(settings: Settings, name: str, plans: list[VersionPlan]) ->
 
 
 def _output(settings: Settings, name: str, rendered: Sequence[Rendered | cache.Packed]) -> Output:
-    manifest = Manifest(name, tuple(entry for _, _, entry in rendered))
-    files: dict[str, bytes | Callable[[], bytes]] = {file: data for file, data, _ in rendered}
+    """``name``'s output: the rendered versions with the project's raw SQL steps among them, in version order
+    (a step's schema fingerprint is the one before it), the baseline recorded apart."""
+    steps, _ = discover_steps(settings)  # their findings are the compile's (discover)
+    ordered = sorted([*rendered, *step_files(steps, name)], key=lambda item: item[2].version)
+    entries: list[ManifestEntry] = []
+    baseline = None
+    fingerprint = EMPTY_FINGERPRINT
+    files: dict[str, bytes | Callable[[], bytes]] = {}
+    for file, data, entry in ordered:
+        if not file:
+            baseline = Baseline(entry.version, entry.name, entry.spec, entry.spec_sha256, entry.schema_fingerprint)
+            fingerprint = entry.schema_fingerprint
+            continue
+        if not entry.schema_fingerprint:
+            entry = dataclasses.replace(entry, schema_fingerprint=fingerprint)
+        fingerprint = entry.schema_fingerprint
+        entries.append(entry)
+        files[file] = data
+    manifest = Manifest(name, tuple(entries), baseline=baseline)
     files[MANIFEST_NAME] = manifest.to_text().encode("utf-8")
 
     @functools.cache

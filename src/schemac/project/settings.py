@@ -16,7 +16,7 @@ from schemac.project.inputs import MAX_SETTINGS_BYTES, is_within, read_bytes
 from schemac.spec.audit import AUDIT_GROUPS, audit_groups
 
 KNOWN_DIALECTS = tuple(DIALECTS)
-_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs"}
+_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs", "ignore_tables"}
 _AUDIT_KEYS = {"default"}
 
 
@@ -32,6 +32,9 @@ class Settings:
     audit_default: tuple[str, ...] = AUDIT_GROUPS
     source: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    ignore_tables: frozenset[str] = frozenset()
+    """Tables of the database that are not schemac's concern (another runner's history, say): ``verify``
+    and ``baseline`` do not compare them."""
 
     def output_dir(self, dialect: str) -> Path:
         """``migrations/`` for a single dialect; ``migrations/<dialect>/`` when there are several."""
@@ -147,6 +150,10 @@ def load_settings(root: Path) -> Settings:
             found.append(Diagnostic(source, _line_of(text, key), 1, problem[0], f"{key} {problem[1]}", problem[2]))
             value = fallback
         paths[key] = root / value
+    ignored = table.get("ignore_tables", [])
+    if not isinstance(ignored, list) or not all(isinstance(name, str) and name for name in ignored):
+        error("ignore_tables", f"ignore_tables must be a list of table names, not {ignored!r}")
+        ignored = []
     if found:
         raise SchemacError(found)
     return Settings(
@@ -158,6 +165,7 @@ def load_settings(root: Path) -> Settings:
         groups,
         source,
         table,
+        frozenset(ignored),
     )
 
 

@@ -124,3 +124,68 @@ def in_chunks(work: Callable[[int, int], list[T]], count: int, done: Callable[[i
     finally:
         _task = None
     return results
+
+
+class ChildTimeout(Exception):
+    """:func:`in_child`'s work did not finish in time (it was killed)."""
+
+
+CHILD_MEMORY_BYTES = 2 * 1024**3
+"""The address space a child of :func:`in_child` may take (``RLIMIT_AS``)."""
+
+
+def in_child(work: Callable[[], T], seconds: float) -> T:
+    """``work()`` in a forked child process that dies with this one, takes at most
+    :data:`CHILD_MEMORY_BYTES` and is killed after ``seconds`` (:class:`ChildTimeout`); its result, or
+    the exception it raised, travels back pickled. Where there is no ``fork``, it runs here."""
+    if not hasattr(os, "fork"):
+        return work()
+    import pickle
+    import select
+    import signal
+    import time
+
+    parent = os.getpid()
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns into the caller's code
+        status = 0
+        try:
+            os.close(reader)
+            _die_with_parent(parent)
+            with contextlib.suppress(ImportError, ValueError, OSError):
+                import resource
+
+                resource.setrlimit(resource.RLIMIT_AS, (CHILD_MEMORY_BYTES, CHILD_MEMORY_BYTES))
+            try:
+                outcome: tuple[bool, Any] = (True, work())
+            except Exception as error:
+                outcome = (False, error)
+            with os.fdopen(writer, "wb") as pipe:
+                pipe.write(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
+        except BaseException:
+            status = 1
+        finally:
+            os._exit(status)
+    os.close(writer)
+    deadline = time.monotonic() + seconds
+    data = bytearray()
+    try:
+        with os.fdopen(reader, "rb", buffering=0) as pipe:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([pipe], [], [], left)[0]:
+                    os.kill(pid, signal.SIGKILL)
+                    raise ChildTimeout(f"it takes more than {seconds:g} seconds")
+                chunk = pipe.read(1 << 16)
+                if not chunk:
+                    break
+                data += chunk
+    finally:
+        os.waitpid(pid, 0)
+    if not data:
+        raise ChildTimeout("it ran out of memory or was killed")
+    ok, value = pickle.loads(bytes(data))
+    if not ok:
+        raise value
+    return value  # type: ignore[no-any-return]

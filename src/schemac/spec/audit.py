@@ -54,6 +54,19 @@ def with_audit(table: Table) -> Table:
     return dataclasses.replace(table, columns=table.columns + columns, checks=table.checks + checks)
 
 
+def without_audit(table: Table) -> Table:
+    """``table`` without the columns and checks of its audit groups (those it has by hand stay)."""
+    if not table.audit:
+        return table
+    added = {audit_check(table.name, group).name for group in table.audit}
+    return dataclasses.replace(
+        table,
+        columns=tuple(c for c in table.columns if not c.audit),
+        checks=tuple(c for c in table.checks if c.name not in added),
+        audit=(),
+    )
+
+
 def inject(spec: Spec) -> Spec:
     """``spec`` with audit columns added to every table it declares."""
     return dataclasses.replace(spec, tables=tuple(with_audit(t) for t in spec.tables))

@@ -27,7 +27,7 @@ from schemac.model import (
     Table,
     Where,
 )
-from schemac.spec.audit import AUDIT_COLUMNS, AUDIT_GROUPS, audit_column_names, audit_groups
+from schemac.spec.audit import AUDIT_GROUPS, audit_column_names, audit_groups
 from schemac.spec.checks import audit_check, derived_checks
 from schemac.spec.expressions import control_character_diagnostics, scan_expression
 from schemac.spec.names import (
@@ -51,6 +51,22 @@ _TIMESTAMP = re.compile(
 )
 
 
+_NOT_IN_BASELINE = {
+    "audit": (
+        "a baseline describes tables as they are, so no audit policy applies to them",
+        "remove audit:, and write the audit columns a table has as columns",
+    ),
+    "renamed_from": (
+        "a baseline describes the schema as it is, so nothing in it is renamed",
+        "rename in a later spec",
+    ),
+    "drop_tables": (
+        "a baseline describes the schema as it is, so it drops nothing",
+        "drop tables in a later spec",
+    ),
+}
+
+
 class _SpecReader:
     """Builds the model of one document, collecting every local finding."""
 
@@ -58,6 +74,7 @@ class _SpecReader:
         self.doc = doc
         self.version, self.prefix, self.slug = version, prefix, slug
         self.audit_default = audit_default
+        self.baseline = doc.data.get("baseline") is True
         self.diagnostics: list[Diagnostic] = []
 
     def error(self, path: Path_, code: str, message: str, hint: str = "", *, key: bool = False) -> None:
@@ -95,6 +112,8 @@ class _SpecReader:
         tables = tuple(self.table(name, body) for name, body in (data.get("tables") or {}).items())
         for i, name in enumerate(data.get("drop_tables", [])):
             self.name(("drop_tables", i), name)
+        if self.baseline and data.get("drop_tables"):
+            self.error(("drop_tables",), "SC527", *_NOT_IN_BASELINE["drop_tables"], key=True)
         return Spec(
             self.version,
             self.prefix,
@@ -106,6 +125,7 @@ class _SpecReader:
             tuple(data.get("drop_tables", [])),
             bool(data.get("allow_destructive", False)),
             self.doc.positions,
+            self.baseline,
         )
 
     def table(self, name: str, body: dict[str, Any]) -> Table:
@@ -114,7 +134,19 @@ class _SpecReader:
         if body.get("renamed_from"):
             self.name((*base, "renamed_from"), body["renamed_from"])
         columns = [self.column(name, cname, cbody) for cname, cbody in body["columns"].items()]
-        audit = self.audit(body)
+        if self.baseline:
+            for key in ("audit", "renamed_from"):
+                if key in body:
+                    self.error((*base, key), "SC527", *_NOT_IN_BASELINE[key], key=True)
+            for cname, cbody in body["columns"].items():
+                if "renamed_from" in cbody:
+                    self.error(
+                        (*base, "columns", cname, "renamed_from"), "SC527", *_NOT_IN_BASELINE["renamed_from"], key=True
+                    )
+        written = {c.name for c in columns}
+        # A group of which the table has a column written by hand is not added (a table from the baseline
+        # keeps its own audit columns; the planner refuses them in any other table).
+        audit = tuple(g for g in self.audit(body) if not written & set(audit_column_names((g,))))
         known = {c.name for c in columns} | set(audit_column_names(audit))
         primary_key = self.primary_key(name, body, columns)
         checks = [
@@ -146,9 +178,7 @@ class _SpecReader:
             cbody = body["columns"][column.name]
             if cbody.get("unique") and column.name not in primary_key:
                 unique_name = index_name(name, [column.name], unique=True)
-                indexes.append(
-                    Index(unique_name, (IndexColumn(column.name),), True, None, "", column.where)
-                )
+                indexes.append(Index(unique_name, (IndexColumn(column.name),), True, None, "", column.where))
                 self.name(
                     (*base, "columns", column.name),
                     unique_name,
@@ -187,6 +217,8 @@ class _SpecReader:
             audit,
             body.get("renamed_from"),
             self.doc.at(base, key=True),
+            legacy=self.baseline,
+            audit_by_default="audit" not in body,
         )
 
     def unique_names(self, base: Path_, what: str, names: list[str]) -> None:
@@ -251,7 +283,10 @@ class _SpecReader:
                 )
 
     def audit(self, body: dict[str, Any]) -> tuple[str, ...]:
+        """The table's audit groups: none in a baseline, which describes tables as they are."""
         value = body.get("audit")
+        if self.baseline:
+            return ()
         if value is None:
             return self.audit_default
         return audit_groups(value) or ()  # a schema-valid document holds a policy
@@ -281,23 +316,11 @@ class _SpecReader:
                 self.error(
                     (*base, "primary_key", i), "SC306", f"primary key column '{col}' is not a column of table '{table}'"
                 )
-            elif names[col].nullable:
-                self.error(
-                    (*base, "columns", col, "nullable"), "SC307", f"primary key column '{col}' cannot be nullable"
-                )
-        return key
+        return key  # a nullable key column is refused by the planner, which knows the tables of the baseline
 
     def column(self, table: str, name: str, body: dict[str, Any]) -> Column:
         path: Path_ = ("tables", table, "columns", name)
         self.name(path, name, key=True)
-        if name in AUDIT_COLUMNS:
-            self.error(
-                path,
-                "SC309",
-                f"'{name}' is an audit column and is added by the compiler",
-                "remove it; control audit columns with the table's audit: key",
-                key=True,
-            )
         ctype = ColumnType.parse(body["type"])
         if ctype.name == "decimal" and (ctype.scale or 0) > (ctype.length or 0):
             self.error((*path, "type"), "SC205", f"decimal scale {ctype.scale} exceeds precision {ctype.length}")

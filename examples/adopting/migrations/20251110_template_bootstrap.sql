@@ -1,0 +1,3 @@
+-- Bootstrap rows every environment needs.
+INSERT OR IGNORE INTO templates (id, name) VALUES ('blank', 'Blank document');
+INSERT OR IGNORE INTO templates (id, name) VALUES ('report', 'Report');
