@@ -624,3 +624,61 @@ def test_adopt_does_not_skip_a_file_another_dialects_step_produces(tmp_path: Pat
         assert [d.file for d in refused.diagnostics] == [hand]
     else:
         assert result.adopted == (hand,)
+
+
+def test_a_manifest_giving_one_version_to_two_files_is_refused(tmp_path: Path) -> None:
+    """A hand-edited manifest (its chain recomputed) cannot smuggle in a second file of an adopted version."""
+    root = adopted_project(tmp_path / "p")
+    (root / "migrations" / "013_dup.sql").write_text("DELETE FROM documents;\n", encoding="utf-8")
+    path = root / "migrations" / "manifest.json"
+    manifest = parse_manifest(path.read_bytes(), "m")
+    forged = AdoptedFile(13, "013_dup.sql", sha("DELETE FROM documents;\n"))
+    adopted = tuple(sorted((*manifest.adopted, forged), key=lambda a: a.version))
+    path.write_text(type(manifest)(manifest.dialect, manifest.entries, adopted).to_text(), encoding="utf-8")
+    message = (
+        "migrations/manifest.json:{line}:1: SC505 manifest gives version 13 to both 013_backfill_section_records.sql "
+        "and 013_dup.sql: a runner's history holds one file per version (hint: restore manifest.json from version "
+        "control: it records what was published)"
+    )
+    (problem,) = findings(lambda: schemac.build(root))
+    line = path.read_text(encoding="utf-8").splitlines().index('      "file": "013_dup.sql",') + 1
+    assert problem == message.format(line=line)
+
+
+def test_a_project_with_adopted_files_keeps_its_layout(tmp_path: Path) -> None:
+    """Going from one dialect to two would move the adopted files out of the directory their runner reads."""
+    root = adopted_project(tmp_path / "p")
+    (root / "schemac.toml").write_text('dialects = ["sqlite", "postgresql"]\n', encoding="utf-8")
+    before = sorted(p.name for p in (root / "migrations").iterdir())
+    expected = (
+        "migrations/manifest.json:1:1: SC518 stale layout: these sqlite migrations include adopted hand-written "
+        "files, which stay where the runner that applied them reads them; with 2 dialects they would move to "
+        "migrations/sqlite/ (hint: keep the number of dialects the project had when it adopted them)"
+    )
+    assert expected in findings(lambda: schemac.build(root))
+    assert sorted(p.name for p in (root / "migrations").iterdir()) == before
+    assert expected in [str(d.diagnostic) for d in schemac.check(root).drift]
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+def test_check_base_refuses_a_new_adopted_file_below_the_base(tmp_path: Path) -> None:
+    root = adopted_project(tmp_path / "p")
+    git(root, "init", "-q")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "base", "--allow-empty")
+    git(root, "add", "-A")
+    git(root, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "adopted")
+    path = root / "migrations" / "manifest.json"
+    manifest = parse_manifest(path.read_bytes(), "m")
+    (root / "migrations" / "0014_late.sql").write_text("SELECT 1;\n", encoding="utf-8")
+    late = AdoptedFile(14, "0014_late.sql", sha("SELECT 1;\n"))
+    adopted = tuple(sorted((*manifest.adopted, late), key=lambda a: a.version))
+    path.write_text(type(manifest)(manifest.dialect, manifest.entries, adopted).to_text(), encoding="utf-8")
+    drift = [str(d.diagnostic) for d in schemac.check(root, base="HEAD").drift]
+    assert drift == [
+        "migrations/manifest.json:1:1: SC515 adopted file 0014_late.sql is new but numbered at or below HEAD's "
+        f"newest version {VERSIONS[HAND_NEWEST]} (hint: renumber it above {VERSIONS[HAND_NEWEST]}, or write it as "
+        "a raw SQL step in specs/)"
+    ]

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from tests.conftest import findings
+from tests.test_baseline_command import _connection
 
 import schemac
+from schemac.dialects.mariadb import MARIADB_INDEXED_TEXT_LENGTH
 
 LEGACY_SQL = (
     "CREATE TABLE IF NOT EXISTS documents (\n"
@@ -39,6 +42,15 @@ tables:
       created_at: {type: timestamp, default: {sql: CURRENT_TIMESTAMP}}
       summary: {type: text, nullable: true}
 """
+
+
+LEGACY_DDL = {  # the legacy table as each engine's own hand-written DDL would make it
+    "sqlite": LEGACY_SQL,
+    "postgresql": LEGACY_SQL.replace("TEXT NOT NULL DEFAULT", "TIMESTAMPTZ NOT NULL DEFAULT"),
+    "mariadb": LEGACY_SQL.replace("id TEXT", f"id VARCHAR({MARIADB_INDEXED_TEXT_LENGTH})").replace(
+        "TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP", "DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
+    ),
+}
 
 
 def adopted_project(root: Path, specs: dict[str, str]) -> Path:
@@ -183,9 +195,9 @@ def test_a_published_baseline_never_changes_and_is_never_removed(tmp_path: Path)
     path.write_text(BASELINE.replace("A document.", "A written document."), encoding="utf-8")
     assert findings(lambda: schemac.build(project)) == [
         "specs/013_baseline.yaml:1:1: SC510 edited: the baseline spec changed after it was published (hint: revert "
-        "the spec and write a follow-up spec (schemac new <slug>); only the newest version may change, with build "
-        "--amend)",
+        "the spec: versions were planned from it; change its tables in a follow-up spec)",
     ]
+    assert findings(lambda: schemac.build(project, amend=True))[0].startswith("specs/013_baseline.yaml:1:1: SC510")
     drift = [str(d.diagnostic) for d in schemac.check(project).drift]
     assert drift[0].startswith("specs/013_baseline.yaml:1:1: SC510 edited: the baseline spec changed")
 
@@ -206,3 +218,59 @@ def test_a_baseline_cannot_come_after_published_versions_or_below_an_adopted_fil
         "specs/012_baseline.yaml:1:1: SC527 the baseline is version 12, below the adopted file 013_initial.sql: it "
         "describes the schema the adopted files leave (hint: number the baseline spec 13 or above)",
     ]
+
+
+def test_a_baseline_may_be_corrected_with_amend_until_a_version_follows_it(tmp_path: Path) -> None:
+    project = adopted_project(tmp_path / "p", {"013_baseline.yaml": BASELINE})
+    schemac.build(project)
+    path = project / "specs" / "013_baseline.yaml"
+    path.write_text(BASELINE.replace("A document.", "A written document."), encoding="utf-8")
+    assert findings(lambda: schemac.build(project)) == [
+        "specs/013_baseline.yaml:1:1: SC510 edited: the baseline spec changed after it was published (hint: while no "
+        "version is published after it, build --amend records it again)"
+    ]
+    schemac.build(project, amend=True)
+    manifest = json.loads((project / "migrations" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["baseline"]["spec_sha256"] == schemac_sha256(path)
+    assert schemac.check(project).ok
+
+
+def test_check_base_refuses_a_baseline_changed_since_the_base(tmp_path: Path) -> None:
+    import subprocess
+
+    project = adopted_project(tmp_path / "p", {"013_baseline.yaml": BASELINE, "014_summary.yaml": SUMMARY})
+    schemac.build(project)
+    for args in (("init", "-q"), ("add", "-A"), ("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "b")):
+        subprocess.run(["git", "-C", str(project), *args], check=True, capture_output=True)
+    manifest_path = project / "migrations" / "manifest.json"
+    text = manifest_path.read_text(encoding="utf-8")
+    baseline = json.loads(text)["baseline"]
+    manifest_path.write_text(text.replace(baseline["spec_sha256"], "0" * 64), encoding="utf-8")  # no chain covers it
+    drift = [str(d.diagnostic) for d in schemac.check(project, base="HEAD").drift]
+    assert (
+        "migrations/manifest.json:1:1: SC513 the baseline specs/013_baseline.yaml was changed since HEAD (hint: "
+        "restore it from the base)"
+    ) in drift
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql", "mariadb"])
+def test_a_nullable_key_of_the_baseline_verifies_on_every_engine(
+    engine: str, tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    """A key column the baseline keeps nullable (SQLite's hand-written TEXT PRIMARY KEY) is NOT NULL wherever the
+    engine makes every key column so: the same spec verifies clean on each engine."""
+    project = tmp_path / "p"
+    (project / "specs").mkdir(parents=True)
+    (project / "specs" / "0001_baseline.yaml").write_text(BASELINE, encoding="utf-8")
+    (project / "specs" / "0002_summary.yaml").write_text(SUMMARY, encoding="utf-8")
+    (project / "schemac.toml").write_text(f'dialects = ["{engine}"]\n', encoding="utf-8")
+    schemac.build(project)
+    url = database_factory(engine)
+    connection = _connection(url, engine)
+    try:
+        connection.cursor().execute(LEGACY_DDL[engine])
+    finally:
+        connection.close()
+    assert schemac.baseline(project, url, version=1).recorded == ()
+    assert [m.version for m in schemac.apply(project, url).applied] == [2]
+    assert schemac.verify(project, url).differences == ()

@@ -339,6 +339,12 @@ CHANGES = {
         "CREATE TRIGGER t_seen AFTER INSERT ON t BEGIN SELECT 1; END;\n",
         "it creates trigger 't_seen'",
     ),
+    # A temporary object outlives the file on the runner's connection, which runs every later file.
+    "leaves a temporary trigger": (
+        "CREATE TEMP TRIGGER t_gone AFTER INSERT ON main.t BEGIN DELETE FROM t; END;\n",
+        "it creates temp trigger 't_gone'",
+    ),
+    "leaves a temporary table": ("CREATE TEMP TABLE scratch (x);\n", "it creates temp table 'scratch'"),
 }
 
 
@@ -376,7 +382,7 @@ def test_a_step_may_use_temporary_tables_and_tables_it_drops_again(tmp_path: Pat
         "INSERT INTO t (id) VALUES (1);\n"
         "CREATE TEMP TABLE ids AS SELECT id + 10 AS id FROM t;\n"
         "CREATE TABLE work (id INTEGER);\nINSERT INTO work SELECT id FROM ids;\n"
-        "INSERT INTO t (id) SELECT id FROM work;\nDROP TABLE work;\n"
+        "INSERT INTO t (id) SELECT id FROM work;\nDROP TABLE work;\nDROP TABLE ids;\n"
     )
     root = project(tmp_path / "p", {"0001_t.yaml": TABLE_T, "0002_seed.sql": steps})
     schemac.build(root)
@@ -499,3 +505,13 @@ def test_a_replay_over_the_time_limit_names_the_file_that_takes_the_time(
     monkeypatch.setattr(replay, "REPLAY_SECONDS", 0.3)
     root = project(tmp_path / "p", {"0001_first.sql": "SELECT 1;\n", "0002_loop.sql": LOOP})
     assert findings(lambda: schemac.build(root)) == [f"specs/0002_loop.sql:1:1: {TIMEOUT}"]
+
+
+def test_plan_refuses_what_build_would_refuse_after_the_replay(tmp_path: Path, cli: Cli) -> None:
+    root = project(tmp_path / "p", {"0001_t.yaml": TABLE_T, "0002_seed.sql": "CREATE TABLE extra (x);\n"})
+    planned = cli("plan", "--project", root)
+    assert (planned.returncode, planned.stdout) == (2, "")
+    assert planned.stderr == (
+        "specs/0002_seed.sql:1:1: SC524 raw SQL step changes the schema: it creates table 'extra' (hint: change the "
+        "schema in a YAML spec; a raw SQL step only changes rows)\n"
+    )

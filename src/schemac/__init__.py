@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from schemac.applier.verification import VerifyResult, verify
     from schemac.datadict import DocsResult, docs
     from schemac.errors import Diagnostic, SchemacError
+    from schemac.importing.importer import ImportResult, import_spec
     from schemac.migrations.loader import Migration, load_migrations
     from schemac.rules import LintResult, lint
 
@@ -47,6 +48,8 @@ _EXPORTS = {
     "baseline": "applier.baselining",
     "BaselineResult": "applier.baselining",
     "VerifyResult": "applier.verification",
+    "import_spec": "importing.importer",
+    "ImportResult": "importing.importer",
 }
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "BaselineResult",
     "Diagnostic",
     "DocsResult",
+    "ImportResult",
     "LintResult",
     "Migration",
     "PlannedVersion",
@@ -67,6 +71,7 @@ __all__ = [
     "build",
     "check",
     "docs",
+    "import_spec",
     "init",
     "lint",
     "load_migrations",

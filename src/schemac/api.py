@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from schemac import dialects, render
-from schemac.errors import SchemacError, fail
+from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations import drift as drifts
 from schemac.migrations.adoption import adoptable
 from schemac.migrations.drift import Drift
 from schemac.migrations.manifest import MANIFEST_NAME, Manifest
 from schemac.migrations.published import expected_manifest, locate, present, read_migration, remove_stale, states
+from schemac.migrations.replay import replay_findings
 from schemac.project.compiler import (
     Compiled,
     Output,
@@ -283,11 +284,11 @@ def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
     settings = _settings(project)
     compiled = compile_project(settings)
     planned = []
-    problems = [
-        problem
-        for output in compiled.outputs
-        for problem in drifts.numbering_problems(output, locate(settings, output.dialect)).values()
-    ]
+    problems: list[Diagnostic] = []
+    for output in compiled.outputs:
+        published = locate(settings, output.dialect)
+        problems += drifts.numbering_problems(output, published).values()
+        problems += [d for d in replay_findings(output, published, settings) if d.severity == "error"]
     if problems:
         raise SchemacError(problems)
     plans = {plan.spec.version: plan for plan in compiled.plans}
@@ -402,13 +403,10 @@ def _yaml_string(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def new(project: str | Path, slug: str, description: str = "Describe what this version changes.") -> Path:
-    """Create the next spec, numbered above every spec and every file the manifests record (published and
-    adopted), in the style of the highest of them: its width kept (``013`` → ``014``, ``20251110`` → ``20251111``)."""
-    settings = _settings(project)
-    if SPEC_NAME.fullmatch(f"0_{slug}.yaml") is None:
-        raise fail("<slug>", 1, 1, "SC112", f"slug '{slug}' must match [a-z0-9_]+")
-    settings.specs_dir.mkdir(parents=True, exist_ok=True)
+def next_version_prefix(settings: Settings) -> str:
+    """The next free version, as a spec file's prefix: above every spec and step and every file the
+    manifests record (published, adopted, the baseline), in the style of the highest of them (its width
+    kept: ``013`` → ``014``, ``20251110`` → ``20251111``; ``0001`` in an empty project)."""
     files, _ = discover(settings)
     numbered = [(f.version, f.prefix) for f in files] + [(s.version, s.prefix) for s in discover_steps(settings)[0]]
     for name in settings.dialects:
@@ -419,6 +417,16 @@ def new(project: str | Path, slug: str, description: str = "Describe what this v
             if manifest.baseline is not None:
                 numbered.append((manifest.baseline.version, Path(manifest.baseline.spec).name.split("_", 1)[0]))
     version, prefix = max(numbered, default=(0, "0000"))
-    path = settings.specs_dir / f"{version + 1:0{len(prefix)}d}_{slug}.yaml"
+    return f"{version + 1:0{len(prefix)}d}"
+
+
+def new(project: str | Path, slug: str, description: str = "Describe what this version changes.") -> Path:
+    """Create the next spec, numbered above every spec and every file the manifests record (published and
+    adopted), in the style of the highest of them: its width kept (``013`` → ``014``, ``20251110`` → ``20251111``)."""
+    settings = _settings(project)
+    if SPEC_NAME.fullmatch(f"0_{slug}.yaml") is None:
+        raise fail("<slug>", 1, 1, "SC112", f"slug '{slug}' must match [a-z0-9_]+")
+    settings.specs_dir.mkdir(parents=True, exist_ok=True)
+    path = settings.specs_dir / f"{next_version_prefix(settings)}_{slug}.yaml"
     _create(path, STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description)))
     return path

@@ -439,6 +439,69 @@ def baseline(
     _say(quiet, fmt, f"{len(result.recorded)} recorded as applied; {result.database} is at version {result.version}")
 
 
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="SCHEMAC_DB",
+            callback=lambda value: _database(value) if value else value,
+            help="Database to read: a SQLite path, sqlite:///, postgresql://, mariadb:// or mysql:// URL "
+            "(default: the SCHEMAC_DB environment variable, unless --from-sql is given).",
+        ),
+    ] = None,
+    from_sql: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-sql",
+            help="Directory of .sql files to run, in loader order, into an in-memory SQLite database and read.",
+            file_okay=False,
+        ),
+    ] = None,
+    baseline: Annotated[
+        bool, typer.Option("--baseline", help="Write the baseline spec (baseline: true) at the newest adopted version.")
+    ] = False,
+    tables: Annotated[str | None, typer.Option("--tables", help="Only these tables, comma-separated.")] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail (exit 1, write nothing) on anything not imported as it is.")
+    ] = False,
+    slug: Annotated[
+        str | None, typer.Option("--slug", help="The spec's slug (default: import, or baseline with --baseline).")
+    ] = None,
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.text,
+    quiet: QuietOption = False,
+) -> None:
+    """Write a spec describing a live database's tables, or those a directory of SQL files builds."""
+    from schemac.importing.importer import import_spec
+
+    source = ctx.get_parameter_source("db")
+    if from_sql is not None and source is not None and source.name == "ENVIRONMENT":
+        db = None  # SCHEMAC_DB is for --db alone: --from-sql names the source
+    with _reported(fmt):
+        result = import_spec(
+            project,
+            db=db,
+            from_sql=from_sql,
+            baseline=baseline,
+            tables=tables.split(",") if tables is not None else None,
+            strict=strict,
+            slug=slug,
+        )
+    _print_diagnostics(result.warnings, fmt)
+    count = len(result.tables)
+    _say(quiet, fmt, f"wrote {result.file} ({count} table{'' if count == 1 else 's'})")
+    for file in result.files[1:]:
+        note = (
+            f"; the database has them: schemac baseline --version {int(Path(file).name.split('_', 1)[0])}"
+            if baseline
+            else ""
+        )
+        _say(quiet, fmt, f"wrote {file} (the foreign keys that close a cycle, which one spec cannot create{note})")
+
+
 def _version(value: bool) -> None:
     if value:
         from importlib.metadata import version

@@ -853,6 +853,79 @@ _CODES = (
         "pass the version of the newest migration file whose changes the database holds",
     ),
     Code(
+        "SC615",
+        (
+            "`import`: an object a spec cannot express (a view, trigger, virtual table, generated column, expression "
+            "index, unnamed check, check not named `ck_<table>_<name>`, table option, …) is not imported. A warning; "
+            "an error with `--strict`, which then writes nothing"
+        ),
+        (
+            (
+                "app.db:1:1: SC615 view 'open_orders' is not imported: a spec cannot express a view (hint: it stays in "
+                "the database as it is; schemac neither makes nor verifies it)"
+            ),
+        ),
+        "keep the object outside schemac (it stays in the database), or change it into something a spec expresses",
+    ),
+    Code(
+        "SC616",
+        (
+            "`import` without `--baseline`: a table has audit columns that no audit policy adds (other names, types, "
+            "nullability, defaults or checks), or a primary key column that can hold NULL: only a baseline spec "
+            "describes such a table"
+        ),
+        (
+            (
+                "app.db:1:1: SC616 table 'documents' can only be described by a baseline spec: its primary key "
+                "column id can hold NULL"
+            ),
+        ),
+        "import with `--baseline`, or leave the table out with `--tables`",
+    ),
+    Code(
+        "SC617",
+        (
+            "`import`: a column's engine type is none that a logical type gives on that engine (SQLite "
+            "`VARCHAR(40)`), so it is imported as the nearest logical type and `verify` will see another type. A "
+            "warning; an error with `--strict`"
+        ),
+        (
+            (
+                "app.db:1:1: SC617 column 'notes.title' is varchar(40), which no logical type gives on sqlite: "
+                "imported as string(40)"
+            ),
+        ),
+        "change the column to the engine's type for its logical type, or accept the difference",
+    ),
+    Code(
+        "SC618",
+        (
+            "`import`: bad input: not exactly one of `--db` and `--from-sql`; a `--from-sql` directory that is "
+            "missing, holds no `.sql` file, or a file not named `<version>_<name>.sql` or sharing its version; "
+            "`--tables` naming a table the database lacks or `ignore_tables` names; a table referencing one not "
+            "imported; no table; `--baseline` in a project that has a spec; a spec file that exists"
+        ),
+        (
+            "app.db:1:1: SC618 --tables: cannot import 'invoices': it has no such table",
+            "app.db:1:1: SC618 table 'orders' references 'accounts', which is not imported",
+        ),
+        "correct the command (`--tables`, `--slug`) or the project",
+    ),
+    Code(
+        "SC619",
+        (
+            "`import`: the spec it would write does not compile with the project (followed by the findings, at the "
+            "lines of the spec it would have written): nothing is written"
+        ),
+        (
+            (
+                "specs/0001_import.yaml:1:1: SC619 the imported spec would not compile (1 finding below): nothing "
+                "was written"
+            ),
+        ),
+        "fix the database or the project's other specs, or leave the tables concerned out with `--tables`",
+    ),
+    Code(
         "SC620",
         "`verify`: a table of the specs is missing from the database",
         ("specs/0001_orders.yaml:3:3: SC620 missing table 'orders': in the specs, not in the database",),

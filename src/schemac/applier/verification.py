@@ -104,7 +104,11 @@ def expected_table(table: Table, dialect: Dialect) -> LiveTable:
     return LiveTable(
         table.name,
         tuple(
-            LiveColumn(c.name, catalog_type(dialect, dialect.sql_type(c.type, c.name in keyed)), c.nullable)
+            LiveColumn(
+                c.name,
+                catalog_type(dialect, dialect.sql_type(c.type, c.name in keyed)),
+                c.nullable and (dialect.nullable_keys or c.name not in table.primary_key),
+            )
             for c in table.columns
         ),
         table.primary_key,

@@ -102,6 +102,9 @@ class Dialect:
     its columns (MariaDB: a key that sets or cascades its columns, error 1901)."""
     table_options: str = ""
     """Written after the parentheses of each ``CREATE TABLE`` (the ``table_options`` of its template)."""
+    nullable_keys: bool = False
+    """Whether a primary key column can hold NULL (SQLite, for a key other than ``INTEGER PRIMARY KEY``
+    declared without NOT NULL, as a hand-written table may be); elsewhere a key column is NOT NULL."""
     in_place: frozenset[str] = IN_PLACE_DEFAULT
     """Operation kinds (see :mod:`schemac.planner`) made with ALTER; a table needing any other is rebuilt.
     A shared template (``templates/_common/``) named after a kind of :data:`IN_PLACE_KINDS` not listed

@@ -70,6 +70,7 @@ SQLITE = Dialect(
             "drop_column",
         }
     ),
+    nullable_keys=True,
 )
 
 SQLITE_CACHE_KIB = 65536

@@ -132,23 +132,27 @@ def build_refusals(
         if drift is not None:
             problems.append(drift.diagnostic)
     problems += numbering_problems(output, published).values()
-    problems += [drift.diagnostic for drift in baseline_problems(output, published)]
+    problems += [drift.diagnostic for drift in baseline_problems(output, published, amend)]
     if not problems:  # replaying what cannot be written would say the same again
         problems += [d for d in replay_findings(output, published, settings) if d.severity == "error"]
     for path in unaccounted(output, published):
         added = classify(Published.UNLISTED, settings.relative(path))
         assert added is not None
         problems.append(added.diagnostic)
-    if published.stale is not None and not published.moving:
+    pinned = _pinned_layout(output, published, settings)
+    if pinned is not None:
+        problems.append(pinned)
+    elif published.stale is not None and not published.moving:
         leftover = _leftover_problem(output, published, settings)
         if leftover is not None:
             problems.append(leftover)
     return problems
 
 
-def baseline_problems(output: Output, published: PublishedFiles) -> list[Drift]:
+def baseline_problems(output: Output, published: PublishedFiles, amend: bool = False) -> list[Drift]:
     """How the baseline the specs give differs from the one the manifest records: a baseline is the
-    starting state of every generated version, so it comes before the first one and never changes."""
+    starting state of every generated version, so it comes before the first one and changes only with
+    ``amend`` while no version is published after it."""
     manifest = published.manifest
     recorded = manifest.baseline if manifest else None
     given = output.manifest.baseline
@@ -163,10 +167,16 @@ def baseline_problems(output: Output, published: PublishedFiles) -> list[Drift]:
             )
         ]
     if recorded is not None:
-        if (recorded.spec, recorded.spec_sha256) == (given.spec, given.spec_sha256):
+        unpublished = manifest is not None and not manifest.entries
+        if (recorded.spec, recorded.spec_sha256) == (given.spec, given.spec_sha256) or (amend and unpublished):
             return []
         message = "edited: the baseline spec changed after it was published"
-        return [Drift(Diagnostic(given.spec, 1, 1, "SC510", message, HINT_REVERT_SPEC), "edited")]
+        hint = (
+            "while no version is published after it, build --amend records it again"
+            if unpublished
+            else "revert the spec: versions were planned from it; change its tables in a follow-up spec"
+        )
+        return [Drift(Diagnostic(given.spec, 1, 1, "SC510", message, hint), "edited")]
     found = []
     if manifest is not None and manifest.entries:
         found.append(
@@ -243,7 +253,8 @@ def check_dialect(output: Output, settings: Settings, base: str | None) -> list[
         for problem in history.check_base(settings.root, layouts, output.dialect, published.manifest, base, display):
             drift.append(Drift(problem, "history"))
     if published.stale is not None:
-        drift.append(Drift(_stale_layout(output, published, settings), "stale"))
+        pinned = _pinned_layout(output, published, settings)
+        drift.append(Drift(pinned or _stale_layout(output, published, settings), "stale"))
     found, unreadable = states(output, published, settings)
     if unreadable:
         raise SchemacError(unreadable)
@@ -305,6 +316,24 @@ def check_dialect(output: Output, settings: Settings, base: str | None) -> list[
             )
             drift.append(Drift(diag, "stale", diff))
     return drift
+
+
+def _pinned_layout(output: Output, published: PublishedFiles, settings: Settings) -> Diagnostic | None:
+    """SC518 when the other layout's directory holds adopted files: they stay where the runner that applied
+    them reads them, so the project cannot move to the other layout."""
+    stale = published.stale_manifest
+    if published.stale is None or stale is None or not stale.adopted:
+        return None
+    return Diagnostic(
+        settings.relative(published.stale / MANIFEST_NAME),
+        1,
+        1,
+        "SC518",
+        f"stale layout: these {output.dialect} migrations include adopted hand-written files, which stay where "
+        f"the runner that applied them reads them; {settings.layout} they would move to "
+        f"{settings.relative(output.directory)}/",
+        "keep the number of dialects the project had when it adopted them",
+    )
 
 
 def _leftover_problem(output: Output, published: PublishedFiles, settings: Settings) -> Diagnostic | None:

@@ -91,6 +91,41 @@ def base_problems(base: Manifest, current: Manifest, ref: str, display: str) -> 
     for entry in current.entries:
         if newest is not None and entry.file not in listed and entry.version <= newest[0]:
             found.append(numbered_below(display, entry, newest, ref))
+    base_adopted = base.adopted_by_file()
+    for adopted in current.adopted:
+        if newest is not None and adopted.file not in base_adopted and adopted.version <= newest[0]:
+            found.append(
+                Diagnostic(
+                    display,
+                    1,
+                    1,
+                    "SC515",
+                    f"adopted file {adopted.file} is new but numbered at or below {ref}'s newest version {newest[0]}",
+                    f"renumber it above {newest[0]}, or write it as a raw SQL step in specs/",
+                )
+            )
+    if base.baseline is not None and current.baseline is None:
+        found.append(
+            Diagnostic(
+                display,
+                1,
+                1,
+                "SC512",
+                f"the baseline {base.baseline.spec} was recorded at {ref} and is removed",
+                "restore it",
+            )
+        )
+    elif base.baseline is not None and current.baseline != base.baseline:
+        found.append(
+            Diagnostic(
+                display,
+                1,
+                1,
+                "SC513",
+                f"the baseline {base.baseline.spec} was changed since {ref}",
+                "restore it from the base",
+            )
+        )
     kept_adopted = current.adopted_by_file()
     for adopted in base.adopted:
         now_adopted = kept_adopted.get(adopted.file)

@@ -301,6 +301,15 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
     adopted = _adopted(data, bad, line_of)
     baseline = _baseline(data, bad, line_of)
     manifest = Manifest(data["dialect"], tuple(entries), adopted, baseline)
+    owners: dict[int, str] = {}
+    for version, file in [*((a.version, a.file) for a in adopted), *((e.version, e.file) for e in entries)]:
+        if version in owners:
+            raise bad(
+                f"manifest gives version {version} to both {owners[version]} and {file}: a runner's history holds "
+                "one file per version",
+                line_of(f'"{file}"'),
+            )
+        owners[version] = file
     if manifest.chain != data["chain"]:
         raise bad(
             "manifest chain does not match its files: the manifest was edited by hand", line_of('"chain"'), code="SC506"

@@ -8,6 +8,8 @@ published files lie in the other layout's directory until a build moves them (:f
 from __future__ import annotations
 
 import contextlib
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -93,20 +95,18 @@ def states(
     found: dict[str, Published] = {}
     unreadable: list[Diagnostic] = []
     generated = output.manifest.by_file()
-    for entry in published.manifest.entries if published.manifest else ():
+    manifest = published.manifest
+    state_of: list[tuple[str, Callable[[bytes | None], Published]]] = []
+    if manifest is not None:
+        state_of += [
+            (e.file, functools.partial(published_state, e, generated=generated.get(e.file))) for e in manifest.entries
+        ]
+        state_of += [(a.file, functools.partial(adopted_state, a)) for a in manifest.adopted]
+    for file, classify in state_of:
         try:
-            data = read_migration(published.directory / entry.file, settings)
+            found[file] = classify(read_migration(published.directory / file, settings))
         except SchemacError as exc:
             unreadable.extend(exc.diagnostics)
-            continue
-        found[entry.file] = published_state(entry, data, generated.get(entry.file))
-    for adopted in published.manifest.adopted if published.manifest else ():
-        try:
-            data = read_migration(published.directory / adopted.file, settings)
-        except SchemacError as exc:
-            unreadable.extend(exc.diagnostics)
-            continue
-        found[adopted.file] = adopted_state(adopted, data)
     return found, unreadable
 
 

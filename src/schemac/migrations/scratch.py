@@ -189,6 +189,10 @@ class ScratchDatabase:
         self._named: set[str] = set()  # the tables the running file's CREATE TABLE statements name
         self._con = sqlite3.connect(":memory:", isolation_level=None, cached_statements=0)
         try:
+            setconfig = getattr(self._con, "setconfig", None)  # Python 3.12+
+            if setconfig is not None:  # as the first user's runner: a double-quoted word is a name, never a string
+                for option in ("SQLITE_DBCONFIG_DQS_DDL", "SQLITE_DBCONFIG_DQS_DML"):
+                    setconfig(getattr(sqlite3, option), False)
             disable_extensions = getattr(self._con, "enable_load_extension", None)
             if disable_extensions is not None:
                 disable_extensions(False)
@@ -270,10 +274,14 @@ class ScratchDatabase:
     def catalog(self) -> tuple[tuple[str, str, str, str], ...]:
         """Every schema object as ``(type, name, tbl_name, sql)``, sorted, without SQLite's own (the names
         ``sqlite_…``, such as ``sqlite_sequence``, ``sqlite_autoindex_…`` and ``sqlite_stat1``); ``sql`` is
-        ``''`` where SQLite has none."""
+        ``''`` where SQLite has none. Temporary objects (which outlive a file on the runner's connection)
+        are there too, their type prefixed ``temp ``."""
         self._con.set_progress_handler(None, 0)  # reading the schema spends none of the budget
         try:
-            rows = self._con.execute("SELECT type, name, tbl_name, sql FROM main.sqlite_master").fetchall()
+            rows = self._con.execute(
+                "SELECT type, name, tbl_name, sql FROM main.sqlite_master "
+                "UNION ALL SELECT 'temp ' || type, name, tbl_name, sql FROM temp.sqlite_master"
+            ).fetchall()
         finally:
             self._con.set_progress_handler(self._progress, STEP_BLOCK)
         return tuple(
@@ -283,6 +291,15 @@ class ScratchDatabase:
                 if not str(name).lower().startswith("sqlite_")
             )
         )
+
+    def serialize(self) -> bytes:
+        """The database as it stands after what ran (its open transaction included), as the bytes of a
+        SQLite file, for reading elsewhere (``sqlite3.Connection.deserialize``): ``schemac import --from-sql``."""
+        self._con.set_progress_handler(None, 0)
+        try:
+            return self._con.serialize()
+        finally:
+            self._con.set_progress_handler(self._progress, STEP_BLOCK)
 
     def tables(self) -> frozenset[str]:
         """The names of the tables, lower-cased."""
