@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from schemac.dialects.base import LiveForeignKey
+
 if TYPE_CHECKING:
     from schemac.dialects.base import Database
 
@@ -57,16 +59,10 @@ class ImportedIndex:
     """The partial index's predicate text, or None."""
 
 
-@dataclass(frozen=True)
-class ImportedForeignKey:
-    name: str
-    """``""`` when the engine keeps none (SQLite, for a key written without ``CONSTRAINT name``)."""
-    columns: tuple[str, ...]
-    ref_table: str
-    ref_columns: tuple[str, ...]
-    on_delete: str
-    """``no action`` | ``restrict`` | ``cascade`` | ``set null`` | ``set default``"""
-    on_update: str
+ImportedForeignKey = LiveForeignKey
+"""A foreign key as the catalog shows it, as ``verify`` reads it: its name is ``""`` when the engine keeps
+none (SQLite, for a key written without ``CONSTRAINT name``); actions ``no action`` | ``restrict`` |
+``cascade`` | ``set null`` | ``set default``."""
 
 
 @dataclass(frozen=True)
