@@ -411,11 +411,9 @@ def next_version_prefix(settings: Settings) -> str:
     numbered = [(f.version, f.prefix) for f in files] + [(s.version, s.prefix) for s in discover_steps(settings)[0]]
     for name in settings.dialects:
         manifest = locate(settings, name).manifest
-        if manifest is not None:
-            recorded = [e.file for e in manifest.entries] + [a.file for a in manifest.adopted]
-            numbered += [(int(file.split("_", 1)[0]), file.split("_", 1)[0]) for file in recorded]
-            if manifest.baseline is not None:
-                numbered.append((manifest.baseline.version, Path(manifest.baseline.spec).name.split("_", 1)[0]))
+        newest = manifest.newest() if manifest is not None else None
+        if newest is not None:  # its file (the baseline's: its spec) gives the style
+            numbered.append((newest[0], Path(newest[1]).name.split("_", 1)[0]))
     version, prefix = max(numbered, default=(0, "0000"))
     return f"{version + 1:0{len(prefix)}d}"
 
