@@ -1143,7 +1143,8 @@ def expression(text: str | None) -> str | None:
 
 
 def sqlite_catalog(query: Query) -> dict[str, Any]:
-    """Every table as SQLite's catalog shows it: columns in order, key, indexes, foreign keys, checks."""
+    """Every table as SQLite's catalog shows it: columns (by name: a column added later sits after the
+    others), key, indexes, foreign keys, checks."""
     found: dict[str, Any] = {}
     tables = query("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
     for name, sql in tables:
@@ -1163,6 +1164,8 @@ def sqlite_catalog(query: Query) -> dict[str, Any]:
             tuple(c.strip().strip('"') for c in cols.split(",")): fk
             for fk, cols in re.findall(r'CONSTRAINT "([^"]+)" FOREIGN KEY \(([^)]*)\)', sql)
         }
+        # A key written in its column's definition by ALTER TABLE … ADD COLUMN.
+        names.update(((c,), fk) for c, fk in re.findall(r'"([^"]+)" [A-Z]+\s+CONSTRAINT "([^"]+)" REFERENCES', sql))
         grouped: dict[int, list[tuple[Any, ...]]] = {}
         for row in query(f'PRAGMA foreign_key_list("{name}")'):
             grouped.setdefault(row[0], []).append(row)
@@ -1175,7 +1178,7 @@ def sqlite_catalog(query: Query) -> dict[str, Any]:
             for m in re.finditer(r'CONSTRAINT "([^"]+)" CHECK \(', sql)
         }
         found[name] = {
-            "columns": [(r[1], r[2].lower(), bool(r[3]), expression(r[4])) for r in info],
+            "columns": {r[1]: (r[2].lower(), bool(r[3]), expression(r[4])) for r in info},
             "primary_key": tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5])),
             "primary_key_name": re.findall(r'CONSTRAINT "([^"]+)" PRIMARY KEY', sql),
             "indexes": indexes,

@@ -90,11 +90,11 @@ def test_status_apply_to_dry_run_and_verify(
 
     dry = run_cli("apply", "--db", url, "--project", project, "--dry-run")
     assert (dry.returncode, dry.stderr) == (0, "")
-    assert dry.stdout.splitlines() == [
-        "pending migrations/0001_catalog.sql",
-        "pending migrations/0002_orders.sql",
-        "2 pending (dry run: nothing applied)",
+    files = [f"migrations/{name}" for name in ("0001_catalog.sql", "0002_orders.sql")]
+    previews = [
+        f"-- version {v}: {file}\n{(project / file).read_text(encoding='utf-8')}\n" for v, file in enumerate(files, 1)
     ]
+    assert dry.stdout == "".join(previews) + "-- 2 pending (dry run: nothing applied)\n"
     with opened(url) as database:
         assert not database.table_exists("schemac_history")
 

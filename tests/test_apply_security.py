@@ -49,7 +49,13 @@ def test_a_deleted_history_row_is_a_gap_that_apply_runs_only_out_of_order(
         ["pending", "2"],
         ["applied", "3"],
     ]
-    assert schemac.apply(project, url, to=1).applied == ()  # below the gap: nothing to refuse, nothing to run
+    with pytest.raises(schemac.SchemacError) as backwards:  # below the database's version: nothing runs
+        schemac.apply(project, url, to=1)
+    assert [str(d) for d in backwards.value.diagnostics] == [
+        f"{url}:1:1: SC609 --to 1 is below version 3, where {url} is: apply never goes backwards (hint: to undo a "
+        "version, write a follow-up spec that changes the schema back, and apply it)"
+    ]
+    assert backwards.value.exit_code == 1
     ran = run_cli("apply", "--db", url, "--project", project, "--out-of-order")
     assert (ran.returncode, ran.stdout, ran.stderr) == (0, f"1 applied; {url} is at version 3\n", "")
     assert versions(url) == [1, 2, 3]

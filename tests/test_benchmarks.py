@@ -35,3 +35,21 @@ def test_benchmark_smoke_run_measures_every_figure_and_marks_missing_peers() -> 
             assert "not installed" in row["note"], row
     assert report["machine"]["nproc"] >= 1
     assert {t["outcome"] for t in report["targets"]} <= {"met", "not met", "not measured"}
+
+
+def test_alter_benchmark_smoke_run_applies_both_paths_and_keeps_every_row() -> None:
+    outcome = subprocess.run(
+        [sys.executable, "-m", "benchmarks.alter_bench", "--rows", "10,100", "--repeats", "1", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert outcome.returncode == 0, outcome.stderr
+    report = json.loads(outcome.stdout)
+    assert [(row["size"], row["name"], row["peer"]) for row in report["rows"]] == [
+        (size, "add a nullable column: ALTER TABLE … ADD COLUMN", "the earlier rebuild (copy every row)")
+        for size in (10, 100)
+    ]
+    assert all(row["value"] > 0 and row["peer_value"] > 0 for row in report["rows"])
+    assert [t["text"] for t in report["targets"]] == ["ALTER TABLE … ADD COLUMN on 100 rows <= 10 x on 10 rows"]

@@ -352,7 +352,7 @@ def test_a_published_file_edited_on_disk_stops_the_build(built: Path, cli: Cli) 
     outcome = cli("build", "--project", built)
     assert outcome.returncode == 2
     assert outcome.stderr == (
-        "migrations/0001_orders.sql:1:1: SC501 edited: file differs from its SHA-256 in the manifest "
+        "migrations/0001_orders.sql:10:1: SC501 edited: file differs from its SHA-256 in the manifest "
         "(hint: restore it from version control; change the schema with a follow-up spec)\n"
     )
 

@@ -192,7 +192,7 @@ def test_pre_commit_hooks_run_the_project_commands(example_copy: Path, make_proj
     import yaml
 
     hooks = yaml.safe_load((Path(__file__).parents[1] / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
-    assert [h["id"] for h in hooks] == ["schemac-check", "schemac-lint"]
+    assert [h["id"] for h in hooks] == ["schemac-check", "schemac-lint", "schemac-docs"]
     if not SCRIPT.exists():
         pytest.skip(f"console script not installed at {SCRIPT}")
     no_key = make_project({"0001_t.yaml": "description: x\ntables:\n  t:\n    columns:\n      a: {type: text}\n"})
@@ -229,3 +229,19 @@ def test_jsonschema_is_imported_only_for_specs_with_schema_errors(example_copy: 
         "specs/0001_documents.yaml:2:1: SC203 spec is missing the required key 'description'",
         "True",
     ]
+
+
+def test_every_pinned_release_in_the_docs_is_this_version() -> None:
+    """The pre-commit ``rev:`` and the pip ``@v…`` pins in README and docs name the version being released
+    (``pyproject.toml``), so a snippet never points at a tag that does not exist."""
+    import re
+    import tomllib
+
+    root = Path(__file__).parents[1]
+    version = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
+    pins = []
+    for page in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        text = page.read_text(encoding="utf-8")
+        pins += [(page.name, m) for m in re.findall(r"rev: (v[0-9][^\s]*)|schemac@(v[0-9][^\s\"]*)", text)]
+    assert pins, "no pinned release found in README.md or docs/"
+    assert {(page, a or b) for page, (a, b) in pins} == {(page, f"v{version}") for page, _ in pins}

@@ -81,8 +81,8 @@ SPEC_ERRORS: dict[str, tuple[dict[str, str | bytes], str]] = {
         "set default, no action, not 'cascading' (hint: did you mean 'cascade'?)",
     ),
     "SC205": (
-        {"0001_a.yaml": T + "      id: {type: varchar}\n"},
-        "specs/0001_a.yaml:6:18: SC205 unknown type 'varchar' (hint: known types: text, string(n), integer, bigint, "
+        {"0001_a.yaml": T + "      id: {type: wibble}\n"},
+        "specs/0001_a.yaml:6:18: SC205 unknown type 'wibble' (hint: known types: text, string(n), integer, bigint, "
         "smallint, boolean, real, double, decimal(p,s), timestamp, date, json, uuid, bytes)",
     ),
     "SC206": (

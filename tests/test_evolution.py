@@ -38,6 +38,19 @@ CASES = {
             "SELECT id, label, colour FROM tags ORDER BY id": [(1, "red", "grey"), (2, "blue", "grey")],
         },
     ),
+    "evolve_alter_in_place": Case(
+        "INSERT INTO customers VALUES (1, 'Ann');"
+        "INSERT INTO orders (id, total, legacy, sku, created_at, created_by, updated_at, updated_by) "
+        f"VALUES (1, 100, 'x', 'A1', {AUDIT}), (2, 250, NULL, NULL, {AUDIT});"
+        "INSERT INTO stock VALUES (1, 5), (2, 0);",
+        {
+            "SELECT id, total, note, urgent, status, customer_id, created_by FROM orders ORDER BY id": [
+                (1, 100, None, 0, "open", None, "ann"),
+                (2, 250, None, 0, "open", None, "ann"),
+            ],
+            "SELECT id, qty, counted_on = date('now') FROM stock ORDER BY id": [(1, 5, 1), (2, 0, 1)],
+        },
+    ),
     "evolve_drop_column": Case(
         "INSERT INTO items VALUES (1, 'bolt', 'x', 'B1'), (2, 'nut', NULL, 'N1');"
         "INSERT INTO stock VALUES (1, 5, 'shelf');",
@@ -125,15 +138,20 @@ def _balanced(text: str, start: int) -> str:
 
 
 def _constraints(sql: str) -> list[tuple[str, str]]:
+    """Named constraints of a ``CREATE TABLE`` text: a foreign key written in its column's definition
+    (``ALTER TABLE … ADD COLUMN``) counts as the ``FOREIGN KEY`` a fresh table lists."""
     found = []
-    for match in re.finditer(r'CONSTRAINT "([^"]+)" (CHECK|PRIMARY KEY|FOREIGN KEY) ?', sql):
-        body = _balanced(sql, match.end()) if match.group(2) != "FOREIGN KEY" else ""
-        found.append((match.group(1), match.group(2) + " " + body))
+    for match in re.finditer(r'CONSTRAINT "([^"]+)" (CHECK|PRIMARY KEY|FOREIGN KEY|REFERENCES) ?', sql):
+        kind = match.group(2).replace("REFERENCES", "FOREIGN KEY")
+        body = _balanced(sql, match.end()) if kind != "FOREIGN KEY" else ""
+        found.append((match.group(1), kind + " " + body))
     return sorted(found)
 
 
 def schema_of(con: sqlite3.Connection) -> dict[str, object]:
-    """Every table's PRAGMA view (columns, indexes, foreign keys) and its named constraints."""
+    """Every table's PRAGMA view (columns by name, indexes, foreign keys) and its named constraints.
+
+    Physical column order is not part of the schema: a column added later sits after the others."""
     tables = con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").fetchall()
     schema: dict[str, object] = {}
     for name, sql in tables:
@@ -143,7 +161,7 @@ def schema_of(con: sqlite3.Connection) -> dict[str, object]:
             (index_sql,) = con.execute("SELECT sql FROM sqlite_master WHERE name = ?", (row[1],)).fetchone()
             indexes.append((row[1], row[2], row[3], row[4], columns, index_sql))
         schema[name] = {
-            "columns": con.execute(f'PRAGMA table_info("{name}")').fetchall(),
+            "columns": sorted(row[1:] for row in con.execute(f'PRAGMA table_info("{name}")')),
             "indexes": sorted(indexes),
             "foreign_keys": con.execute(f'PRAGMA foreign_key_list("{name}")').fetchall(),
             "constraints": _constraints(sql),

@@ -47,6 +47,7 @@ HAND_WRITTEN = (
     "20251110_template_bootstrap.sql",
 )
 KEEP = "(hint: it stays in the database as it is; schemac neither makes nor verifies it)"
+PART = "(hint: what the spec leaves out stays in the database as it is; schemac neither makes nor verifies it)"
 
 
 def differences(project: Path, db: Path | str) -> list[Diagnostic]:
@@ -235,7 +236,7 @@ def test_import_round_trips_the_fixture_with_no_difference(fixture_db: Path, tmp
         "      scopes_json: {type: json, default: []}\n",
         '      color: {type: string(7), default: "#cccccc"}\n',
         "      state: {type: integer, default: 0, enum: [0, 1, 2]}\n",
-        "      occurred_at: {type: timestamp, default: {sql: CURRENT_TIMESTAMP}}\n",
+        "      occurred_at: {type: timestamp, default: {fn: now}}\n",
         "      parent_team_id: {type: integer, nullable: true, references: teams.id, on_delete: set null}\n",
         "      priority: {type: integer, default: 3, check: priority BETWEEN 1 AND 5}\n",
         "    primary_key: [order_id, line_no]\n",
@@ -381,7 +382,7 @@ def test_from_sql_writes_the_baseline_that_verifies_against_what_the_files_built
         "    columns:\n"
         "      id: {type: text, nullable: true, primary_key: true}\n"
         "      title: {type: text}\n"
-        "      created_at: {type: timestamp, default: {sql: CURRENT_TIMESTAMP}}\n"
+        "      created_at: {type: timestamp, default: {fn: now}}\n"
         "  sections:\n"
         "    description: Imported from migrations.\n"
         "    columns:\n"
@@ -569,7 +570,8 @@ def test_what_is_approximated_or_left_out_is_a_warning_with_its_name(tmp_path: P
     result = schemac.import_spec(project, db=str(path), baseline=True)
     db = str(path)
     assert [str(w) for w in result.warnings] == [
-        f"{db}:1:1: SC615 autoincrement 'notes.id' is not imported: a spec cannot express an autoincrement {KEEP}",
+        f"{db}:1:1: SC615 autoincrement 'notes.id' is imported as a plain key column: a spec cannot express an "
+        f"autoincrement {PART}",
         f"{db}:1:1: SC615 unnamed check 'notes' is not imported: a spec cannot express an unnamed check "
         f"(CHECK (length(body) < 1000)) {KEEP}",
         f"{db}:1:1: SC615 check 'positive_length' is not imported: a spec cannot express a check "
@@ -627,24 +629,27 @@ def test_keys_that_close_a_cycle_go_in_a_second_spec_the_baseline_records(tmp_pa
         "wrote specs/002_baseline_cycles.yaml (the foreign keys that close a cycle, which one spec cannot create; "
         "the database has them: schemac baseline --version 2)\n"
     )
-    assert "project_id: {type: integer}\n" in (project / "specs" / "001_baseline.yaml").read_text()
+    # The nullable key gives way (a row can be written without it), not milestones' NOT NULL one.
+    first = (project / "specs" / "001_baseline.yaml").read_text()
+    assert "current_milestone_id: {type: integer, nullable: true}\n" in first
+    assert "project_id: {type: integer, references: projects.id}\n" in first
     assert (
         (project / "specs" / "002_baseline_cycles.yaml")
         .read_text()
         .endswith(
-            "  milestones:\n"
+            "  projects:\n"
             "    description: Imported from migrations.\n"
             "    audit: none\n"
             "    columns:\n"
             "      id: {type: integer, primary_key: true}\n"
-            "      project_id: {type: integer, references: projects.id}\n"
+            "      current_milestone_id: {type: integer, nullable: true, references: milestones.id}\n"
         )
     )
     schemac.build(project)
     db = str(tmp_path / "app.db")
     assert findings(lambda: schemac.baseline(project, db))[0].endswith(
-        "SC625 extra foreign key '' (project_id) -> projects (id) on delete no action, on update no action on "
-        "'milestones': in the database, not in the specs"
+        "SC625 extra foreign key '' (current_milestone_id) -> milestones (id) on delete no action, on update no "
+        "action on 'projects': in the database, not in the specs"
     )
     assert schemac.baseline(project, db, 2).recorded == (1, 2)
     assert schemac.verify(project, db).differences == ()

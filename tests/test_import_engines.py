@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import schemac
-from conftest import opened
+from conftest import opened, run_cli
 from schemac.dialects.connections import connect, parse_url
 from schemac.importing.catalog import (
     Catalog,
@@ -88,8 +88,11 @@ PG_SCHEMA = [
         total integer GENERATED ALWAYS AS (price::integer + 1) STORED,
         CONSTRAINT pk_authors PRIMARY KEY (id),
         CONSTRAINT uq_authors_name_price UNIQUE (name, price),
+        CONSTRAINT uq_authors_nickname UNIQUE NULLS NOT DISTINCT (nickname),
         CONSTRAINT ck_authors_price CHECK (price >= 0 AND price < 1000)
     )""",
+    "ALTER TABLE authors ENABLE ROW LEVEL SECURITY",
+    "CREATE POLICY authors_active ON authors USING (active)",
     "COMMENT ON TABLE authors IS 'People who write.'",
     "COMMENT ON COLUMN authors.name IS 'Shown on covers.'",
     """CREATE TABLE books (
@@ -107,6 +110,7 @@ PG_SCHEMA = [
     "CREATE INDEX idx_books_title_author ON books (title DESC, author_id)",
     "CREATE UNIQUE INDEX uq_books_title ON books (title) WHERE author_id IS NULL",
     "CREATE INDEX idx_books_lower_title ON books (lower(title))",
+    "CREATE UNIQUE INDEX uq_books_pages ON books (pages) NULLS NOT DISTINCT",
     "CREATE INDEX idx_authors_doc ON authors USING gin (doc)",
     "CREATE SEQUENCE ticket_numbers",
     "CREATE VIEW long_books AS SELECT id, title FROM books WHERE pages > 500",
@@ -135,7 +139,7 @@ PG_AUTHORS = table(
         column("feeling", "mood"),
     ],
     ("id",),
-    uniques=(("uq_authors_name_price", ("name", "price")),),
+    uniques=(("uq_authors_name_price", ("name", "price")), ("uq_authors_nickname", ("nickname",))),
     checks=(("ck_authors_price", "((price >= (0)::numeric) AND (price < (1000)::numeric))"),),
     comment="People who write.",
 )
@@ -154,6 +158,7 @@ PG_BOOKS = table(
     indexes=(
         ImportedIndex("idx_books_title_author", (("title", True), ("author_id", False)), False, None),
         ImportedIndex("uq_books_title", (("title", False),), True, "(author_id IS NULL)"),
+        ImportedIndex("uq_books_pages", (("pages", False),), True, None),
     ),
     foreign_keys=(  # in creation order
         ImportedForeignKey(
@@ -165,6 +170,8 @@ PG_BOOKS = table(
 )
 PG_EVENTS = table("events", [column("id", "integer", False), column("happened", "date", False)])
 PG_UNSUPPORTED = (
+    Unsupported("row level security", "authors", "ENABLE ROW LEVEL SECURITY"),
+    Unsupported("policy", "authors_active", "on authors"),
     Unsupported("sequence", "ticket_numbers"),
     Unsupported("view", "long_books"),
     Unsupported("materialized view", "book_counts"),
@@ -177,10 +184,14 @@ PG_UNSUPPORTED = (
         "identity column", "books.serial_number", "serial: default nextval('books_serial_number_seq'::regclass)"
     ),
     Unsupported(
+        "unique key with nulls not distinct", "uq_authors_nickname", "on authors: UNIQUE NULLS NOT DISTINCT (nickname)"
+    ),
+    Unsupported(
         "deferrable constraint",
         "books_author_id_fkey",
         "on books: FOREIGN KEY (author_id) REFERENCES authors(id) DEFERRABLE INITIALLY DEFERRED",
     ),
+    Unsupported("unique key with nulls not distinct", "uq_books_pages", "on books: UNIQUE NULLS NOT DISTINCT (pages)"),
     Unsupported(
         "index", "idx_authors_doc", "using gin: CREATE INDEX idx_authors_doc ON public.authors USING gin (doc)"
     ),
@@ -507,3 +518,38 @@ def test_import_benchmark_smoke_run() -> None:
         if row["value"]:
             assert rows[engine, "catalog reader (in process)"]["value"] > 0
     assert {t["outcome"] for t in report["targets"]} <= {"met", "not met", "not measured"}
+
+
+def test_import_says_what_it_kept_of_an_object_it_imported_in_part(
+    tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    """A serial column is imported as a plain column, a NULLS NOT DISTINCT key as a plain unique key: the
+    warning says what was kept; a policy is not imported at all, and the warning says that."""
+    url = database_factory("postgresql")
+    run(
+        url,
+        [
+            "CREATE TABLE tickets (id serial PRIMARY KEY, code text, CONSTRAINT uq_tickets_code UNIQUE NULLS NOT "
+            "DISTINCT (code))",
+            "ALTER TABLE tickets ENABLE ROW LEVEL SECURITY",
+            "CREATE POLICY tickets_all ON tickets USING (true)",
+        ],
+    )
+    project = tmp_path / "imported"
+    project.mkdir()
+    (project / "schemac.toml").write_text('dialects = ["postgresql"]\n', encoding="utf-8")
+    done = run_cli("import", "--db", url, "--project", project)
+    assert done.returncode == 0, done.stderr
+    source = done.stderr.splitlines()[0].partition(":1:1: ")[0]
+    part = "(hint: what the spec leaves out stays in the database as it is; schemac neither makes nor verifies it)"
+    assert done.stderr.splitlines() == [
+        f"{source}:1:1: SC615 row level security 'tickets' is imported as a table without it: a spec cannot express "
+        f"a row level security (ENABLE ROW LEVEL SECURITY) {part}",
+        f"{source}:1:1: SC615 policy 'tickets_all' is not imported: a spec cannot express a policy (on tickets) "
+        "(hint: it stays in the database as it is; schemac neither makes nor verifies it)",
+        f"{source}:1:1: SC615 identity column 'tickets.id' is imported as a plain column: a spec cannot express an "
+        f"identity column (serial: default nextval('tickets_id_seq'::regclass)) {part}",
+        f"{source}:1:1: SC615 unique key with nulls not distinct 'uq_tickets_code' is imported as a unique key that "
+        f"allows many NULLs: a spec cannot express a unique key with nulls not distinct (on tickets: UNIQUE NULLS "
+        f"NOT DISTINCT (code)) {part}",
+    ]

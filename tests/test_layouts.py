@@ -123,7 +123,7 @@ def test_a_published_file_edited_in_the_old_layout_stops_the_move(make_project: 
     built = cli("build", "--project", project)
     assert (built.returncode, built.stderr) == (
         2,
-        "migrations/0001_a.sql:1:1: SC501 edited: file differs from its SHA-256 in the manifest (hint: restore it "
+        "migrations/0001_a.sql:9:1: SC501 edited: file differs from its SHA-256 in the manifest (hint: restore it "
         "from version control; change the schema with a follow-up spec)\n",
     )
     assert _files(project) == before

@@ -319,7 +319,7 @@ def test_editing_the_copy_of_a_published_step_is_refused(tmp_path: Path) -> None
         "SC501 edited: file differs from its SHA-256 in the manifest (hint: restore it from version control; change "
         "the schema with a follow-up spec)"
     )
-    assert findings(lambda: schemac.build(root)) == [f"migrations/0002_seed.sql:1:1: {message}"]
+    assert findings(lambda: schemac.build(root)) == [f"migrations/0002_seed.sql:2:1: {message}"]
     assert files(root) == before
     assert errors(root) == [f"migrations/0002_seed.sql:2:1: {message}"]
     assert findings(lambda: schemac.load_migrations(root / "migrations", root=root)) == [

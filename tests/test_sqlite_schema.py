@@ -70,7 +70,7 @@ def _expected_columns(table: Table) -> list[tuple[str, str, int, str | None, int
         elif default.kind == "sql":
             shown = str(default.value)  # SQLite keeps an expression default without its parentheses
         else:
-            shown = SQLITE.default(default)
+            shown = SQLITE.default(default, column.type)
         pk = table.primary_key.index(column.name) + 1 if column.name in table.primary_key else 0
         rows.append((column.name, SQLITE.sql_type(column.type), int(not column.nullable), shown, pk))
     return rows
@@ -118,8 +118,9 @@ def test_schema_read_back_equals_the_model(case: Path, tmp_path: Path) -> None:
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == set(schema)
     for name, table in schema.items():
-        info = [(r[1], r[2], r[3], r[4], r[5]) for r in con.execute(f'PRAGMA table_info("{name}")')]
-        assert info == _expected_columns(table), name
+        # By name: a column added by a later version sits after the others (ALTER TABLE … ADD COLUMN).
+        info = sorted((r[1], r[2], r[3], r[4], r[5]) for r in con.execute(f'PRAGMA table_info("{name}")'))
+        assert info == sorted(_expected_columns(table)), name
 
         indexes = {r[1]: (r[2], r[4]) for r in con.execute(f'PRAGMA index_list("{name}")') if r[3] == "c"}
         assert indexes == {i.name: (int(i.unique), int(i.predicate is not None)) for i in table.indexes}, name

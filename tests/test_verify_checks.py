@@ -7,7 +7,9 @@ with both bodies; an enum check also with the values it allows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,12 @@ from conftest import ENGINES, case_project, opened, run_cli
 from golden_cases import cases
 from schemac import dialects
 from schemac.applier.verification import check_table_body, expected_checks
+from schemac.dialects.base import Shown
 from schemac.errors import printable
+from schemac.model import Column, ColumnType, Default, Table
 from schemac.project.compiler import compile_project
 from schemac.project.settings import load_settings
+from schemac.spec.audit import AUDIT_GROUPS, with_audit
 
 SPEC = """description: Items.
 tables:
@@ -262,11 +267,12 @@ def test_every_golden_case_applied_shows_the_checks_the_specs_give(
             database.temporary_batch = 3  # several batches
             shown = database.definitions(wanted)
         assert shown is not None, case.name
+        made = {name: shown.get(name, Shown({}, {})) for name in live}  # a table with nothing to show is not made
         assert {name: dict(table.checks) for name, table in live.items()} == {
-            name: table.checks for name, table in shown.items()
+            name: table.checks for name, table in made.items()
         }, case.name
         assert {name: {c.name: c.default for c in table.columns} for name, table in live.items()} == {
-            name: table.defaults for name, table in shown.items()
+            name: {c.name: made[name].defaults.get(c.name) for c in table.columns} for name, table in live.items()
         }, case.name
         checks = sum(len(expected_checks(t, dialect)) for t in schema.values())
         assert sum(len(t.checks) for t in shown.values()) == checks
@@ -326,3 +332,42 @@ def test_verify_reports_a_default_changed_added_or_removed_by_hand(
     assert [str(d) for d in schemac.verify(project, url).differences] == expected
     outcome = run_cli("verify", "--db", url, "--project", project)
     assert (outcome.returncode, outcome.stderr.splitlines()) == (1, expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_definitions_make_each_repeated_column_and_check_once(
+    engine: str, database_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forty tables with the same audit checks and status column, and one with a column of its own: the
+    engine makes two temporary tables, not 41, and every table still gets the engine's words for its checks
+    and defaults; a column with neither a default nor a check naming it is not made."""
+    dialect = dialects.get(engine)
+    status = Column("status", ColumnType("string", 20), default=Default("literal", "new"), enum=("new", "done"))
+    key = Column("id", ColumnType("integer"))
+    tables = {f"t{i}": with_audit(Table(f"t{i}", (key, status), ("id",), audit=AUDIT_GROUPS)) for i in range(40)}
+    tables["odd"] = with_audit(Table("odd", (key, replace(status, name="state")), ("id",), audit=AUDIT_GROUPS))
+    bodies = {name: check_table_body(t, dialect, expected_checks(t, dialect)) for name, t in tables.items()}
+    made: list[str] = []
+    with opened(database_factory(engine)) as database:
+        real = database._temporary_checks
+
+        def counted(given: Mapping[str, str]) -> dict[str, Shown]:
+            made.extend(given.values())
+            return real(given)
+
+        monkeypatch.setattr(database, "_temporary_checks", counted)
+        shown = database.definitions(bodies)
+    assert shown is not None and len(made) == 2
+    id_column = re.compile(r'(?:^|, )["`]id["`] ')  # no default, and no check names it
+    assert not any(id_column.search(body) for body in made)
+    first, odd = shown["t0"], shown["odd"]
+    for i in range(40):  # the same words under each table's own check names
+        assert shown[f"t{i}"].defaults == first.defaults
+        assert {n.replace(f"_t{i}_", "_t0_"): v for n, v in shown[f"t{i}"].checks.items()} == first.checks
+    assert set(first.checks) == {c.name for c in expected_checks(tables["t0"], dialect)}
+    audit_named = {"created_by": None, "updated_by": None, "deleted_at": None, "deleted_by": None}  # by checks
+    assert first.defaults == {"status": first.defaults["status"], **audit_named} and first.defaults["status"]
+    assert odd.defaults == {"state": first.defaults["status"], **audit_named}
+    assert {n.replace("odd_state", "t0_status").replace("odd", "t0"): v for n, v in odd.checks.items()} == {
+        n: v.replace("status", "state") for n, v in first.checks.items()
+    }

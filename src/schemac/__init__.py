@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from schemac.errors import Diagnostic, SchemacError
     from schemac.importing.importer import ImportResult, import_spec
     from schemac.migrations.loader import Migration, load_migrations
+    from schemac.project.environments import environment_url
     from schemac.rules import LintResult, lint
 
 _EXPORTS = {
@@ -50,6 +51,7 @@ _EXPORTS = {
     "VerifyResult": "applier.verification",
     "import_spec": "importing.importer",
     "ImportResult": "importing.importer",
+    "environment_url": "project.environments",
 }
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "build",
     "check",
     "docs",
+    "environment_url",
     "import_spec",
     "init",
     "lint",

@@ -15,11 +15,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from schemac import dialects, render
+from schemac import render
 from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations import drift as drifts
 from schemac.migrations.adoption import adoptable
@@ -27,6 +28,7 @@ from schemac.migrations.drift import Drift
 from schemac.migrations.manifest import MANIFEST_NAME, Manifest
 from schemac.migrations.published import expected_manifest, locate, present, read_migration, remove_stale, states
 from schemac.migrations.replay import replay_findings
+from schemac.project import dev_databases
 from schemac.project.compiler import (
     Compiled,
     Output,
@@ -157,6 +159,7 @@ def build(
     require_specs_dir(settings)  # SC111 before the lock needs the directory
     with project_lock(settings.root):
         outputs = compile_outputs(settings, use_cache=cache, progress=progress)
+        dev_databases.check_new_versions(settings)  # each new version's expressions on the dev databases
         written: list[str] = []
         unchanged: list[str] = []
         changes: dict[str, bytes] = {}  # path under migrations/ → bytes, every dialect published in one swap
@@ -302,7 +305,7 @@ def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
             if entry.version in plans:
                 operations = tuple(
                     op.describe()
-                    for op in render.dialect_operations(plans[entry.version], dialects.get(output.dialect))
+                    for op in render.dialect_operations(plans[entry.version], settings.dialect(output.dialect))
                 )
             else:
                 operations = (f"run the raw SQL step {entry.spec} as it is",)
@@ -418,13 +421,30 @@ def next_version_prefix(settings: Settings) -> str:
     return f"{version + 1:0{len(prefix)}d}"
 
 
-def new(project: str | Path, slug: str, description: str = "Describe what this version changes.") -> Path:
+def new(
+    project: str | Path,
+    slug: str,
+    description: str = "Describe what this version changes.",
+    *,
+    from_tables: Sequence[str] = (),
+) -> Path:
     """Create the next spec, numbered above every spec and every file the manifests record (published and
-    adopted), in the style of the highest of them: its width kept (``013`` → ``014``, ``20251110`` → ``20251111``)."""
+    adopted), in the style of the highest of them: its width kept (``013`` → ``014``, ``20251110`` → ``20251111``).
+
+    With ``from_tables`` the spec starts with those tables' current shape, copied from the spec that last
+    listed each (comments kept; :mod:`schemac.project.shapes`), so that a change is an edit.
+    """
     settings = _settings(project)
     if SPEC_NAME.fullmatch(f"0_{slug}.yaml") is None:
         raise fail("<slug>", 1, 1, "SC112", f"slug '{slug}' must match [a-z0-9_]+")
+    head = f"{schema_comment(settings)}description: {_yaml_string(description)}\n"
+    if from_tables:
+        from schemac.project.shapes import current_shapes
+
+        text = head + current_shapes(settings, list(from_tables))
+    else:
+        text = STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description))
     settings.specs_dir.mkdir(parents=True, exist_ok=True)
     path = settings.specs_dir / f"{next_version_prefix(settings)}_{slug}.yaml"
-    _create(path, STARTER.format(schema_comment=schema_comment(settings), description=_yaml_string(description)))
+    _create(path, text)
     return path

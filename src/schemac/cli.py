@@ -128,12 +128,17 @@ def new(
     slug: Annotated[str, typer.Argument(help="Short name: a-z, 0-9 and _.")],
     project: ProjectOption = Path("."),
     description: Annotated[str, typer.Option(help="The spec's description.")] = "Describe what this version changes.",
+    from_tables: Annotated[
+        str | None,
+        typer.Option("--from", help="Start with these tables' current shape (comma-separated), to edit."),
+    ] = None,
 ) -> None:
     """Create the next spec with the next free version."""
     from schemac import api as commands
 
     with _reported(Format.text):
-        path = commands.new(project, slug, description)
+        tables = [name.strip() for name in from_tables.split(",")] if from_tables is not None else []
+        path = commands.new(project, slug, description, from_tables=tables)
     print(path)
 
 
@@ -217,7 +222,11 @@ def check(
 
 
 @app.command()
-def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
+def plan(
+    project: ProjectOption = Path("."),
+    sql: Annotated[bool, typer.Option("--sql", help="Print only the SQL, per version and dialect.")] = False,
+    fmt: FormatOption = Format.text,
+) -> None:
     """Show the operations and SQL the next build would write, per spec not yet built; writes nothing."""
     from dataclasses import asdict
 
@@ -227,6 +236,12 @@ def plan(project: ProjectOption = Path("."), fmt: FormatOption = Format.text) ->
         planned = commands.plan_changes(project)
     if fmt is not Format.text:
         print(json.dumps([asdict(p) for p in planned], indent=2))
+        return
+    if sql:
+        for item in planned:
+            print(f"-- version {item.version} ({item.dialect}, {item.status}): {item.file}")
+            print(item.sql)
+        print(f"-- {len(planned)} version(s) to build")
         return
     for item in planned:
         print(f"{item.spec} -> {item.file} ({item.dialect}, {item.status})")
@@ -281,7 +296,7 @@ def schema() -> None:
     print(commands.schema(), end="")
 
 
-def _database(value: str) -> str:
+def _database(value: str | None) -> str | None:
     """Note the passwords ``--db`` may hold, so that no output of the command shows them."""
     from schemac.dialects.connections import url_secrets
 
@@ -290,15 +305,34 @@ def _database(value: str) -> str:
 
 
 DbOption = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--db",
         envvar="SCHEMAC_DB",
         callback=_database,
         help="Database: a SQLite path, sqlite:///, postgresql://, mariadb:// or mysql:// URL "
-        "(default: the SCHEMAC_DB environment variable, which keeps a password off the command line).",
+        "(default: --env's, else the SCHEMAC_DB environment variable, which keeps a password off the command line).",
     ),
 ]
+EnvOption = Annotated[
+    str | None,
+    typer.Option("--env", help="Use the database of this environment of the settings ([environments.NAME], db = ...)."),
+]
+
+
+def _database_url(ctx: typer.Context, project: Path, db: str | None, env: str | None) -> str:
+    """``--db``, else ``--env``'s database, else ``SCHEMAC_DB``; its passwords noted so that no output shows them."""
+    from schemac.project.environments import database_url
+    from schemac.project.settings import load_settings
+
+    source = ctx.get_parameter_source("db")
+    if env is not None and source is not None and source.name == "ENVIRONMENT":
+        db = None  # --env, given on the command line, wins over SCHEMAC_DB
+    url, secrets = database_url(load_settings(project), db, env)
+    _secrets[:] = secrets
+    return url
+
+
 LOCK_TIMEOUT_LIMIT = 2_147_483.0
 """The longest wait, in seconds, that PostgreSQL's ``lock_timeout`` can hold (2^31 - 1 ms, about 24 days)."""
 
@@ -311,10 +345,14 @@ def _lock_timeout(value: float) -> float:
 
 @app.command()
 def apply(
-    db: DbOption,
+    ctx: typer.Context,
+    db: DbOption = None,
+    env: EnvOption = None,
     project: ProjectOption = Path("."),
     to: Annotated[int | None, typer.Option("--to", help="Apply up to and including this version.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="List pending migrations; change nothing.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the SQL of each pending migration; create or change nothing.")
+    ] = False,
     lock_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for another applier (0: do not wait).", callback=_lock_timeout)
     ] = 300.0,
@@ -338,7 +376,7 @@ def apply(
     with _reported(fmt):
         result = run(
             project,
-            db,
+            _database_url(ctx, project, db, env),
             to=to,
             dry_run=dry_run,
             lock_timeout=lock_timeout,
@@ -347,24 +385,38 @@ def apply(
         )
     if fmt is Format.json:
         listed = [{"version": m.version, "name": m.name, "execution_ms": m.execution_ms} for m in result.applied]
-        pending = [{"version": m.version, "name": m.name} for m in result.pending]
+        pending: list[dict[str, object]] = [
+            {"version": m.version, "name": m.name, "file": f"{result.directory}/{m.file}"}
+            | ({"sql": result.sql(m)} if result.dry_run else {})
+            for m in result.pending
+        ]
         print(json.dumps({"applied": listed, "pending": pending, "dry_run": result.dry_run}, indent=2))
     if result.dry_run:
-        for m in result.pending:
-            _say(quiet, fmt, f"pending {result.directory}/{m.file}")
-        _say(quiet, fmt, f"{len(result.pending)} pending (dry run: nothing applied)")
+        if fmt is Format.text:
+            for m in result.pending:
+                ran = result.resumed.get(m.version)
+                resumes = f", resuming after statement {ran}: a run stopped there" if ran else ""
+                print(f"-- version {m.version}: {result.directory}/{m.file}{resumes}")
+                print(result.sql(m))
+        _say(quiet, fmt, f"-- {len(result.pending)} pending (dry run: nothing applied)")
     else:
         _say(quiet, fmt, f"{len(result.applied)} applied; {result.database} is at version {result.current_version}")
 
 
 @app.command()
-def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text) -> None:
+def status(
+    ctx: typer.Context,
+    db: DbOption = None,
+    env: EnvOption = None,
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.text,
+) -> None:
     """List applied, pending, partial, changed and unknown versions; exit 1 saying why when any needs attention."""
     from schemac.applier import status as run
     from schemac.errors import EXIT_FINDINGS
 
     with _reported(fmt):
-        result = run(project, db)
+        result = run(project, _database_url(ctx, project, db, env))
     if fmt is Format.json:
         print(
             json.dumps(
@@ -393,14 +445,19 @@ def status(db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption =
 
 @app.command()
 def verify(
-    db: DbOption, project: ProjectOption = Path("."), fmt: FormatOption = Format.text, quiet: QuietOption = False
+    ctx: typer.Context,
+    db: DbOption = None,
+    env: EnvOption = None,
+    project: ProjectOption = Path("."),
+    fmt: FormatOption = Format.text,
+    quiet: QuietOption = False,
 ) -> None:
     """Compare the live schema with the specs; exit 1 listing every difference."""
     from schemac.applier.verification import verify as run
     from schemac.errors import EXIT_FINDINGS
 
     with _reported(fmt):
-        result = run(project, db)
+        result = run(project, _database_url(ctx, project, db, env))
     _print_diagnostics(list(result.differences), fmt)
     if result.differences:
         raise typer.Exit(EXIT_FINDINGS)
@@ -411,7 +468,9 @@ def verify(
 
 @app.command()
 def baseline(
-    db: DbOption,
+    ctx: typer.Context,
+    db: DbOption = None,
+    env: EnvOption = None,
     project: ProjectOption = Path("."),
     version: Annotated[
         int | None,
@@ -431,7 +490,7 @@ def baseline(
     from schemac.applier.baselining import baseline as run
 
     with _reported(fmt):
-        result = run(project, db, version, lock_timeout=lock_timeout)
+        result = run(project, _database_url(ctx, project, db, env), version, lock_timeout=lock_timeout)
     if fmt is Format.json:
         print(json.dumps({"version": result.version, "recorded": list(result.recorded)}, indent=2))
     for file in result.files:
@@ -470,6 +529,7 @@ def import_(
     slug: Annotated[
         str | None, typer.Option("--slug", help="The spec's slug (default: import, or baseline with --baseline).")
     ] = None,
+    env: EnvOption = None,
     project: ProjectOption = Path("."),
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
@@ -481,6 +541,8 @@ def import_(
     if from_sql is not None and source is not None and source.name == "ENVIRONMENT":
         db = None  # SCHEMAC_DB is for --db alone: --from-sql names the source
     with _reported(fmt):
+        if env is not None:
+            db = _database_url(ctx, project, db, env)
         result = import_spec(
             project,
             db=db,

@@ -141,6 +141,15 @@ _CODES = (
         "flatten the value",
     ),
     Code(
+        "SC116",
+        (
+            "`new --from` names a table the specs do not have as of the newest spec, a table twice, or one written in "
+            "a `{…}` mapping"
+        ),
+        ("--from:1:1: SC116 no table 'user' as of the newest spec (hint: tables: orders, users)",),
+        "name tables the specs have, each once; write `tables:` in block style",
+    ),
+    Code(
         "SC117",
         (
             "a spec, migration, manifest, template or settings file is a FIFO, a device or a socket (or a symlink to "
@@ -349,6 +358,58 @@ _CODES = (
         "simplify the expression",
     ),
     Code(
+        "SC316",
+        (
+            "`postgresql` is a target and PostgreSQL's own parser (libpg_query, offline) cannot read a check, "
+            "partial-index `where` or `{sql: …}` default where it stands; a spec already published is not read again"
+        ),
+        (
+            (
+                "specs/0002_x.yaml:9:16: SC316 postgresql cannot parse check 'total >> > 0': syntax error at or near "
+                '">" (at character 10 of the expression)'
+            ),
+        ),
+        "write SQL that every configured dialect reads",
+    ),
+    Code(
+        "SC317",
+        (
+            "an expression calls, without a schema, a function a target (`postgresql`, `mariadb`) does not have: one "
+            "schemac's [function table](spec-reference.md#functions) lists for other engines only, or a name no "
+            "engine has one letter away from one the target has (`nowz()`); for a spec not yet published"
+        ),
+        ("specs/0002_x.yaml:8:49: SC317 postgresql rejects default 'nowz()': function nowz() does not exist",),
+        "use a function every configured dialect has; call a function of your own with its schema (`app.nowz()`)",
+    ),
+    Code(
+        "SC318",
+        (
+            "`postgresql` is a target and an expression compares a `boolean` column with a number (`archived = 0`, "
+            "`archived IN (0, 1)`): PostgreSQL has no `boolean = integer`; for a spec not yet published"
+        ),
+        (
+            (
+                "specs/0002_x.yaml:13:16: SC318 postgresql rejects partial index where 'archived = 0': operator does "
+                "not exist: boolean = integer"
+            ),
+        ),
+        "compare with `true` or `false` (`archived = false`, `NOT archived`), which every engine reads",
+    ),
+    Code(
+        "SC319",
+        (
+            "`build` with a [dev database](spec-reference.md#dev-databases): the engine rejects an expression "
+            "of a version not yet published (its own message follows the expression)"
+        ),
+        (
+            (
+                "specs/0002_x.yaml:8:33: SC319 postgresql rejects check 'n > now()': operator does not exist: "
+                "integer > timestamp with time zone"
+            ),
+        ),
+        "change the expression so that the engine takes it",
+    ),
+    Code(
         "SC320",
         "a partial unique index when `mariadb` is a target (MariaDB has no `CREATE INDEX … WHERE`)",
         (
@@ -405,7 +466,11 @@ _CODES = (
             "without a default)"
         ),
         ("SC403 destructive change refused: drop column orders.note",),
-        "write `allow_destructive: true` in the spec, or keep the data",
+        (
+            "write `allow_destructive: true` in the spec, or keep the data; a spec that leaves out most of a table's "
+            "columns likely lists only what changes: a spec lists each table's whole shape (`schemac new SLUG --from "
+            "TABLE` starts from the current one)"
+        ),
     ),
     Code(
         "SC404",
@@ -795,9 +860,15 @@ _CODES = (
     ),
     Code(
         "SC609",
-        "`apply --to` names a version that has no migration",
-        ("SC609 --to 7: there is no migration with version 7",),
-        "pick a listed version",
+        (
+            "`apply --to` names a version that has no migration, or (exit 1) one below the version the database is "
+            "at: apply never goes backwards"
+        ),
+        (
+            "SC609 --to 7: there is no migration with version 7",
+            "app.db:1:1: SC609 --to 1 is below version 2, where app.db is: apply never goes backwards",
+        ),
+        "pick a listed version; to undo a version, write a follow-up spec that changes the schema back",
     ),
     Code(
         "SC610",
@@ -856,8 +927,9 @@ _CODES = (
         "SC615",
         (
             "`import`: an object a spec cannot express (a view, trigger, virtual table, generated column, expression "
-            "index, unnamed check, check not named `ck_<table>_<name>`, table option, …) is not imported. A warning; "
-            "an error with `--strict`, which then writes nothing"
+            "index, unnamed check, check not named `ck_<table>_<name>`, policy, …) is not imported, or an object is "
+            "imported without what a spec cannot say (a serial column as a plain column, a table option left out), "
+            "and the warning says how. A warning; an error with `--strict`, which then writes nothing"
         ),
         (
             (
@@ -981,7 +1053,10 @@ _CODES = (
     ),
     Code(
         "SC702",
-        "an unknown or invalid setting, or a path setting holding a control character",
+        (
+            "an unknown or invalid setting, a path setting holding a control character, or a `dev_databases` entry "
+            "that is not a URL of its engine"
+        ),
         ("SC702 unknown setting 'migraitons' (hint: did you mean 'migrations'?)",),
         "use a known setting",
     ),
@@ -1005,6 +1080,18 @@ _CODES = (
         ),
         ("schemac.toml:2:1: SC705 migrations must be a path inside the project, not '../shared'",),
         "keep the directories inside the project",
+    ),
+    Code(
+        "SC706",
+        (
+            "no database for a command that needs one, or `--env NAME` names an environment the settings do not "
+            "have, or one whose `env:VARIABLE` is not set or does not hold a database URL (its value is never shown)"
+        ),
+        (
+            "schemac.toml:4:1: SC706 environment 'production' reads its database from $DATABASE_URL, which is not set",
+            "schemac.toml:1:1: SC706 no database: give --db URL, --env NAME or the SCHEMAC_DB environment variable",
+        ),
+        'set the variable, pass --db, or add the environment: [environments.NAME] with db = "env:VARIABLE"',
     ),
     Code(
         "SC801",
@@ -1052,8 +1139,9 @@ _CODES = (
     Code(
         "SC905",
         (
-            "an operation in any version that loses data: dropping a table or a column, or narrowing a column's type "
-            "(the build refuses these without `allow_destructive: true`; lint keeps listing them after)"
+            "an operation that loses data in a version no manifest lists yet: dropping a table or a column, or "
+            "narrowing a column's type (the build refuses these without `allow_destructive: true`; once built, the "
+            "version is published and lint no longer lists them)"
         ),
         (),
         "check the data is no longer needed or copied elsewhere; disable the rule once reviewed",

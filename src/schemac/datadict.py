@@ -106,6 +106,8 @@ def _default(default: Default | None) -> str:
     value = default.value
     if default.kind == "sql":
         return f"SQL {_code(str(value))}"
+    if default.kind == "fn":
+        return _code(f"{{fn: {value}}}")
     if default.kind == "json":
         return _code(str(value))
     if value is None:

@@ -59,8 +59,14 @@ class ColumnType:
 class Default:
     """A column default: a literal value, a canonical JSON text, or a raw SQL expression."""
 
-    kind: Literal["literal", "json", "sql"]
+    kind: Literal["literal", "json", "sql", "fn"]
     value: str | int | float | bool | None
+
+
+PORTABLE_DEFAULTS = {"now": ("timestamp", "date"), "uuid": ("uuid", "text", "string")}
+"""The functions of ``default: {fn: NAME}``, each with the column types it fits; every dialect says how it
+writes each (:attr:`schemac.dialects.base.Dialect.functions`)."""
+UUID_TEXT_LENGTH = 36
 
 
 @dataclass(frozen=True)

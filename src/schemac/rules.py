@@ -19,6 +19,7 @@ from schemac import dialects
 from schemac.codes import CODES
 from schemac.errors import Diagnostic, SchemacError, Severity
 from schemac.migrations.manifest import Manifest
+from schemac.migrations.published import locate
 from schemac.model import Spec, Table, Where
 from schemac.planner import (
     AddColumn,
@@ -50,11 +51,21 @@ class Model:
     plans: tuple[VersionPlan, ...]
     declared_in: Mapping[str, Spec]
     manifests: tuple[Manifest, ...] = ()
+    published: frozenset[int] = frozenset()
+    """The versions a manifest on disk lists: their data loss was reviewed when they were built."""
+    dialect: Callable[[str], dialects.Dialect] = dialects.get
+    """Each engine's dialect as the project builds for it (see :meth:`Settings.dialect`)."""
 
     @classmethod
-    def of(cls, plans: tuple[VersionPlan, ...], manifests: tuple[Manifest, ...] = ()) -> Model:
+    def of(
+        cls,
+        plans: tuple[VersionPlan, ...],
+        manifests: tuple[Manifest, ...] = (),
+        published: frozenset[int] = frozenset(),
+        dialect: Callable[[str], dialects.Dialect] = dialects.get,
+    ) -> Model:
         declared_in = {table.name: plan.spec for plan in plans for table in plan.spec.tables}
-        return cls(plans, declared_in, manifests)
+        return cls(plans, declared_in, manifests, published, dialect)
 
     def tables(self) -> Iterator[tuple[Spec, Table]]:
         """The tables of the newest schema, by name, each with the spec that declared its shape."""
@@ -183,7 +194,10 @@ def _data_loss(spec: Spec, operation: Operation, dropped_at: Mapping[str, int]) 
 
 
 def _destructive(model: Model) -> Iterator[Hit]:
+    """Data loss in each version not published yet (a published one is immutable: nothing left to review)."""
     for plan in model.plans:
+        if plan.spec.version in model.published:
+            continue
         dropped_at: dict[str, int] = {}
         for i, name in enumerate(plan.spec.drop_tables):
             dropped_at.setdefault(name, i)
@@ -224,7 +238,7 @@ def _replay_unsafe(model: Model) -> Iterator[Hit]:
         entry = next((e for e in manifest.entries if e.non_idempotent), None)
         if entry is not None and (recreated is None or entry.version < recreated[0]):
             plan = plans[entry.version]
-            where, reason = _not_rerunnable(plan, dialects.get(manifest.dialect), entry.non_idempotent[0])
+            where, reason = _not_rerunnable(plan, model.dialect(manifest.dialect), entry.non_idempotent[0])
             hazard = (entry.version, where, reason)
         elif recreated is not None:
             hazard = recreated
@@ -416,10 +430,15 @@ class LintResult:
 
 
 def lint_plans(
-    plans: tuple[VersionPlan, ...], severities: Mapping[str, Severity | None], manifests: tuple[Manifest, ...] = ()
+    plans: tuple[VersionPlan, ...],
+    severities: Mapping[str, Severity | None],
+    manifests: tuple[Manifest, ...] = (),
+    published: frozenset[int] = frozenset(),
+    dialect: Callable[[str], dialects.Dialect] = dialects.get,
 ) -> list[Diagnostic]:
-    """Run every enabled rule over compiled plans (and the manifests of their generated files)."""
-    model = Model.of(plans, manifests)
+    """Run every enabled rule over compiled plans (and the manifests of their generated files, and the
+    versions the manifests on disk list), each engine's files as ``dialect`` renders them."""
+    model = Model.of(plans, manifests, published, dialect)
     found = []
     for rule in RULES:
         severity = severities.get(rule.code)
@@ -436,4 +455,18 @@ def lint(project: str | Path = ".") -> LintResult:
     severities = rule_severities(settings)
     compiled = compile_project(settings)
     manifests = tuple(output.manifest for output in compiled.outputs)
-    return LintResult(tuple(lint_plans(compiled.plans, severities, manifests)), severities)
+    found = lint_plans(compiled.plans, severities, manifests, _published(settings), settings.dialect)
+    return LintResult(tuple(found), severities)
+
+
+def _published(settings: Settings) -> frozenset[int]:
+    """The versions the manifests on disk list; a manifest that cannot be read lists none (``check`` says why)."""
+    found: set[int] = set()
+    for name in settings.dialects:
+        try:
+            manifest = locate(settings, name).manifest
+        except SchemacError:
+            continue
+        if manifest is not None:
+            found.update(entry.version for entry in manifest.entries)
+    return frozenset(found)

@@ -9,9 +9,9 @@ the last one recorded.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from schemac.applier.records import (
@@ -52,6 +52,15 @@ class ApplyResult:
     pending: tuple[Migration, ...]
     dry_run: bool
     current_version: int | None
+    resumed: Mapping[int, int] = field(default_factory=dict)
+    """Per pending version a run left part-way (MariaDB): how many of its statements ran already."""
+
+    def sql(self, migration: Migration) -> str:
+        """The SQL ``apply`` runs for a pending ``migration``: its file, or the statements a run left."""
+        ran = self.resumed.get(migration.version, 0)
+        if not ran:
+            return migration.sql
+        return "\n\n".join(statement.sql for statement in split_statements(migration.sql)[ran:]) + "\n"
 
 
 def apply(
@@ -69,7 +78,9 @@ def apply(
     Refuses to start when an applied file changed, the database has a version the files do not, a
     row of schemac's tables is not one schemac wrote, or (unless ``out_of_order``) a pending version
     is below the newest applied one. Concurrent appliers wait for one another on the database's lock;
-    each version runs once. On MariaDB a version a run left part-way resumes where it stopped.
+    each version runs once. On MariaDB a version a run left part-way resumes where it stopped. A ``to``
+    below the database's version is refused (SC609, exit 1): apply never goes backwards. ``dry_run``
+    refuses as ``apply`` would and returns what would run (:meth:`ApplyResult.sql`), creating nothing.
     """
     settings = load_settings(Path(project))
     target = parse_url(db)
@@ -77,17 +88,15 @@ def apply(
     if to is not None and to not in {m.version for m in migrations}:
         raise fail(directory, 1, 1, "SC609", f"--to {to}: there is no migration with version {to}")
     wanted = [m for m in migrations if to is None or m.version <= to]
+    if dry_run:
+        return _dry_run(target, directory, migrations, wanted, to, lock_timeout, out_of_order)
     database = connect(target, lock_timeout)
     try:
-        if dry_run:
-            state = _checked(database, target, directory, migrations, wanted, out_of_order)
-            pending = tuple(m for m in wanted if m.version not in state.history)
-            _refuse_nul_characters(database, directory, pending)
-            return ApplyResult(target.shown, directory, (), pending, True, max(state.history, default=None))
         with writers_lock(database, target, lock_timeout):
             state = _checked(database, target, directory, migrations, wanted, out_of_order)
             pending = tuple(m for m in wanted if m.version not in state.history)
-            _refuse_nul_characters(database, directory, pending)
+            _refuse_backwards(target, to, state, pending)
+            _refuse_nul_characters(target.dialect, directory, pending)
             applied = []
             if pending:
                 create_own_tables(database, target)
@@ -146,14 +155,65 @@ def _checked(
     return found
 
 
-def _refuse_nul_characters(database: Database, directory: str, pending: tuple[Migration, ...]) -> None:
+def _dry_run(
+    target: Target,
+    directory: str,
+    migrations: list[Migration],
+    wanted: list[Migration],
+    to: int | None,
+    lock_timeout: float,
+    out_of_order: bool,
+) -> ApplyResult:
+    """What ``apply`` would run, refused as ``apply`` would refuse; creates and changes nothing.
+
+    A SQLite file is opened read-only, and one that does not exist yet is read as the empty database
+    that ``apply`` would create.
+    """
+    file = target.sqlite_file
+    if file is not None and not file.exists() and file.parent.is_dir():
+        pending, current, resume = tuple(wanted), None, {}
+    else:  # a SQLite file in a directory that does not exist: SC606 as apply says it
+        database = connect(target, lock_timeout, read_only=file is None or file.exists())
+        try:
+            state = _checked(database, target, directory, migrations, wanted, out_of_order)
+        finally:
+            database.close()
+        pending = tuple(m for m in wanted if m.version not in state.history)
+        current, resume = max(state.history, default=None), state.resume
+        _refuse_backwards(target, to, state, pending)
+    _refuse_nul_characters(target.dialect, directory, pending)
+    resumed = {m.version: resume[m.version] for m in pending if resume.get(m.version)}
+    return ApplyResult(target.shown, directory, (), pending, True, current, resumed)
+
+
+def _refuse_backwards(target: Target, to: int | None, state: Recorded, pending: tuple[Migration, ...]) -> None:
+    """SC609 (exit 1) when ``--to`` names a version below the database's and so nothing would run."""
+    current = max(state.history, default=None)
+    if to is None or current is None or to >= current or pending:
+        return
+    raise SchemacError(
+        [
+            Diagnostic(
+                target.shown,
+                1,
+                1,
+                "SC609",
+                f"--to {to} is below version {current}, where {target.shown} is: apply never goes backwards",
+                "to undo a version, write a follow-up spec that changes the schema back, and apply it",
+            )
+        ],
+        EXIT_FINDINGS,
+    )
+
+
+def _refuse_nul_characters(dialect: str, directory: str, pending: tuple[Migration, ...]) -> None:
     """SC604 before anything runs when a pending file holds a NUL character, which no engine takes in SQL."""
     found = []
     for migration in pending:
         at = migration.sql.find("\0")
         if at >= 0:
             line, column = position_of(migration.sql, at)
-            message = f"migration cannot run on {database.dialect}: the file holds a NUL character (U+0000)"
+            message = f"migration cannot run on {dialect}: the file holds a NUL character (U+0000)"
             found.append(Diagnostic(f"{directory}/{migration.file}", line, column, "SC604", message, "remove it"))
     if found:
         raise SchemacError(found)

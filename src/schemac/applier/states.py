@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from schemac.applier.records import (
@@ -22,7 +22,7 @@ from schemac.applier.records import (
 from schemac.applier.statements import LiveSchema, Statement, matches, split_statements
 from schemac.dialects.base import HISTORY_TABLE, PROGRESS_TABLE, Database
 from schemac.dialects.connections import Target, connect, parse_url
-from schemac.errors import Diagnostic, fail
+from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations.loader import Migration, load_migrations
 from schemac.project.settings import Settings, load_settings
 
@@ -58,8 +58,9 @@ class StatusResult:
         return not self.findings
 
 
-def migrations_for(settings: Settings, target: Target) -> tuple[str, list[Migration]]:
-    """The migration directory (as shown) and migrations this project has for the target's engine."""
+def migrations_for(settings: Settings, target: Target, *, verify: bool = True) -> tuple[str, list[Migration]]:
+    """The migration directory (as shown) and migrations this project has for the target's engine
+    (``verify``: every file's SHA-256 checked against the manifest)."""
     if target.dialect not in settings.dialects:
         raise fail(
             settings.source or "schemac.toml",
@@ -70,7 +71,7 @@ def migrations_for(settings: Settings, target: Target) -> tuple[str, list[Migrat
             f"add \"{target.dialect}\" to dialects and run 'schemac build'",
         )
     directory = settings.output_dir(target.dialect)
-    return settings.relative(directory), load_migrations(directory, target.dialect, root=settings.root)
+    return settings.relative(directory), load_migrations(directory, target.dialect, verify=verify, root=settings.root)
 
 
 def _hint_to_settle(version: int, statement: int) -> str:
@@ -328,14 +329,31 @@ def recorded_status(
     return found.history, found.entries, found.findings
 
 
+EDITED_FILE = frozenset({"SC501", "SC520"})
+"""The loader's findings for a file edited since the manifest recorded it: ``status`` lists the file as
+changed, with the finding, where ``apply`` refuses to start."""
+
+
 def status(project: str | Path = ".", db: str = "") -> StatusResult:
-    """Applied, pending, partial (MariaDB), changed and unknown versions; reads the database, writes nothing."""
+    """Applied, pending, partial (MariaDB), changed and unknown versions; reads the database, writes nothing.
+
+    A migration file edited since the manifest recorded it is listed as changed, and its finding
+    (SC501, SC520) is among the findings."""
     settings = load_settings(Path(project))
     target = parse_url(db)
-    directory, migrations = migrations_for(settings, target)
+    try:
+        directory, migrations = migrations_for(settings, target)
+        edited: list[Diagnostic] = []
+    except SchemacError as exc:  # an edited file is listed as changed, with why; anything else stops here
+        edited = list(exc.diagnostics)
+        if not edited or any(d.code not in EDITED_FILE for d in edited):
+            raise
+        directory, migrations = migrations_for(settings, target, verify=False)
     database = connect(target, DEFAULT_LOCK_TIMEOUT, read_only=True)
     try:
         _, entries, findings = recorded_status(database, target, directory, migrations)
     finally:
         database.close()
-    return StatusResult(target.shown, tuple(entries), tuple(findings))
+    changed = {d.file for d in edited}
+    entries = [replace(e, state="changed") if e.file in changed and e.state == "pending" else e for e in entries]
+    return StatusResult(target.shown, tuple(entries), tuple(sorted([*edited, *findings])))

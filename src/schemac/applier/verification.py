@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from schemac import dialects, render
 from schemac.applier.states import migrations_for, recorded_status
 from schemac.dialects import Dialect
-from schemac.dialects.base import Database, LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Shown
+from schemac.dialects.base import Database, LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Shown, TableBody
 from schemac.dialects.connections import Target, connect, parse_url
 from schemac.errors import Diagnostic
 from schemac.migrations.loader import Migration
@@ -55,7 +55,7 @@ def catalog_type(dialect: Dialect, sql_type: str) -> str:
     return text
 
 
-Normalise = Callable[[Mapping[str, str]], dict[str, Shown] | None]
+Normalise = Callable[[Mapping[str, TableBody]], dict[str, Shown] | None]
 """:meth:`~schemac.dialects.base.Database.definitions`: (label → table body) → label → what the engine
 shows of its checks and defaults."""
 
@@ -84,17 +84,37 @@ def expected_checks(table: Table, dialect: Dialect) -> list[ExpectedCheck]:
     return found
 
 
-def check_table_body(table: Table, dialect: Dialect, checks: list[ExpectedCheck]) -> str:
-    """Columns (typed as the migrations type them, with their defaults) and ``checks``, as a CREATE TABLE
-    holds them."""
+_NAMES = re.compile(r'"((?:[^"]|"")*)"|`((?:[^`]|``)*)`|([A-Za-z_][A-Za-z0-9_$]*)')
+"""A name in an expression, quoted or not (one inside a string literal too: a column too many does no harm)."""
+
+
+def check_table_body(table: Table, dialect: Dialect, checks: list[ExpectedCheck]) -> TableBody:
+    """``checks`` and the columns that have a default or that a check names (typed as the migrations type
+    them, with their defaults), as a CREATE TABLE holds them. The engine makes a catalog entry for every
+    column, so the others, which tell it nothing, are left out."""
     keyed = render.indexed_columns(table)
-    parts = []
+    names = {c.name for c in table.columns}
+    named = [
+        frozenset(
+            quoted.replace('""', '"') or ticked.replace("``", "`") or word.lower()
+            for quoted, ticked, word in _NAMES.findall(c.expression)
+        )
+        & names
+        for c in checks
+    ]
+    wanted = set().union(*named)
+    columns = []
     for column in table.columns:
+        if column.default is None and column.name not in wanted:
+            continue
         shown = render.column_context(column, dialect, column.name in keyed)
         default = "" if shown["default"] is None else f" DEFAULT {shown['default']}"
-        parts.append(f"{shown['name']} {shown['type']}{default}")
-    parts += [f"CONSTRAINT {dialect.ident(c.name)} CHECK ({c.expression})" for c in checks]
-    return ", ".join(parts)
+        columns.append((column.name, f"{shown['name']} {shown['type']}{default}"))
+    return TableBody(
+        tuple(columns),
+        tuple((c.name, c.expression, n) for c, n in zip(checks, named, strict=True)),
+        tuple(f"CONSTRAINT {dialect.ident(c.name)} CHECK ({c.expression})" for c in checks),
+    )
 
 
 def expected_table(table: Table, dialect: Dialect) -> LiveTable:
@@ -345,9 +365,9 @@ class _Definitions:
         found = []
         for column in table.columns:
             got = live_columns.get(column.name)
-            if got is None or column.name not in expected.defaults:
+            if got is None or (column.default is not None and column.name not in expected.defaults):
                 continue
-            wanted = expected.defaults[column.name]
+            wanted = expected.defaults.get(column.name)  # a column the specs give no default was not made
             if got.default != wanted:
                 message = f"column '{table.name}.{column.name}' has {_default_text(got.default)}, the specs give "
                 found.append(Diagnostic(file, *column.where, "SC623", message + _default_text(wanted)))

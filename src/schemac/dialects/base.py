@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +34,8 @@ IN_PLACE_DEFAULT = frozenset(
         "rename_column",
         "add_column",
         "insert_column",  # an engine without column positions appends it: column order then differs
+        "add_checked_column",
+        "add_referencing_column",
         "add_constrained_column",
         "drop_column",
         "drop_constrained_column",
@@ -102,6 +104,12 @@ class Dialect:
     its columns (MariaDB: a key that sets or cascades its columns, error 1901)."""
     table_options: str = ""
     """Written after the parentheses of each ``CREATE TABLE`` (the ``table_options`` of its template)."""
+    numeric_booleans: bool = True
+    """Whether a boolean column compares with the numbers 0 and 1 (PostgreSQL has no ``boolean = integer``:
+    such a comparison in an expression is refused at build, SC318)."""
+    functions: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """The SQL of each portable default (``{fn: now}``, ``{fn: uuid}``): ``name:type`` for a column of that
+    logical type, else ``name``."""
     nullable_keys: bool = False
     """Whether a primary key column can hold NULL (SQLite, for a key other than ``INTEGER PRIMARY KEY``
     declared without NOT NULL, as a hand-written table may be); elsewhere a key column is NOT NULL."""
@@ -109,6 +117,39 @@ class Dialect:
     """Operation kinds (see :mod:`schemac.planner`) made with ALTER; a table needing any other is rebuilt.
     A shared template (``templates/_common/``) named after a kind of :data:`IN_PLACE_KINDS` not listed
     here is not the dialect's: a change of that kind reaching the renderer has no template (SC409)."""
+    since: MappingProxyType[str, tuple[int, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Kinds of :attr:`in_place` the engine makes with ALTER only from a version on (SQLite's
+    ``DROP COLUMN``, 3.35): for a project whose oldest engine is older (:meth:`at_least`), a rebuild."""
+    rebuild_reasons: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Kind → what ``ALTER TABLE`` cannot do here, for each kind a rebuild makes (``plan`` and the
+    rebuild's comment say "ALTER TABLE cannot …")."""
+    drop_deletes_rows: bool = False
+    """Whether ``DROP TABLE`` deletes the rows first, foreign keys acting (SQLite with foreign keys on): a
+    table whose rows reference each other ``ON DELETE RESTRICT`` then has them reference themselves."""
+    inline_column_keys: bool = False
+    """Whether a foreign key on one added column goes in the column's ``ADD COLUMN`` (``REFERENCES …``),
+    the only way the engine adds a key without a rebuild; elsewhere it is its own ``ADD CONSTRAINT``."""
+
+    def at_least(self, version: tuple[int, ...]) -> Dialect:
+        """The dialect for a project whose oldest engine is ``version``: the kinds of :attr:`since` that
+        need a newer one are rebuilt, each saying so (see :attr:`rebuild_reasons`)."""
+        newer = {kind: needed for kind, needed in self.since.items() if version < needed}
+        if not newer:
+            return self
+        shown = ".".join(map(str, version))
+        reasons = {
+            kind: f"{self.rebuild_reason(kind)} before {self.name} {'.'.join(map(str, needed))} (min_version {shown})"
+            for kind, needed in newer.items()
+        }
+        return replace(
+            self,
+            in_place=self.in_place - newer.keys(),
+            rebuild_reasons=MappingProxyType({**self.rebuild_reasons, **reasons}),
+        )
+
+    def rebuild_reason(self, kind: str) -> str:
+        """What ``ALTER TABLE`` cannot do on this engine that a change of ``kind`` asks for."""
+        return self.rebuild_reasons.get(kind, "make this change")
 
     def ident(self, name: str) -> str:
         """A quoted identifier; names are already validated, so quoting is defence in depth."""
@@ -135,7 +176,10 @@ class Dialect:
             return repr(value)
         return self.string(value)
 
-    def default(self, default: Default) -> str:
+    def default(self, default: Default, ctype: ColumnType) -> str:
+        """The SQL of ``default`` for a column of ``ctype``."""
+        if default.kind == "fn":
+            return self.functions.get(f"{default.value}:{ctype.name}") or self.functions[str(default.value)]
         if default.kind == "sql":
             return f"({default.value})"
         if default.kind == "json":
@@ -230,6 +274,22 @@ class LiveTable:
     foreign_keys: tuple[LiveForeignKey, ...] = ()
     checks: Mapping[str, str] = field(default_factory=dict)
     """Check name → its definition as the engine shows it, ``CHECK (…)`` (see :meth:`Database.definitions`)."""
+
+
+@dataclass(frozen=True)
+class TableBody:
+    """What a ``CREATE TABLE`` holds between its parentheses, part by part (see :meth:`Database.definitions`)."""
+
+    columns: tuple[tuple[str, str], ...] = ()
+    """(column name, its definition: name, type and default as the migrations write them)."""
+    checks: tuple[tuple[str, str, frozenset[str]], ...] = ()
+    """(check name, ``CHECK (…)`` body, the columns it names)."""
+    constraints: tuple[str, ...] = ()
+    """Each check as written in the body: ``CONSTRAINT name CHECK (…)``."""
+
+    @property
+    def text(self) -> str:
+        return ", ".join([*(definition for _, definition in self.columns), *self.constraints])
 
 
 @dataclass(frozen=True)
@@ -342,27 +402,31 @@ class Database:
     def tables(self) -> dict[str, LiveTable]:
         raise NotImplementedError
 
-    def definitions(self, tables: Mapping[str, str]) -> dict[str, Shown] | None:
-        """How this engine shows checks and defaults it is given: each of ``tables`` (label → what a
-        ``CREATE TABLE`` holds between its parentheses: columns with their defaults, and named CHECK
-        constraints) is made as a temporary table of this session, its checks and defaults are read
-        back as :meth:`tables` reads live ones, and it is removed. ``None`` when the session cannot make
-        a temporary table (a read-only transaction or replica, a missing privilege).
+    def definitions(self, tables: Mapping[str, TableBody]) -> dict[str, Shown] | None:
+        """How this engine shows checks and defaults it is given: each of ``tables`` (label → its columns
+        with their defaults, and named CHECK constraints; one without columns is passed over) is made as a
+        temporary table of this session, its checks and defaults are read back as :meth:`tables` reads
+        live ones, and it is removed. ``None`` when the session cannot make a temporary table (a
+        read-only transaction or replica, a missing privilege).
 
         So an expected check or default is put in the engine's own words (PostgreSQL's casts and
         parentheses, MariaDB's lower-case functions and quoting) by the engine itself, whatever its version.
+        A column definition or check repeated word for word is made once (:mod:`schemac.dialects.probes`).
         """
-        labels = list(tables)
-        found: dict[str, Shown] = {}
+        from schemac.dialects.probes import probes  # it builds on this module
+
+        fewer = probes({label: body for label, body in tables.items() if body.columns})
+        labels = list(fewer.bodies)
+        made: dict[str, Shown] = {}
         for start in range(0, len(labels), self.temporary_batch):
             batch = range(start, min(start + self.temporary_batch, len(labels)))
             temporary = {f"schemac_verify_{i}": labels[i] for i in batch}
             try:
-                made = self._temporary_checks({name: tables[label] for name, label in temporary.items()})
+                shown = self._temporary_checks({name: fewer.bodies[label] for name, label in temporary.items()})
             except self.driver_error:
                 return None
-            found.update((temporary[name], shown) for name, shown in made.items())
-        return found
+            made.update((temporary[name], one) for name, one in shown.items())
+        return fewer.shown(made)
 
     temporary_batch = 500
     """Temporary tables made at once: PostgreSQL makes a batch in one transaction, which holds a lock on

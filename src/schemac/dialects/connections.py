@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
@@ -52,6 +53,14 @@ class Target:
 
     def mask(self, text: str) -> str:
         return mask(text, self.secrets)
+
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The file a SQLite target names (``path``, ``sqlite:///relative``, ``sqlite:////absolute``); None for
+        a server."""
+        if self.dialect != "sqlite":
+            return None
+        return Path(self.url[len("sqlite:///") :] if "://" in self.url else self.url)
 
 
 def mask(text: str, secrets: Sequence[str]) -> str:

@@ -61,6 +61,8 @@ MARIADB = Dialect(
         {"text": f"VARCHAR({MARIADB_INDEXED_TEXT_LENGTH})", "bytes": f"VARBINARY({MARIADB_INDEXED_TEXT_LENGTH})"}
     ),
     quote="`",
+    # DATETIME keeps no time zone: now is UTC's, as the applier records it and SQLite's CURRENT_TIMESTAMP is.
+    functions=MappingProxyType({"now:timestamp": "(UTC_TIMESTAMP(6))", "now:date": "(UTC_DATE())", "uuid": "(UUID())"}),
     check_templates=MappingProxyType({**ENUM_CHECK, "boolean": BOOLEAN_CHECK, "json": "JSON_VALID({column})"}),
     escape_backslash=True,
     partial_indexes=False,

@@ -46,11 +46,20 @@ POSTGRESQL = Dialect(
     ),
     catalog_types=MappingProxyType({"timestamptz": "timestamp with time zone", "varchar": "character varying"}),
     # A plain '…' reads backslashes as escapes when standard_conforming_strings is off; E'…' always does.
+    functions=MappingProxyType(
+        {
+            "now:timestamp": "now()",
+            "now:date": "CURRENT_DATE",
+            "uuid:uuid": "gen_random_uuid()",
+            "uuid": "(gen_random_uuid())::text",
+        }
+    ),
     escape_backslash=True,
     escape_prefix="E",
     renames_constraints=True,
     retype_rewrites_checks=True,
     retype_casts_default=True,
+    numeric_booleans=False,
     in_place=IN_PLACE_DEFAULT | {"reorder_columns"},  # column order is kept: see reorder_columns.sql.j2
 )
 

@@ -53,11 +53,22 @@ SQLITE = Dialect(
     ),
     true="1",
     false="0",
+    functions=MappingProxyType(
+        {
+            "now:timestamp": "CURRENT_TIMESTAMP",
+            "now:date": "CURRENT_DATE",
+            # A version 4 UUID as text: random hex, '4' as its version, 8, 9, a or b as its variant.
+            "uuid": "(lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || "
+            "substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + (random() & 3), 1) || "
+            "substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6))))",
+        }
+    ),
     check_templates=MappingProxyType(
         {**ENUM_CHECK, "boolean": BOOLEAN_CHECK, "length": "length({column}) <= {length}"}
     ),
-    # SQLite's ALTER TABLE can rename, append a plain column and drop an unconstrained one; every
-    # other change to a table is its documented rebuild (new table, copy rows, drop, rename).
+    # SQLite's ALTER TABLE can rename, append a column (with its derived checks, and a foreign key
+    # of its own when its default is NULL) and drop an unconstrained one; every other change to a
+    # table is its documented rebuild (new table, copy rows, drop, rename).
     in_place=frozenset(
         {
             "create_table",
@@ -67,9 +78,30 @@ SQLITE = Dialect(
             "rename_table",
             "rename_column",
             "add_column",
+            "insert_column",  # appended: physical column order is not part of the schema
+            "add_checked_column",
+            "add_referencing_column",
             "drop_column",
         }
     ),
+    since=MappingProxyType({"drop_column": (3, 35)}),
+    rebuild_reasons=MappingProxyType(
+        {
+            "add_constrained_column": "add a column in a key or check, NOT NULL without a default, "
+            "or with a default that is not a constant",
+            "drop_column": "drop a column",
+            "drop_constrained_column": "drop a column that a key, check or enum uses",
+            "alter_column": "change a column's type, nullability, default or derived checks",
+            "reorder_columns": "reorder columns",
+            "alter_primary_key": "change a primary key",
+            "add_check": "add a check",
+            "drop_check": "drop a check",
+            "add_foreign_key": "add a foreign key other than a new nullable column's own",
+            "drop_foreign_key": "drop a foreign key",
+        }
+    ),
+    inline_column_keys=True,
+    drop_deletes_rows=True,
     nullable_keys=True,
 )
 
@@ -253,6 +285,7 @@ class SQLiteDatabase(Database):
                 tuple(_unquote_list(cols)): _unquote(fk)
                 for fk, cols in re.findall(r'CONSTRAINT\s+("(?:[^"]|"")*")\s+FOREIGN KEY\s*\(([^)]*)\)', sql)
             }
+            fk_names.update(((_unquote(column),), _unquote(fk)) for column, fk in _COLUMN_KEY.findall(sql))
             grouped: dict[int, list[Row]] = {}
             for row in self.query(f"PRAGMA foreign_key_list({q})"):
                 grouped.setdefault(row[0], []).append(row)
@@ -340,6 +373,10 @@ _NAME = r'"(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_$]*'
 _CREATE_TABLE = re.compile(rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_NAME})\s*\(", re.IGNORECASE)
 _CREATE_INDEX = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s", re.IGNORECASE)
 _CHECK_CONSTRAINT = re.compile(rf"CONSTRAINT\s+({_NAME})\s+CHECK\s*\(", re.IGNORECASE)
+_COLUMN_KEY = re.compile(
+    r'("(?:[^"]|"")*")\s+[A-Za-z]+(?:\s+DEFAULT\s+NULL)?\s+CONSTRAINT\s+("(?:[^"]|"")*")\s+REFERENCES\b'
+)
+"""A foreign key named in its column's definition, as ``ALTER TABLE … ADD COLUMN`` writes it: (column, key)."""
 
 
 def created_tables(statements: Sequence[str]) -> list[str] | None:

@@ -32,6 +32,28 @@ class Unsupported:
     """The object's name (``table.column`` for a column)."""
     detail: str = ""
 
+    @property
+    def kept(self) -> str | None:
+        """How the spec keeps what it can of the object (the column, table or key without what it cannot
+        say), or None when nothing of it is imported."""
+        return PARTLY_IMPORTED.get(self.kind)
+
+
+PARTLY_IMPORTED = {
+    "identity column": "as a plain column",
+    "autoincrement": "as a plain key column",
+    "collation": "without its collation",
+    "column option": "without the option",
+    "table option": "without the option",
+    "system versioning": "as a plain table",
+    "row level security": "as a table without it",
+    "deferrable constraint": "as a constraint checked at every statement",
+    "constraint not valid": "as a valid constraint",
+    "foreign key option": "without the option",
+    "unique key with nulls not distinct": "as a unique key that allows many NULLs",
+}
+"""Kinds of :class:`Unsupported` whose object is imported without what a spec cannot say, and how."""
+
 
 @dataclass(frozen=True)
 class ImportedColumn:

@@ -25,7 +25,7 @@ from schemac.errors import EXIT_FINDINGS, Diagnostic, SchemacError, fail
 from schemac.importing.catalog import Catalog, reader
 from schemac.importing.mapping import Options, map_catalog
 from schemac.importing.writer import spec_text
-from schemac.model import Table, table_shape
+from schemac.model import ForeignKey, Table, table_shape
 from schemac.project.settings import Settings, load_settings
 
 IMPORT_TIMEOUT = 30.0
@@ -150,28 +150,47 @@ class _Written:
 
 def cycle_keys(tables: Sequence[Table]) -> dict[str, set[str]]:
     """Table → the names of its foreign keys that close a cycle of references between tables (a key to
-    the table itself is none), found depth first in catalog order: without them, one spec creates every
-    table, referenced ones first; a second spec adds them."""
+    the table itself is none): without them, one spec creates every table, referenced ones first; a
+    second spec adds them. Each cycle, found depth first in catalog order, gives up a key on nullable
+    columns where it has one (the key a row can be written without), else the key that closed it."""
     by_name = {t.name: t for t in tables}
-    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
     deferred: dict[str, set[str]] = {}
+    while (cycle := _cycle(tables, by_name, deferred)) is not None:
+        nullable = ((table, fk) for table, fk in cycle if all(table.columns_by_name[c].nullable for c in fk.columns))
+        table, fk = next(nullable, cycle[-1])
+        deferred.setdefault(table.name, set()).add(fk.name)
+    return deferred
 
-    def walk(name: str) -> None:
-        state[name] = 1
-        for fk in by_name[name].foreign_keys:
-            target = fk.ref_table
-            if target == name or target not in by_name:
+
+def _cycle(
+    tables: Sequence[Table], by_name: Mapping[str, Table], deferred: Mapping[str, set[str]]
+) -> list[tuple[Table, ForeignKey]] | None:
+    """The keys of one cycle of references (the one that closes it last), not counting ``deferred`` ones."""
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+    path: list[tuple[Table, ForeignKey]] = []
+
+    def walk(table: Table) -> list[tuple[Table, ForeignKey]] | None:
+        state[table.name] = 1
+        for fk in table.foreign_keys:
+            target = by_name.get(fk.ref_table)
+            if target is None or target is table or fk.name in deferred.get(table.name, ()):
                 continue
-            if state.get(target) == 1:
-                deferred.setdefault(name, set()).add(fk.name)
-            elif target not in state:
-                walk(target)
-        state[name] = 2
+            if state.get(target.name) == 1:
+                start = next((i for i, (t, _) in enumerate(path) if t is target), len(path))
+                return [*path[start:], (table, fk)]
+            if target.name not in state:
+                path.append((table, fk))
+                found = walk(target)
+                path.pop()
+                if found is not None:
+                    return found
+        state[table.name] = 2
+        return None
 
     for table in tables:
-        if table.name not in state:
-            walk(table.name)
-    return deferred
+        if table.name not in state and (found := walk(table)) is not None:
+            return found
+    return None
 
 
 def _without(tables: Sequence[Table], deferred: Mapping[str, set[str]]) -> list[Table]:

@@ -18,31 +18,39 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from schemac.applier.verification import (
     _ESCAPES,
+    Normalise,
     _literal_values,
     catalog_type,
     check_table_body,
     expected_checks,
 )
 from schemac.dialects import Dialect
-from schemac.dialects.base import Shown
+from schemac.dialects.base import Shown, TableBody
+from schemac.dialects.sqltokens import tokens
 from schemac.errors import Diagnostic
 from schemac.importing.catalog import Catalog, ImportedColumn, ImportedTable, Unsupported
-from schemac.importing.sqltext import tokens
 from schemac.importing.types import NAME_HINTS, NEEDS_CHECK, PLAIN, exact_types, nearest_type
-from schemac.model import Check, Column, ColumnType, Default, ForeignKey, Index, IndexColumn, Table
+from schemac.model import (
+    PORTABLE_DEFAULTS,
+    Check,
+    Column,
+    ColumnType,
+    Default,
+    ForeignKey,
+    Index,
+    IndexColumn,
+    Table,
+)
 from schemac.spec.audit import AUDIT_COLUMNS, AUDIT_GROUPS, audit_column_names, with_audit
 from schemac.spec.checks import audit_check, derived_checks
 from schemac.spec.expressions import scan_expression
 from schemac.spec.names import CHECK_SUFFIXES, derived_check_name, foreign_key_name, identifier_problem, index_name
 from schemac.spec.reader import _default_problem
-
-Normalise = Callable[[Mapping[str, str]], "dict[str, Shown] | None"]
-""":meth:`~schemac.dialects.base.Database.definitions` of the importing session."""
 
 MAX_ROUNDS = 8
 """Rounds of asking the engine; each falls back from at least one choice, so few are ever needed."""
@@ -131,11 +139,18 @@ class _Mapper:
         return Diagnostic(self.options.source, 1, 1, code, message, hint, "warning")
 
     def unsupported(self, item: Unsupported) -> Diagnostic:
-        article = "an" if item.kind[:1] in "aeiou" else "a"
+        article = "an" if item.kind[:1] in "aeiou" and not item.kind.startswith("uni") else "a"
         detail = f" ({item.detail})" if item.detail else ""
+        cannot = f"a spec cannot express {article} {item.kind}{detail}"
+        if item.kept is not None:
+            return self.at(
+                "SC615",
+                f"{item.kind} '{item.name}' is imported {item.kept}: {cannot}",
+                "what the spec leaves out stays in the database as it is; schemac neither makes nor verifies it",
+            )
         return self.at(
             "SC615",
-            f"{item.kind} '{item.name}' is not imported: a spec cannot express {article} {item.kind}{detail}",
+            f"{item.kind} '{item.name}' is not imported: {cannot}",
             "it stays in the database as it is; schemac neither makes nor verifies it",
         )
 
@@ -219,13 +234,16 @@ class _Mapper:
         self, live: ImportedColumn, ctype: ColumnType, enum: tuple[str | int, ...], literal: bool = True
     ) -> Default | object | None:
         """The column's default as the spec would give it: a literal where the live default is one that
-        fits ``ctype`` (``_NO_VALUE`` where it is a literal that does not), else ``{sql: …}``."""
+        fits ``ctype`` (``_NO_VALUE`` where it is a literal that does not), a portable function where it is
+        the dialect's SQL for one, else ``{sql: …}``."""
         text = live.default
         if text is None:
             return None
-        value = _literal(text, self.dialect) if literal else _NO_VALUE
-        if value is _NO_VALUE:
+        if not literal:
             return Default("sql", text)
+        value = _literal(text, self.dialect)
+        if value is _NO_VALUE:
+            return _portable(text, ctype, self.dialect) or Default("sql", text)
         return _fitted(value, ctype, live.nullable, enum)
 
     def build(self, choice: _TableChoice) -> Table:
@@ -301,7 +319,7 @@ class _Mapper:
                 at = token.end
         return "".join(parts) + expression[at:]
 
-    def probe_body(self, choice: _TableChoice) -> str:
+    def probe_body(self, choice: _TableChoice) -> TableBody:
         """What a CREATE TABLE of the candidate holds, with the checks the live table has by name."""
         table = with_audit(choice.table)
         live = {name for name, _ in choice.live.checks if name}
@@ -341,9 +359,7 @@ class _Mapper:
             c = by_name.get(column.name)
             if c is None or column.default is None or column.default.kind == "sql" or not c.literal_default:
                 continue
-            wanted = (
-                seen.defaults.get(column.name) if seen is not None else _shown_default(column.default, self.dialect)
-            )
+            wanted = seen.defaults.get(column.name) if seen is not None else _shown_default(column, self.dialect)
             if wanted != c.live.default:
                 c.literal_default, moved = False, True
         return moved
@@ -443,18 +459,36 @@ def _derived(table: Table, column: Column, dialect: Dialect) -> dict[str, str]:
     return {d.name: d.kind for d in derived_checks(table.name, column, dialect)}
 
 
-def _shown_default(default: Default, dialect: Dialect) -> str:
-    """How a default is shown when the engine cannot be asked: as written, outer parentheses removed."""
-    text = dialect.default(default)
-    return text[1:-1] if default.kind == "sql" else text
+def _portable(text: str, ctype: ColumnType, dialect: Dialect) -> Default | None:
+    """``{fn: NAME}`` when ``text`` is how ``dialect`` writes that function for ``ctype`` (parentheses
+    around it and letter case aside: MariaDB shows ``(UUID())`` as ``uuid()``)."""
+    for name, fits in PORTABLE_DEFAULTS.items():
+        if ctype.name not in fits:
+            continue
+        if _unwrapped(dialect.default(Default("fn", name), ctype)).lower() == _unwrapped(text).lower():
+            return Default("fn", name)
+    return None
+
+
+def _unwrapped(text: str) -> str:
+    """``text`` without blanks and parentheses around the whole of it."""
+    text = text.strip()
+    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
+        text = text[1:-1].strip()
+    return text
+
+
+def _shown_default(column: Column, dialect: Dialect) -> str:
+    """How a column's default is shown when the engine cannot be asked: as written, outer parentheses removed."""
+    assert column.default is not None
+    text = dialect.default(column.default, column.type)
+    return text[1:-1] if column.default.kind == "sql" else text
 
 
 def _literal(text: str, dialect: Dialect) -> object:
     """The value of a default written as a literal (a string, number, boolean or NULL, with PostgreSQL's
     casts); ``_NO_VALUE`` for an expression."""
-    text = text.strip()
-    while text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]):
-        text = text[1:-1].strip()
+    text = _unwrapped(text)
     cast = _CAST.fullmatch(text)
     value = cast.group("value") if cast is not None else ""
     if cast is not None and (_STRING.fullmatch(value) or _ESCAPED_STRING.fullmatch(value) or _NUMBER.fullmatch(value)):

@@ -47,6 +47,12 @@ _NOT_EXTENSION = (
 )
 """An object (of ``catalog``, by ``oid``) not made by an extension: the extension is reported instead."""
 
+_NULLS_NOT_DISTINCT = (
+    "SELECT coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false) FROM pg_index i "
+    "WHERE i.indexrelid = {index}"
+)
+"""Whether an index's NULLs clash (PostgreSQL 15 on; read through JSON so that older servers answer false)."""
+
 RELATIONS = (
     "SELECT c.oid, c.relname::text, c.relkind::text, c.relispartition, "
     "coalesce(obj_description(c.oid, 'pg_class'), ''), "
@@ -55,12 +61,14 @@ RELATIONS = (
     "ORDER BY i.inhseqno LIMIT 1), "
     "CASE WHEN c.relispartition THEN pg_get_expr(c.relpartbound, c.oid) END, "
     "EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
-    "AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')) "
+    "AND d.refclassid = 'pg_class'::regclass AND d.refobjsubid > 0 AND d.deptype IN ('a', 'i')), "
+    "c.relrowsecurity, c.relforcerowsecurity, "
+    "ARRAY(SELECT p.polname::text FROM pg_policy p WHERE p.polrelid = c.oid ORDER BY p.oid) "
     f"FROM pg_class c {_SCHEMA} WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') "
     f"AND {_NOT_EXTENSION.format(catalog='pg_class', oid='c.oid')} ORDER BY c.oid"
 )
 """Every relation of the schema in creation order: (oid, name, kind, is a partition, comment, partition
-key, parent, partition bound, is a sequence owned by a column)."""
+key, parent, partition bound, is a sequence owned by a column, row level security on, forced, policies)."""
 COLUMNS = (
     "SELECT a.attrelid, a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, "
     "pg_get_expr(d.adbin, d.adrelid), coalesce(ds.description, ''), a.attidentity::text, a.attgenerated::text, "
@@ -82,19 +90,21 @@ CONSTRAINTS = (
     "CASE WHEN con.contype = 'c' THEN pg_get_expr(con.conbin, con.conrelid) END, "
     "con.condeferrable, con.convalidated, con.confmatchtype = 'f', "
     "CASE WHEN con.condeferrable OR NOT con.convalidated OR con.contype = 'x' OR con.confmatchtype = 'f' "
-    "OR refn.nspname <> current_schema() THEN pg_get_constraintdef(con.oid) END "
+    "OR refn.nspname <> current_schema() THEN pg_get_constraintdef(con.oid) END, "
+    f"CASE WHEN con.contype = 'u' THEN ({_NULLS_NOT_DISTINCT.format(index='con.conindid')}) END "
     f"FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid {_SCHEMA} "
     "LEFT JOIN pg_class ref ON ref.oid = con.confrelid LEFT JOIN pg_namespace refn ON refn.oid = ref.relnamespace "
     f"WHERE {_TABLES} AND con.contype IN ('p', 'u', 'f', 'c', 'x') ORDER BY con.conrelid, con.oid"
 )
 """The constraints of the tables, in creation order: (table, name, kind, columns, parent, parent's name,
 parent in this schema, parent's columns, on delete, on update, check expression, deferrable, validated,
-MATCH FULL, definition where it is reported). Column numbers are named in Python: one name lookup per
-row in SQL costs more than the rest of the query."""
+MATCH FULL, definition where it is reported, a unique key's NULLS NOT DISTINCT). Column numbers are named
+in Python: one name lookup per row in SQL costs more than the rest of the query."""
 INDEXES = (
     "SELECT x.indrelid, x.indexrelid, ic.relname::text, x.indisunique, pg_get_expr(x.indpred, x.indrelid), "
     "x.indkey::int2[], x.indoption::int2[], x.indexprs IS NOT NULL, x.indnkeyatts < x.indnatts, am.amname::text, "
-    "x.indclass::oid[], x.indcollation::oid[], x.indisvalid "
+    "x.indclass::oid[], x.indcollation::oid[], x.indisvalid, "
+    f"({_NULLS_NOT_DISTINCT.format(index='x.indexrelid')}) "
     f"FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid {_SCHEMA} "
     "JOIN pg_class ic ON ic.oid = x.indexrelid JOIN pg_am am ON am.oid = ic.relam "
     f"WHERE {_TABLES} AND NOT EXISTS (SELECT 1 FROM pg_constraint con "
@@ -103,7 +113,7 @@ INDEXES = (
 )
 """The indexes of the tables that no constraint made, in creation order: (table, index, name, unique,
 predicate, column numbers (0: an expression), options (1: DESC, 2: NULLS FIRST), over an expression,
-has INCLUDE columns, method, operator classes, collations, valid)."""
+has INCLUDE columns, method, operator classes, collations, valid, NULLS NOT DISTINCT)."""
 OPERATOR_CLASSES = "SELECT oid FROM pg_opclass WHERE NOT opcdefault"
 """The operator classes an index names only when told (``text_pattern_ops``, …)."""
 INDEX_DEFINITIONS = "SELECT indexrelid, pg_get_indexdef(indexrelid) FROM pg_index WHERE indexrelid = ANY(%s)"
@@ -168,7 +178,8 @@ class _Reader:
     def read(self) -> Catalog:
         tables: dict[int, str] = {}
         comments: dict[int, str] = {}
-        for oid, name, kind, partition, comment, key, parent, bound, owned in self.rows(RELATIONS):
+        for row in self.rows(RELATIONS):
+            oid, name, kind, partition, comment, key, parent, bound, owned, secured, forced, policies = row
             if not self.wanted(name):
                 continue
             if kind in ("r", "p") and partition:
@@ -179,6 +190,14 @@ class _Reader:
                     self.flag("partition", name, f"partitioned by {key}")
                 elif parent is not None:
                     self.flag("inheritance", name, f"inherits from {parent}")
+                if secured:
+                    self.flag(
+                        "row level security",
+                        name,
+                        "FORCE ROW LEVEL SECURITY" if forced else "ENABLE ROW LEVEL SECURITY",
+                    )
+                for policy in policies:
+                    self.flag("policy", policy, f"on {name}")
             elif not (kind == "S" and owned):
                 self.flag(RELATION_KINDS[kind], name)
         found = {oid: _Parts() for oid in tables}
@@ -235,7 +254,7 @@ class _Reader:
             self.names.update(((relid, number), name) for relid, number, name in self.rows(NAMES, [others]))
         for row in rows:
             relid, name, kind, columns, ref, ref_table, ref_here, ref_columns, on_delete, on_update = row[:10]
-            check, deferrable, validated, match_full, definition = row[10:]
+            check, deferrable, validated, match_full, definition, nulls_clash = row[10:]
             parts, table = found[relid], tables[relid]
             if kind == "x":
                 self.flag("exclusion constraint", name, f"on {table}: {definition}")
@@ -248,6 +267,11 @@ class _Reader:
                 parts.primary_key = self.named(relid, columns)
             elif kind == "u":
                 parts.uniques.append((name, self.named(relid, columns)))
+                if nulls_clash:
+                    shown = ", ".join(self.named(relid, columns))
+                    self.flag(
+                        "unique key with nulls not distinct", name, f"on {table}: UNIQUE NULLS NOT DISTINCT ({shown})"
+                    )
             elif kind == "c":
                 parts.checks.append((name, check))
             elif not ref_here:
@@ -272,7 +296,7 @@ class _Reader:
         problems: dict[int, tuple[str, str]] = {}
         for row in rows:
             relid, oid, name, unique, where, numbers, options, expression, covering, method, classes = row[:11]
-            collations, valid = row[11:]
+            collations, valid, nulls_clash = row[11:]
             keys = numbers[: len(options)]  # the key columns; INCLUDE columns follow
             problem = (
                 "expression index"
@@ -296,6 +320,13 @@ class _Reader:
                 continue
             pairs = tuple((self.names[relid, n], bool(o & 1)) for n, o in zip(keys, options, strict=True))
             found[relid].indexes.append(ImportedIndex(name, pairs, unique, where))
+            if nulls_clash:
+                shown = ", ".join(column for column, _ in pairs)
+                self.flag(
+                    "unique key with nulls not distinct",
+                    name,
+                    f"on {tables[relid]}: UNIQUE NULLS NOT DISTINCT ({shown})",
+                )
         if problems:
             definitions: dict[int, str] = {oid: text for oid, text in self.rows(INDEX_DEFINITIONS, [sorted(problems)])}
             for oid, (problem, name) in problems.items():

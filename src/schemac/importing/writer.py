@@ -126,8 +126,8 @@ def _column(table: Table, column: Column, short: _Shorthands) -> str:
         items.append(("unique", "true"))
     if column.default is not None:
         default = column.default
-        if default.kind == "sql":
-            items.append(("default", _flow([("sql", scalar(default.value))])))
+        if default.kind in ("sql", "fn"):
+            items.append(("default", _flow([(default.kind, scalar(default.value))])))
         elif default.kind == "json":
             items.append(("default", scalar(json.loads(str(default.value)))))
         else:

@@ -123,7 +123,11 @@ def build_refusals(
         state = found.get(entry.file)  # None: it could not be read, which is reported already
         if state is None or (state is Published.SPEC_CHANGED and amend and entry.file == newest):
             continue
-        drift = classify(state, settings.relative(published.directory / entry.file), entry)
+        shown, line = settings.relative(published.directory / entry.file), 1
+        if state is Published.EDITED:  # located as check locates it
+            edited = read_migration(published.directory / entry.file, settings) or b""
+            line = _difference(shown, edited, output.files.get(entry.file))[0]
+        drift = classify(state, shown, entry, line=line)
         if drift is not None and drift.kind != "kept":
             problems.append(drift.diagnostic)
     for adopted in published.manifest.adopted if published.manifest else ():
@@ -302,6 +306,8 @@ def check_dialect(output: Output, settings: Settings, base: str | None) -> list[
             )
             drift.append(Drift(diag, "stale"))
             continue
+        if name == MANIFEST_NAME and misnumbered:
+            continue  # it would list a version said above to be refused: SC515 is the one answer, as from build
         expected = manifest.to_text().encode("utf-8") if name == MANIFEST_NAME else output.files[name]
         data = read_migration(path, settings) or b""
         if data != expected:

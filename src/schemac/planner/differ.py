@@ -21,7 +21,7 @@ from schemac.model import (
     foreign_key_shape,
     index_shape,
 )
-from schemac.planner.findings import ErrorSink, refuse_destructive
+from schemac.planner.findings import ErrorSink, refuse_destructive, whole_shape_hint
 from schemac.planner.integrity import check_baseline, check_object_names, check_references, creation_order
 from schemac.planner.operations import (
     AddCheck,
@@ -221,11 +221,12 @@ def _diff_columns(
         return after.where if column.audit else column.where
 
     was_constrained = _constrained(before)
-    for column in before.columns:
-        if column.name not in new_columns:
-            refuse_destructive(spec, after.where, f"dropping column '{name}.{column.name}'", error)
-            kind = "drop_constrained_column" if was_constrained(column) else "drop_column"
-            ops.append(DropColumn(name, column, kind))
+    dropped = [column for column in before.columns if column.name not in new_columns]
+    hint = whole_shape_hint(before, dropped)
+    for column in dropped:
+        refuse_destructive(spec, after.where, f"dropping column '{name}.{column.name}'", error, hint)
+        kind = "drop_constrained_column" if was_constrained(column) else "drop_column"
+        ops.append(DropColumn(name, column, kind))
     for column in after.columns:
         old = old_columns.get(column.name)
         if old is None:
@@ -249,7 +250,7 @@ def _diff_columns(
     kept = [c.name for c in after.columns if c.name in old_columns]
     # An added column before the last existing one is inserted among them.
     last_kept = max((i for i, c in enumerate(after.columns) if c.name in old_columns), default=-1)
-    constrained = _constrained(after)
+    added_kind = _added_kind(after)
     for position, column in enumerate(after.columns):
         if column.name in old_columns:
             continue
@@ -257,20 +258,44 @@ def _diff_columns(
             refuse_destructive(
                 spec, where(column), f"adding NOT NULL column '{name}.{column.name}' without a default", error
             )
-        if position < last_kept:
-            kind = "insert_column"
-        elif (
-            constrained(column)
-            or (not column.nullable and column.default is None)
-            or (column.default is not None and column.default.kind == "sql")
-        ):
-            kind = "add_constrained_column"
-        else:
-            kind = "add_column"
-        ops.append(AddColumn(name, column, kind))
+        ops.append(AddColumn(name, column, added_kind(column, position < last_kept)))
     if kept != [c.name for c in before.columns if c.name in new_columns]:
         ops.append(ReorderColumns(name, tuple(c.name for c in after.columns)))
     return ops
+
+
+_CONSTANT_DEFAULTS = frozenset({"literal", "json"})
+"""Default kinds that are one value whatever the row (an expression or function may not be)."""
+
+
+def _added_kind(table: Table) -> Callable[[Column, bool], str]:
+    """The kind of an :class:`AddColumn` of ``table``'s column (``inserted``: it goes before existing ones).
+
+    ``add_constrained_column``: in the primary key, under a check of its own, in a foreign key with other
+    columns or with a default other than NULL, NOT NULL without a default, or with a default that is not a
+    constant (an expression or a function).
+    ``add_referencing_column``: otherwise in foreign keys of its own alone. Then ``insert_column`` or
+    ``add_column`` by position. The keys and checks of ``table`` are indexed once.
+    """
+    constrained = _constrained(table)
+    alone = {fk.columns[0] for fk in table.foreign_keys if len(fk.columns) == 1}
+    alone -= {name for fk in table.foreign_keys if len(fk.columns) > 1 for name in fk.columns}
+    checks = {check.name for check in table.checks}
+    alone -= {*table.primary_key, *(c.name for c in table.columns if check_name(table.name, c.name) in checks)}
+
+    def kind(column: Column, inserted: bool) -> str:
+        null_default = column.default is None or (column.default.kind == "literal" and column.default.value is None)
+        if column.name in alone and column.nullable and null_default:
+            return "add_referencing_column"
+        if (
+            constrained(column)
+            or (not column.nullable and column.default is None)
+            or (column.default is not None and column.default.kind not in _CONSTANT_DEFAULTS)
+        ):
+            return "add_constrained_column"
+        return "insert_column" if inserted else "add_column"
+
+    return kind
 
 
 def _constrained(table: Table) -> Callable[[Column], bool]:

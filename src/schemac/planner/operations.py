@@ -78,15 +78,24 @@ class RenameColumn:
 @dataclass(frozen=True)
 class AddColumn:
     """``kind`` is ``add_column`` when the column goes last and needs nothing an append cannot give;
-    ``insert_column`` when it goes before existing columns; ``add_constrained_column`` when it
-    brings a check, key, NOT NULL without default, or an expression default."""
+    ``insert_column`` when it goes before existing columns; ``add_checked_column`` when the dialect
+    derives a check from it; ``add_referencing_column`` when it is, alone, each of its foreign keys,
+    nullable with a NULL default; ``add_constrained_column`` when it is in the primary key, a check of
+    its own or a foreign key with other columns, NOT NULL without default, or has a default that is not a
+    constant (an expression, a function).
+
+    ``foreign_keys``: the keys written in the column's own definition, where the dialect adds them so
+    (``Dialect.inline_column_keys``) instead of with a separate :class:`AddForeignKey`.
+    """
 
     table: str
     column: Column
     kind: str = "add_column"
+    foreign_keys: tuple[ForeignKey, ...] = ()
 
     def describe(self) -> str:
-        return f"add column {self.table}.{self.column.name} {self.column.type}"
+        keys = f" with foreign key {', '.join(fk.name for fk in self.foreign_keys)}" if self.foreign_keys else ""
+        return f"add column {self.table}.{self.column.name} {self.column.type}{keys}"
 
 
 @dataclass(frozen=True)
@@ -217,13 +226,14 @@ class RebuildTable:
     tables go, referencing ones first, with the tables of ``drop_tables`` that reference them
     (``dropped``), so that no ON DELETE action fires and no row is left without its parent; last, the
     new tables take their names (SQLite points the keys of other tables at a renamed table).
-    ``drop_order`` lists every table dropped, in order.
+    ``drop_order`` lists every table dropped, in order; ``reasons``, what ALTER TABLE cannot do that they ask for.
     """
 
     tables: tuple[CopiedTable, ...]
     rebuilt: tuple[str, ...]
     drop_order: tuple[str, ...]
     dropped: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
     kind: ClassVar[str] = "rebuild_table"
 
     @property
@@ -239,7 +249,8 @@ class RebuildTable:
     def describe(self) -> str:
         tables = "table " + self.rebuilt[0] if len(self.rebuilt) == 1 else "tables " + ", ".join(self.rebuilt)
         changes = "; ".join(change for t in self.tables for change in t.changes)
-        text = f"rebuild {tables}" + (f": {changes}" if changes else "")
+        why = f" (ALTER TABLE cannot {'; '.join(self.reasons)})" if self.reasons else ""
+        text = f"rebuild {tables}{why}" + (f": {changes}" if changes else "")
         also = [f"copies {', '.join(self.copied)} too"] if self.copied else []
         also += [f"drops {', '.join(self.dropped)} first"] if self.dropped else []
         if not also:

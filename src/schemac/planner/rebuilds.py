@@ -24,15 +24,19 @@ from schemac.planner.operations import (
 
 
 def for_dialect(
-    operations: tuple[Operation, ...], version: VersionPlan, in_place: frozenset[str]
+    operations: tuple[Operation, ...],
+    version: VersionPlan,
+    in_place: frozenset[str],
+    reason: Callable[[str], str] = lambda kind: "make this change",
 ) -> tuple[Operation, ...]:
     """``operations`` (of ``version``) for a dialect that makes only the ``in_place`` kinds with ALTER.
 
     Every other change to a table becomes a :class:`RebuildTable`, which also copies every table that
     references the rebuilt one (directly or through others) and absorbs the changes of those tables,
-    and drops the tables of ``drop_tables`` among them. Rebuilds whose tables reference each other
-    are one. Renames and index drops stay before the rebuilds; the rebuilds come after every other
-    change (so that what they reference is in place), before the remaining ``drop_tables``.
+    and drops the tables of ``drop_tables`` among them; it says why (``reason``: what ALTER TABLE cannot
+    do that a kind asks for). Rebuilds whose tables reference each other are one. Renames and index drops stay
+    before the rebuilds; the rebuilds come after every other change (so that what they reference is in
+    place), before the remaining ``drop_tables``.
     """
     rebuilt = [
         op.table
@@ -46,16 +50,19 @@ def for_dialect(
     groups = _rebuild_groups(list(dict.fromkeys(rebuilt)), version.referenced_by, created)
     grouped = {name for group in groups for name in group}
     changes: dict[str, list[str]] = {}
+    reasons: dict[str, list[str]] = {}
     kept: list[Operation] = []
     for op in operations:
         if isinstance(op, TableChange) and op.table in grouped:
             changes.setdefault(op.table, [])
             if not isinstance(op, CreateIndex):  # every index of a rebuilt table is made again anyway
                 changes[op.table].append(op.describe())
+            if op.kind not in in_place:
+                reasons.setdefault(op.table, []).append(reason(op.kind))
         elif not (isinstance(op, DropTable) and op.table.name in grouped):
             kept.append(op)
     live = _LiveTables(operations, version, dropped)
-    rebuilds = [_rebuild(group, set(rebuilt), changes, live) for group in groups]
+    rebuilds = [_rebuild(group, set(rebuilt), changes, reasons, live) for group in groups]
     after = _created_after_rebuilds(kept, grouped, live)
     kept, moved = [op for op in kept if _table_of(op) not in after], [op for op in kept if _table_of(op) in after]
     first_drop = next((i for i, op in enumerate(kept) if isinstance(op, DropTable)), len(kept))
@@ -151,9 +158,15 @@ class _LiveTables:
         } - {table.name}
 
 
-def _rebuild(group: list[str], rebuilt: set[str], changes: Mapping[str, list[str]], live: _LiveTables) -> RebuildTable:
+def _rebuild(
+    group: list[str],
+    rebuilt: set[str],
+    changes: Mapping[str, list[str]],
+    reasons: Mapping[str, list[str]],
+    live: _LiveTables,
+) -> RebuildTable:
     """One group's :class:`RebuildTable`: new tables made referenced ones first, old ones dropped
-    referencing ones first (the tables of ``drop_tables`` among them)."""
+    referencing ones first (the tables of ``drop_tables`` among them); ``reasons``: why, by table."""
     members = set(group)
     shapes = {name: live.shapes(name) for name in group if name not in live.dropped}
     old = {name: live.dropped[name] if name in live.dropped else shapes[name][0] for name in group}
@@ -175,7 +188,8 @@ def _rebuild(group: list[str], rebuilt: set[str], changes: Mapping[str, list[str
     )
     named = tuple(name for name in group if name in rebuilt or changes.get(name))
     dropped = tuple(name for name in drop_order if name in live.dropped)
-    return RebuildTable(tables, named, tuple(drop_order), dropped)
+    why = tuple(dict.fromkeys(text for name in group for text in reasons.get(name, ())))
+    return RebuildTable(tables, named, tuple(drop_order), dropped, why)
 
 
 def _referenced_first(names: list[str], references: Callable[[str, bool], set[str]]) -> list[str]:

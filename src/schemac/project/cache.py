@@ -304,7 +304,7 @@ def _libraries() -> list[tuple[str, str, int, int]]:
 def key(settings: Settings) -> str:
     """What, besides the specs, decides the output: the tool, the settings and the template overrides."""
     digest = hashlib.sha256(_tool_digest().encode())
-    parts = (settings.dialects, settings.audit_default, settings.relative(settings.specs_dir))
+    parts = (settings.dialects, settings.audit_default, settings.relative(settings.specs_dir), settings.min_versions)
     digest.update(repr(parts).encode())
     for dialect in settings.dialects:
         overrides = settings.templates_dir / dialect

@@ -24,6 +24,7 @@ from pathlib import Path
 from schemac import dialects, render
 from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations.manifest import MANIFEST_NAME, MAX_VERSION, Baseline, Manifest, ManifestEntry, sha256_hex
+from schemac.migrations.published import locate
 from schemac.model import Spec
 from schemac.planner import PlanState, VersionPlan, plan
 from schemac.planner.state import Fingerprint
@@ -33,7 +34,7 @@ from schemac.project.progress import ProgressCallback, no_progress
 from schemac.project.settings import Settings
 from schemac.project.steps import discover_steps, step_files
 from schemac.project.workers import gc_paused, in_chunks, in_worker
-from schemac.spec import audit, expressions
+from schemac.spec import audit, dialect_expressions, expressions
 from schemac.spec.reader import spec_from_document
 from schemac.spec.source import SPEC_NAME, load_document, read_bytes
 from schemac.spec.validation import check_document
@@ -236,9 +237,29 @@ def _fail_on_errors(found: list[Diagnostic]) -> None:
         raise SchemacError(found)
 
 
-def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[Diagnostic]:
-    """SQLite's verdict on the expressions of every table the plans' specs declare, and what a
-    configured dialect cannot express in them."""
+def as_published(settings: Settings) -> dict[str, frozenset[tuple[str, str]]]:
+    """Dialect → (spec file, spec SHA-256) of each version its manifest records: a spec as published.
+
+    A manifest that cannot be read records nothing here (the build then says what is wrong with it).
+    """
+    found: dict[str, frozenset[tuple[str, str]]] = {}
+    for name in settings.dialects:
+        try:
+            manifest = locate(settings, name).manifest
+        except SchemacError:
+            manifest = None
+        entries = manifest.entries if manifest is not None else ()
+        baseline = [(manifest.baseline.spec, manifest.baseline.spec_sha256)] if manifest and manifest.baseline else []
+        found[name] = frozenset([(e.spec, e.spec_sha256) for e in entries] + baseline)
+    return found
+
+
+def _expression_findings(
+    settings: Settings, plans: list[VersionPlan], published: Mapping[str, frozenset[tuple[str, str]]]
+) -> list[Diagnostic]:
+    """SQLite's verdict on the expressions of every table the plans' specs declare, what a configured
+    dialect cannot express in them, and what each dialect would refuse in them (for a spec not yet
+    published for that dialect: a published file is changed only by a follow-up spec)."""
     found: list[Diagnostic] = []
     if "sqlite" in settings.dialects:
         for version in plans:
@@ -246,6 +267,11 @@ def _expression_findings(settings: Settings, plans: list[VersionPlan]) -> list[D
     for name in settings.dialects:
         for version in plans:
             found.extend(dialects.unsupported(dialects.get(name), version.spec, version.declared))
+    for version in plans:
+        spec = version.spec
+        fresh = [name for name in settings.dialects if (spec.file, spec.sha256) not in published.get(name, ())]
+        if fresh:
+            found.extend(dialect_expressions.check_tables(spec, version.declared, fresh))
     return found
 
 
@@ -258,14 +284,15 @@ def _finish(
     items are (dialect, version), dialect by dialect; the first dialect's items also probe the
     expressions.
     """
+    published = as_published(settings)
     if any(d.severity == "error" for d in found):
-        raise SchemacError(found + _expression_findings(settings, plans))
+        raise SchemacError(found + _expression_findings(settings, plans, published))
     items = [(name, i) for name in settings.dialects for i in range(len(plans))]
 
     def work(start: int, stop: int) -> list[tuple[list[Diagnostic], Rendered]]:
         return [
             (
-                _expression_findings(settings, plans[i : i + 1]) if name == settings.dialects[0] else [],
+                _expression_findings(settings, plans[i : i + 1], published) if name == settings.dialects[0] else [],
                 _render_versions(settings, name, plans[i : i + 1])[0],
             )
             for name, i in items[start:stop]
@@ -367,7 +394,7 @@ def _bytes_or_empty(file: SpecFile) -> bytes:
 
 
 def _render_versions(settings: Settings, name: str, plans: list[VersionPlan]) -> list[Rendered]:
-    dialect = dialects.get(name)
+    dialect = settings.dialect(name)
     env = render.environment(name, settings.templates_dir, settings.root)
     rendered: list[Rendered] = []
     for version in plans:

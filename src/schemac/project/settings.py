@@ -10,14 +10,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from schemac.dialects import DIALECTS
+from schemac.dialects import DIALECTS, Dialect
 from schemac.errors import Diagnostic, SchemacError
+from schemac.project.dev_databases import key_line
+from schemac.project.dev_databases import read_settings as dev_settings
+from schemac.project.environments import read_settings as environment_settings
 from schemac.project.inputs import MAX_SETTINGS_BYTES, is_within, read_bytes
 from schemac.spec.audit import AUDIT_GROUPS, audit_groups
 
 KNOWN_DIALECTS = tuple(DIALECTS)
-_KEYS = {"specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs", "ignore_tables"}
+_KEYS = {
+    *("specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs", "ignore_tables", "sqlite"),
+    "dev_databases",
+    "environments",
+}
 _AUDIT_KEYS = {"default"}
+MIN_VERSIONS: dict[str, tuple[int, ...]] = {"sqlite": (3, 35)}
+"""Engine → the oldest version a project's migrations must run on, unless its settings say
+(``[tool.schemac.sqlite] min_version``): a change ALTER makes only on newer ones is a rebuild."""
+_VERSION = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,4}){1,2}")
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,17 @@ class Settings:
     ignore_tables: frozenset[str] = frozenset()
     """Tables of the database that are not schemac's concern (another runner's history, say): ``verify``
     and ``baseline`` do not compare them."""
+    min_versions: tuple[tuple[str, tuple[int, ...]], ...] = tuple(MIN_VERSIONS.items())
+    """(engine, the oldest version its migrations must run on), as :data:`MIN_VERSIONS` or the settings say."""
+    dev_databases: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """(engine, URL) of each dev database the settings name (see :mod:`schemac.project.dev_databases`)."""
+    environments: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """(name, ``db``) of each named environment (see :mod:`schemac.project.environments`)."""
+
+    def dialect(self, name: str) -> Dialect:
+        """The dialect ``name`` as this project builds for it: for the oldest engine version it supports."""
+        version = dict(self.min_versions).get(name)
+        return DIALECTS[name] if version is None else DIALECTS[name].at_least(version)
 
     def output_dir(self, dialect: str) -> Path:
         """``migrations/`` for a single dialect; ``migrations/<dialect>/`` when there are several."""
@@ -65,7 +87,7 @@ class Settings:
 def _line_of(text: str, key: str) -> int:
     """The line that sets ``key`` (``key = ...``) or opens it as a table (``[audit]``, ``[tool.schemac.audit]``)."""
     name = re.escape(key)
-    match = re.search(rf"^\s*(?:{name}\s*=|\[(?:tool\.schemac\.)?{name}\])", text, re.MULTILINE)
+    match = re.search(rf"^[ \t]*(?:{name}\s*=|\[(?:tool\.schemac\.)?{name}\])", text, re.MULTILINE)
     return text.count("\n", 0, match.start()) + 1 if match else 1
 
 
@@ -154,6 +176,29 @@ def load_settings(root: Path) -> Settings:
     if not isinstance(ignored, list) or not all(isinstance(name, str) and name for name in ignored):
         error("ignore_tables", f"ignore_tables must be a list of table names, not {ignored!r}")
         ignored = []
+    min_versions = dict(MIN_VERSIONS)
+    sqlite = table.get("sqlite", {})
+    if not isinstance(sqlite, dict):
+        header = "[tool.schemac.sqlite]" if source == "pyproject.toml" else "[sqlite]"
+        error("sqlite", f"sqlite must be a table: {header}")
+    else:
+        for key in sorted(set(sqlite) - {"min_version"}):
+            error(key, f"unknown sqlite setting '{key}'", "the sqlite table takes: min_version")
+        value = sqlite.get("min_version")
+        if isinstance(value, str) and _VERSION.fullmatch(value):
+            min_versions["sqlite"] = tuple(int(part) for part in value.split("."))
+        elif value is not None:
+            error(
+                "min_version",
+                f'sqlite min_version must be a version such as "3.35" or "3.35.5", not {value!r}',
+                'write the oldest SQLite the migrations must run on, quoted: min_version = "3.35"',
+            )
+    dev_databases, problems = dev_settings(table.get("dev_databases", {}))
+    for key, message, hint in problems:
+        found.append(Diagnostic(source, key_line(text, "dev_databases", key), 1, "SC702", message, hint))
+    environments, problems = environment_settings(table.get("environments", {}))
+    for key, message, hint in problems:
+        found.append(Diagnostic(source, _line_of(text, f"environments.{key}".rstrip(".")), 1, "SC702", message, hint))
     if found:
         raise SchemacError(found)
     return Settings(
@@ -166,6 +211,9 @@ def load_settings(root: Path) -> Settings:
         source,
         table,
         frozenset(ignored),
+        tuple(min_versions.items()),
+        tuple(dev_databases.items()),
+        tuple(sorted(environments.items())),
     )
 
 

@@ -62,7 +62,7 @@ def column_context(column: Column, dialect: Dialect, indexed: bool = False) -> C
         "name": dialect.ident(column.name),
         "type": dialect.sql_type(column.type, indexed),
         "nullable": column.nullable,
-        "default": dialect.default(column.default) if column.default is not None else None,
+        "default": dialect.default(column.default, column.type) if column.default is not None else None,
     }
 
 
@@ -136,7 +136,12 @@ def _drop_index(op: DropIndex, dialect: Dialect, state: VersionState) -> Context
 
 
 def _drop_table(op: DropTable, dialect: Dialect, state: VersionState) -> Context:
-    return {"table": dialect.ident(op.table.name)}
+    pairs = _restricting_self_references(op.table, dialect) if dialect.drop_deletes_rows else []
+    return {
+        "table": dialect.ident(op.table.name),
+        "self_references": pairs,
+        "stand_in_columns": list(dict.fromkeys(name for pair in pairs for name in pair)),
+    }
 
 
 def _rename_table(op: RenameTable, dialect: Dialect, state: VersionState) -> Context:
@@ -156,10 +161,12 @@ def _keyed_column(table: str, column: Column, dialect: Dialect, state: VersionSt
 
 
 def _add_column(op: AddColumn, dialect: Dialect, state: VersionState) -> Context:
+    """``references``: the column's own foreign keys, where the dialect writes them in its definition."""
     return {
         "table": dialect.ident(op.table),
         "column": _keyed_column(op.table, op.column, dialect, state),
         "add_checks": _derived_checks(op.table, op.column, dialect),
+        "references": [foreign_key_context(fk, dialect) for fk in op.foreign_keys],
     }
 
 
@@ -236,11 +243,14 @@ def _rebuild_table(op: RebuildTable, dialect: Dialect, state: VersionState) -> C
     tables = []
     for copied in op.tables:
         after = copied.after
-        defaults = {c.name: c.default for c in after.columns}
+        columns = {c.name: c for c in after.columns}
         values = []
         for name, fill in copied.copies:
-            default = defaults[name]
-            values.append(f"COALESCE({q(name)}, {dialect.default(default)})" if fill and default else q(name))
+            default = columns[name].default
+            if fill and default is not None:
+                values.append(f"COALESCE({q(name)}, {dialect.default(default, columns[name].type)})")
+            else:
+                values.append(q(name))
         needed = [after.name, *(fk.ref_table for fk in after.foreign_keys if fk.ref_table in temporary)]
         creates = [name for name in dict.fromkeys(needed) if name not in made]
         made.update(creates)
@@ -260,6 +270,7 @@ def _rebuild_table(op: RebuildTable, dialect: Dialect, state: VersionState) -> C
         )
     return {
         "rebuilt": [q(name) for name in op.rebuilt],
+        "reasons": list(op.reasons),
         "copied": [q(name) for name in op.copied],
         "dropped": [q(name) for name in op.dropped],
         "tables": tables,
@@ -340,7 +351,34 @@ def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operatio
     ALTER is folded into table rebuilds."""
     state = renames(version)
     visible = tuple(_as_here(op, dialect) for op in version.operations if not _same_here(op, dialect, state))
-    return for_dialect(_rechecked(version, dialect, visible), version, dialect.in_place)
+    operations = _with_column_keys(_rechecked(version, dialect, visible), dialect)
+    return for_dialect(operations, version, dialect.in_place, dialect.rebuild_reason)
+
+
+def _with_column_keys(operations: tuple[Operation, ...], dialect: Dialect) -> tuple[Operation, ...]:
+    """Where the dialect writes an added column's own foreign keys in its ``ADD COLUMN``
+    (``Dialect.inline_column_keys``), each :class:`AddForeignKey` on an ``add_referencing_column`` it makes
+    in place goes into that :class:`AddColumn`."""
+    if not dialect.inline_column_keys:
+        return operations
+    added = {
+        (op.table, op.column.name)
+        for op in operations
+        if isinstance(op, AddColumn) and op.kind == "add_referencing_column" and op.kind in dialect.in_place
+    }
+    keys: dict[tuple[str, str], list[ForeignKey]] = {}
+    for op in operations:
+        if isinstance(op, AddForeignKey) and (op.table, op.foreign_key.columns[0]) in added:
+            keys.setdefault((op.table, op.foreign_key.columns[0]), []).append(op.foreign_key)
+    if not keys:
+        return operations
+    found: list[Operation] = []
+    for op in operations:
+        if isinstance(op, AddColumn) and (op.table, op.column.name) in keys:
+            found.append(replace(op, foreign_keys=tuple(keys[op.table, op.column.name])))
+        elif not (isinstance(op, AddForeignKey) and (op.table, op.foreign_key.columns[0]) in keys):
+            found.append(op)
+    return tuple(found)
 
 
 def _rechecked(version: VersionPlan, dialect: Dialect, operations: tuple[Operation, ...]) -> tuple[Operation, ...]:
@@ -382,16 +420,20 @@ def _same_here(op: Operation, dialect: Dialect, state: VersionState) -> bool:
 
 
 def _as_here(op: Operation, dialect: Dialect) -> Operation:
-    """``op`` with the kind it has on ``dialect``: a column this dialect derives a check from is added or
-    dropped with its constraints (SQLite cannot ALTER it)."""
-    if not isinstance(op, AddColumn | DropColumn) or op.kind not in _CONSTRAINED_KIND:
+    """``op`` with the kind it has on ``dialect``: a plain column this dialect derives a check from is
+    added with its checks, and dropped with its constraints (SQLite cannot drop it with ALTER)."""
+    if not isinstance(op, AddColumn | DropColumn) or op.kind not in _CHECKED_KIND:
         return op
     if not derived_checks(op.table, op.column, dialect):
         return op
-    return replace(op, kind=_CONSTRAINED_KIND[op.kind])
+    return replace(op, kind=_CHECKED_KIND[op.kind])
 
 
-_CONSTRAINED_KIND = {"add_column": "add_constrained_column", "drop_column": "drop_constrained_column"}
+_CHECKED_KIND = {
+    "add_column": "add_checked_column",
+    "insert_column": "add_checked_column",
+    "drop_column": "drop_constrained_column",
+}
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,8 @@ from typing import Any
 from schemac.errors import Diagnostic
 from schemac.model import (
     INTEGER_RANGES,
+    PORTABLE_DEFAULTS,
+    UUID_TEXT_LENGTH,
     Check,
     Column,
     ColumnType,
@@ -390,6 +392,8 @@ class _SpecReader:
                 return None
             self.expression((*path, "sql"), value["sql"])
             return Default("sql", value["sql"])
+        if isinstance(value, dict) and set(value) == {"fn"}:
+            return self.portable_default((*path, "fn"), ctype, value["fn"], enum)
         if value is None:
             if not nullable:
                 self.error(
@@ -408,6 +412,33 @@ class _SpecReader:
         if ctype.name == "json":
             return Default("json", json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False))
         return Default("literal", value)
+
+    def portable_default(
+        self, path: Path_, ctype: ColumnType, name: Any, enum: tuple[str | int, ...]
+    ) -> Default | None:
+        """``{fn: now}`` or ``{fn: uuid}``, each on a column of a type it fits."""
+        if not isinstance(name, str):
+            self.error(path, "SC202", "default fn must be a string: now or uuid")
+            return None
+        fits = PORTABLE_DEFAULTS.get(name)
+        if fits is None:
+            known = " or ".join(PORTABLE_DEFAULTS)
+            self.error(
+                path,
+                "SC308",
+                f"unknown default function '{name}': the portable ones are {known}",
+                "for another expression use {sql: ...}, which is written as it is for every engine",
+            )
+            return None
+        short = ctype.name == "string" and (ctype.length or 0) < UUID_TEXT_LENGTH
+        if ctype.name not in fits or short:
+            wanted = {"now": "a timestamp or date", "uuid": f"a uuid, text or string({UUID_TEXT_LENGTH}+)"}[name]
+            self.error(path, "SC308", f"default {{fn: {name}}} needs {wanted} column, not {_a(ctype)} column")
+            return None
+        if enum:
+            self.error(path, "SC308", f"default {{fn: {name}}} is not one of the enum values")
+            return None
+        return Default("fn", name)
 
     def index(self, table: str, i: int, body: dict[str, Any], known: set[str]) -> Index:
         path: Path_ = ("tables", table, "indexes", i)

@@ -173,7 +173,7 @@ def _compose(loader_class: Any, text: str, display: str) -> Node | None:
     except RecursionError:
         raise SchemacError([_first_too_deep(text, display)]) from None
     except yaml.MarkedYAMLError as exc:
-        raise SchemacError([_syntax_diagnostic(exc, display)]) from None
+        raise SchemacError([_syntax_diagnostic(exc, display, text)]) from None
     except yaml.reader.ReaderError as exc:  # reader errors carry a position but no mark
         line, column = position_of(text, exc.position)
         message = f"invalid YAML: the character U+{exc.character:04X} is not allowed in a YAML file"
@@ -242,7 +242,24 @@ def _deepest(loader: Any, display: str) -> Diagnostic:
     return Diagnostic(display, 1, 1, "SC115", "the YAML is nested too deeply to read")
 
 
-def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display: str) -> Diagnostic:
+def _indentation_hint(text: str, exc: yaml.MarkedYAMLError) -> str:
+    """For a line indented less than the block above it but more than the mapping that holds it (PyYAML's
+    ``expected <block end>``): how far each is indented, and how to line it up."""
+    found, holder = exc.problem_mark, exc.context_mark
+    if found is None or holder is None:
+        return ""
+    lines = text.splitlines()
+    written = [n for n in range(found.line - 1, holder.line, -1) if lines[n].strip()[:1] not in ("", "#")]
+    marks = [(n, len(lines[n]) - len(lines[n].lstrip(" "))) for n in written[:1]] + [(holder.line, holder.column)]
+    unlike = " or ".join(f"line {n + 1} ({spaces})" for n, spaces in marks)
+    spaces = f"{found.column} space{'' if found.column == 1 else 's'}"
+    return (
+        f"line {found.line + 1} is indented {spaces}, unlike {unlike}: YAML nests by indentation, so indent "
+        "each key exactly as far as the other keys of its mapping (each '-' as the other items of its list)"
+    )
+
+
+def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display: str, text: str) -> Diagnostic:
     problem = exc.problem or "invalid YAML"
     # A quote or bracket left open is reported at the end of the file; point at where it opened.
     unclosed = ("end of stream" in problem or "<stream end>" in problem) and exc.context_mark is not None
@@ -257,7 +274,8 @@ def _syntax_diagnostic(exc: yaml.MarkedYAMLError, display: str) -> Diagnostic:
             display, line, column, "SC109", "file holds more than one YAML document", "keep one spec per file"
         )
     context = f" {exc.context}" if exc.context else ""
-    return Diagnostic(display, line, column, "SC104", f"invalid YAML:{context} {problem}".replace(":  ", ": "))
+    hint = _indentation_hint(text, exc) if problem.startswith("expected <block end>") else ""
+    return Diagnostic(display, line, column, "SC104", f"invalid YAML:{context} {problem}".replace(":  ", ": "), hint)
 
 
 def _mark(node: Node) -> tuple[int, int]:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Callable, Hashable, Iterator
+import re
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from functools import cache
 from importlib import resources
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from schemac.errors import Diagnostic
@@ -231,9 +233,79 @@ LOGICAL_TYPES = (
 )
 
 
+TYPE_SPELLINGS: Mapping[str, str] = MappingProxyType(
+    {
+        "int": "integer",
+        "int4": "integer",
+        "int32": "integer",
+        "mediumint": "integer",
+        "int8": "bigint",
+        "int64": "bigint",
+        "long": "bigint",
+        "int2": "smallint",
+        "int16": "smallint",
+        "tinyint": "smallint",
+        "bool": "boolean",
+        "float4": "real",
+        "float": "double",
+        "float8": "double",
+        "double precision": "double",
+        "numeric": "decimal(p,s)",
+        "number": "decimal(p,s)",
+        "money": "decimal(p,s)",
+        "datetime": "timestamp",
+        "datetime2": "timestamp",
+        "timestamptz": "timestamp",
+        "timestamp with time zone": "timestamp",
+        "timestamp without time zone": "timestamp",
+        "varchar": "string(n)",
+        "nvarchar": "string(n)",
+        "char": "string(n)",
+        "nchar": "string(n)",
+        "character": "string(n)",
+        "character varying": "string(n)",
+        "clob": "text",
+        "longtext": "text",
+        "mediumtext": "text",
+        "jsonb": "json",
+        "guid": "uuid",
+        "uniqueidentifier": "uuid",
+        "blob": "bytes",
+        "bytea": "bytes",
+        "binary": "bytes",
+        "varbinary": "bytes",
+    }
+)
+"""Other engines' and languages' names for the logical types, for SC205's hint (keys lower case, spaces single)."""
+
+_SPELLING = re.compile(r"\s*([a-z][a-z0-9 ]*?)\s*(?:\((\s*\d+\s*(?:,\s*\d+\s*)?)\)?)?\s*")
+"""A type as another engine writes it: a name of words, then perhaps ``(n)`` or ``(p,s)`` (perhaps unclosed)."""
+
+
+def spelled_type(value: str) -> str | None:
+    """The logical type that ``value``, another engine's spelling, means (``varchar(80)`` → ``string(80)``)."""
+    match = _SPELLING.fullmatch(value.lower())
+    if match is None:
+        return None
+    meant = TYPE_SPELLINGS.get(" ".join(match.group(1).split()))
+    size = "".join((match.group(2) or "").split())
+    if meant is None or not size:
+        return meant
+    if meant == "string(n)" and size.isdigit():
+        return f"string({size})"
+    if meant == "decimal(p,s)" and "," in size:
+        return f"decimal({size})"
+    return meant
+
+
 def _type_error(doc: Document, path: Path_, value: Any) -> Diagnostic:
-    close = difflib.get_close_matches(str(value).lower(), LOGICAL_TYPES, n=1)
-    hint = f"did you mean '{close[0]}'?" if close else f"known types: {', '.join(LOGICAL_TYPES)}"
-    if isinstance(value, str) and value.startswith("decimal(") and ")" not in value:
+    text = str(value)
+    meant = spelled_type(text)
+    close = difflib.get_close_matches(text.lower(), LOGICAL_TYPES, n=1)
+    if "(" in text and ")" not in text and (meant or (close[0] if close else "")).startswith("decimal("):
         hint = 'inside {...} a comma ends the value: quote the type, as in type: "decimal(12,2)"'
+    elif meant:
+        hint = f"write '{meant}', the logical type for {text}"
+    else:
+        hint = f"did you mean '{close[0]}'?" if close else f"known types: {', '.join(LOGICAL_TYPES)}"
     return doc.diagnostic(path, "SC205", f"unknown type '{value}'", hint)

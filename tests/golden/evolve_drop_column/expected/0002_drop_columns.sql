@@ -8,7 +8,7 @@ ALTER TABLE "items" DROP COLUMN "legacy";
 
 ALTER TABLE "items" DROP COLUMN "code";
 
--- Rebuild "stock": ALTER TABLE cannot make this change, so copy every row into a new table.
+-- Rebuild "stock": ALTER TABLE cannot drop a check; drop a column that a key, check or enum uses, so copy every row into a new table.
 CREATE TABLE "_schemac_new_stock" (
     "id" INTEGER NOT NULL,
     "place" TEXT NOT NULL,

@@ -8,7 +8,7 @@ CREATE TABLE IF NOT EXISTS "publishers" (
     CONSTRAINT "pk_publishers" PRIMARY KEY ("id")
 );
 
--- Rebuild "books": ALTER TABLE cannot make this change, so copy every row into a new table.
+-- Rebuild "books": ALTER TABLE cannot add a foreign key other than a new nullable column's own, so copy every row into a new table.
 CREATE TABLE "_schemac_new_books" (
     "id" INTEGER NOT NULL,
     "title" TEXT NOT NULL,

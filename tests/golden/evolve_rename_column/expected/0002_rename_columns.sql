@@ -12,7 +12,7 @@ ALTER TABLE "notes" RENAME COLUMN "body" TO "text_body";
 
 DROP INDEX IF EXISTS "idx_people_fullname";
 
--- Rebuild "people": ALTER TABLE cannot make this change, so copy every row into a new table.
+-- Rebuild "people": ALTER TABLE cannot change a column's type, nullability, default or derived checks, so copy every row into a new table.
 -- Every table that references a rebuilt one, directly or through others, is copied too, its keys pointing at the new tables: "pets".
 -- The old tables are dropped referencing ones first, so that with foreign keys on no ON DELETE action fires and no row loses its parent; each new table then takes its name, and SQLite points the keys of the others at it.
 CREATE TABLE "_schemac_new_people" (

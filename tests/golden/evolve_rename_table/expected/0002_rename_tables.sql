@@ -10,7 +10,7 @@ DROP INDEX IF EXISTS "idx_logs_message";
 
 CREATE INDEX IF NOT EXISTS "idx_events_message" ON "events" ("message");
 
--- Rebuild "customers": ALTER TABLE cannot make this change, so copy every row into a new table.
+-- Rebuild "customers": ALTER TABLE cannot drop a check; change a primary key; add a check, so copy every row into a new table.
 -- Every table that references a rebuilt one, directly or through others, is copied too, its keys pointing at the new tables: "invoices".
 -- The old tables are dropped referencing ones first, so that with foreign keys on no ON DELETE action fires and no row loses its parent; each new table then takes its name, and SQLite points the keys of the others at it.
 CREATE TABLE "_schemac_new_customers" (
