@@ -31,7 +31,7 @@ from schemac.dialects import SQLITE
 from schemac.project.compiler import compile_project
 from schemac.project.settings import load_settings
 
-from .run import Row, Target, machine, median, timed
+from .run import Row, Target, machine, machine_lines, median, timed
 
 EARLIER_SQLITE = dataclasses.replace(
     SQLITE, in_place=SQLITE.in_place - {"insert_column", "add_checked_column", "add_referencing_column"}
@@ -143,8 +143,7 @@ def _ms(value: float | None) -> str:
 def markdown(rows: list[Row], found: list[Target], info: dict[str, Any]) -> str:
     """The machine line, one table row per row count (milliseconds: the ALTER path takes a few), the targets."""
     lines = [
-        f"{info['date']} · {info['nproc']} cores · {info['cpu']} · Python {info['python']} · SQLite {info['sqlite']}",
-        f"load average (1, 5, 15 min) before {info['load_average_before']}, after {info['load_average_after']}",
+        *machine_lines(info),
         "",
         "| rows | ALTER TABLE … ADD COLUMN | rebuild (the earlier path) | rebuild / ALTER | runs: ALTER; rebuild |",
         "|---:|---:|---:|---:|---|",

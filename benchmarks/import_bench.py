@@ -36,7 +36,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .generate import write_project
-from .run import Row, Target, _cell, byte_compile_schemac, executable, machine, median, timed
+from .run import Row, Target, _cell, byte_compile_schemac, executable, machine, machine_lines, median, timed
 
 PG_URL = os.environ.get("SCHEMAC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("SCHEMAC_TEST_MARIADB", "mariadb://root@127.0.0.1:3306/test")
@@ -278,8 +278,7 @@ def targets(rows: list[tuple[str, Row]]) -> list[Target]:
 
 def markdown(rows: list[tuple[str, Row]], found: list[Target], info: dict[str, Any]) -> str:
     lines = [
-        f"{info['date']} · {info['nproc']} cores · {info['cpu']} · Python {info['python']} · SQLite {info['sqlite']}",
-        f"load average (1, 5, 15 min) before {info['load_average_before']}, after {info['load_average_after']}",
+        *machine_lines(info),
         "",
         "| engine | tables | measure | schemac | peer | peer figure | schemac / peer | note |",
         "|---|---:|---|---:|---|---:|---:|---|",

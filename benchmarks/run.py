@@ -349,10 +349,17 @@ def _cell(value: float | None, unit: str) -> str:
     return f"{value:.0f} MB" if unit == "MB" else f"{value:.3f} s"
 
 
-def markdown(rows: list[Row], found: list[Target], info: dict[str, Any]) -> str:
-    lines = [
+def machine_lines(info: dict[str, Any]) -> list[str]:
+    """The machine a report's figures come from, and its load before and after the run."""
+    return [
         f"{info['date']} · {info['nproc']} cores · {info['cpu']} · Python {info['python']} · SQLite {info['sqlite']}",
         f"load average (1, 5, 15 min) before {info['load_average_before']}, after {info['load_average_after']}",
+    ]
+
+
+def markdown(rows: list[Row], found: list[Target], info: dict[str, Any]) -> str:
+    lines = [
+        *machine_lines(info),
         "",
         "| tables | measure | schemac | peer | peer figure | schemac / peer | note |",
         "|---:|---|---:|---|---:|---:|---|",

@@ -5,20 +5,29 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from typing import Any
 
 from conftest import REPO
 
+SERVERS = ("postgresql", "mariadb")
 
-def test_benchmark_smoke_run_measures_every_figure_and_marks_missing_peers() -> None:
+
+def report_of(module: str, *args: str) -> dict[str, Any]:
+    """The ``--json`` report of ``python -m MODULE ARGS``, which must exit 0."""
     outcome = subprocess.run(
-        [sys.executable, "-m", "benchmarks", "--sizes", "100", "--repeats", "1", "--json"],
+        [sys.executable, "-m", module, *args, "--repeats", "1", "--json"],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert outcome.returncode == 0, outcome.stderr
-    report = json.loads(outcome.stdout)
+    report: dict[str, Any] = json.loads(outcome.stdout)
+    return report
+
+
+def test_benchmark_smoke_run_measures_every_figure_and_marks_missing_peers() -> None:
+    report = report_of("benchmarks", "--sizes", "100")
     rows = {(row["size"], row["name"], row["peer"]): row for row in report["rows"]}
     for key in [
         (100, "cold build", "SQLAlchemy build+compile"),
@@ -38,18 +47,22 @@ def test_benchmark_smoke_run_measures_every_figure_and_marks_missing_peers() -> 
 
 
 def test_alter_benchmark_smoke_run_applies_both_paths_and_keeps_every_row() -> None:
-    outcome = subprocess.run(
-        [sys.executable, "-m", "benchmarks.alter_bench", "--rows", "10,100", "--repeats", "1", "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert outcome.returncode == 0, outcome.stderr
-    report = json.loads(outcome.stdout)
+    report = report_of("benchmarks.alter_bench", "--rows", "10,100")
     assert [(row["size"], row["name"], row["peer"]) for row in report["rows"]] == [
         (size, "add a nullable column: ALTER TABLE … ADD COLUMN", "the earlier rebuild (copy every row)")
         for size in (10, 100)
     ]
     assert all(row["value"] > 0 and row["peer_value"] > 0 for row in report["rows"])
     assert [t["text"] for t in report["targets"]] == ["ALTER TABLE … ADD COLUMN on 100 rows <= 10 x on 10 rows"]
+
+
+def test_import_benchmark_smoke_run() -> None:
+    """``python -m benchmarks.import_bench`` keeps working: every engine measured (or skipped, saying why)."""
+    report = report_of("benchmarks.import_bench", "--tables", "10")
+    rows = {(row["engine"], row["name"]): row for row in report["rows"]}
+    for engine in ("sqlite", *SERVERS):
+        row = rows[engine, "schemac import"]
+        assert row["value"] or "skipped" in row["note"] or "not installed" in row["note"], row
+        if row["value"]:
+            assert rows[engine, "catalog reader (in process)"]["value"] > 0
+    assert {t["outcome"] for t in report["targets"]} <= {"met", "not met", "not measured"}

@@ -494,32 +494,6 @@ def test_import_round_trip_of_the_fixture(engine: str, tmp_path: Path, database_
     assert shape(read(fresh)) == shape(read(source))
 
 
-def test_import_benchmark_smoke_run() -> None:
-    """``python -m benchmarks.import_bench`` keeps working: every engine measured (or skipped, saying why)."""
-    import json
-    import subprocess
-    import sys
-
-    from conftest import REPO
-
-    outcome = subprocess.run(
-        [sys.executable, "-m", "benchmarks.import_bench", "--tables", "10", "--repeats", "1", "--json"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert outcome.returncode == 0, outcome.stderr
-    report = json.loads(outcome.stdout)
-    rows = {(row["engine"], row["name"]): row for row in report["rows"]}
-    for engine in ("sqlite", *SERVERS):
-        row = rows[engine, "schemac import"]
-        assert row["value"] or "skipped" in row["note"] or "not installed" in row["note"], row
-        if row["value"]:
-            assert rows[engine, "catalog reader (in process)"]["value"] > 0
-    assert {t["outcome"] for t in report["targets"]} <= {"met", "not met", "not measured"}
-
-
 def test_import_says_what_it_kept_of_an_object_it_imported_in_part(
     tmp_path: Path, database_factory: Callable[[str], str]
 ) -> None:
