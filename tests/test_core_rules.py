@@ -159,7 +159,8 @@ RULES: dict[str, tuple[str, list[str]]] = {
             "specs/0001_a.yaml:6:17: SC205 unknown type 'decimal(5' (hint: inside {...} a comma ends the value: quote "
             'the type, as in type: "decimal(12,2)")',
             "specs/0001_a.yaml:6:27: SC201 unknown key '2)' in tables.t.columns.a (hint: known keys: check, default, "
-            "description, enum, nullable, on_delete, on_update, primary_key, references, renamed_from, type, unique)",
+            "description, enum, identity, nullable, on_delete, on_update, primary_key, references, renamed_from, type, "
+            "unique)",
         ],
     ),
     "string default longer than string(n)": (

@@ -218,6 +218,9 @@ def test_bad_dev_database_settings_are_located_and_never_show_a_password(tmp_pat
         "postgresql://app:s3cret@db.example.com/app",
         "postgresql://app@localhost/app?host=db.example.com",
         "postgresql://app@10.0.0.7:5432/app",
+        "postgresql://app@127.0.0.1.attacker.example/app",  # a name, not the loopback address
+        "postgresql://app@127.0.0.1:1,db.example.com:5432/app",  # libpq tries each host of a list
+        "postgresql://app@127.evil.example/app",
     ],
 )
 def test_the_settings_file_names_only_a_dev_database_on_this_machine(tmp_path: Path, url: str) -> None:
@@ -427,3 +430,27 @@ def test_the_function_table_is_true_of_the_real_engines(database_factory: Callab
         assert wrong == []
     finally:
         mariadb.close()
+
+
+def test_a_dev_database_that_never_answers_is_sc606_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port on this machine that takes the connection and says nothing (not a MariaDB server): the wait
+    for its greeting is bounded, and build reports it."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held: list[socket.socket] = []
+    threading.Thread(target=lambda: held.append(listener.accept()[0]), daemon=True).start()
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("SCHEMAC_DEV_MARIADB", f"mariadb://root@127.0.0.1:{port}/db")
+    root = project(tmp_path / "p", '"mariadb"', {"0001_valid.yaml": VALID})
+    try:
+        found = findings(lambda: schemac.build(root))
+    finally:
+        for connection in held:
+            connection.close()
+        listener.close()
+    assert len(found) == 1 and found[0].startswith(f"mariadb://root@127.0.0.1:{port}/db:1:1: SC606 cannot connect")
+    assert written(root) == []

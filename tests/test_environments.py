@@ -21,6 +21,9 @@ db = "env:APP_DATABASE_URL"
 
 [environments.local]
 db = "local.db"
+
+[environments.url]
+db = "sqlite:///url.db"
 """
 
 
@@ -51,6 +54,7 @@ def test_env_names_a_database_in_a_variable_or_a_file_of_the_project(project: Pa
     assert (project / "local.db").is_file() and not (tmp_path / "local.db").exists()
     assert cli(project, "verify", "--env", "local").stdout == f"{project / 'local.db'} matches the specs at version 4\n"
     assert schemac.environment_url(project, "local") == str(project / "local.db")
+    assert schemac.environment_url(project, "url") == str(project / "url.db")  # a relative URL too
 
 
 def test_db_wins_over_env_which_wins_over_schemac_db(project: Path, tmp_path: Path) -> None:
@@ -75,8 +79,8 @@ def test_db_wins_over_env_which_wins_over_schemac_db(project: Path, tmp_path: Pa
         (
             ("status", "--env", "staging"),
             {},
-            "schemac.toml:1:1: SC706 no environment 'staging' in the settings (the environments: local, production) "
-            "(hint: environments are [environments.NAME] tables of schemac.toml)",
+            "schemac.toml:1:1: SC706 no environment 'staging' in the settings (the environments: local, production, "
+            "url) (hint: environments are [environments.NAME] tables of schemac.toml)",
         ),
         (
             ("verify",),

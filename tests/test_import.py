@@ -128,7 +128,7 @@ def test_the_sqlite_reader_reads_a_hand_written_schema(tmp_path: Path) -> None:
     books = ImportedTable(
         "books",
         (
-            ImportedColumn("id", "integer", False, None),
+            ImportedColumn("id", "integer", False, None, identity="rowid alias"),
             ImportedColumn("author_id", "text", False, None),
             ImportedColumn("title", "text", False, None),
             ImportedColumn("genre", "text", False, "'novel'"),
@@ -570,8 +570,8 @@ def test_what_is_approximated_or_left_out_is_a_warning_with_its_name(tmp_path: P
     result = schemac.import_spec(project, db=str(path), baseline=True)
     db = str(path)
     assert [str(w) for w in result.warnings] == [
-        f"{db}:1:1: SC615 autoincrement 'notes.id' is imported as a plain key column: a spec cannot express an "
-        f"autoincrement {PART}",
+        f"{db}:1:1: SC615 autoincrement 'notes.id' is imported as identity: true, without the rule that a number "
+        f"deleted is never given again: a spec cannot express an autoincrement {PART}",
         f"{db}:1:1: SC615 unnamed check 'notes' is not imported: a spec cannot express an unnamed check "
         f"(CHECK (length(body) < 1000)) {KEEP}",
         f"{db}:1:1: SC615 check 'positive_length' is not imported: a spec cannot express a check "
@@ -641,7 +641,7 @@ def test_keys_that_close_a_cycle_go_in_a_second_spec_the_baseline_records(tmp_pa
             "    description: Imported from migrations.\n"
             "    audit: none\n"
             "    columns:\n"
-            "      id: {type: integer, primary_key: true}\n"
+            "      id: {type: integer, primary_key: true, identity: true}\n"
             "      current_milestone_id: {type: integer, nullable: true, references: milestones.id}\n"
         )
     )

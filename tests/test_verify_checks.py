@@ -334,6 +334,53 @@ def test_verify_reports_a_default_changed_added_or_removed_by_hand(
     assert (outcome.returncode, outcome.stderr.splitlines()) == (1, expected)
 
 
+PLAIN_SPEC = """description: Tables with no default, and a check that names no column.
+tables:
+  plain:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+      qty: {type: integer}
+  constant:
+    audit: none
+    columns:
+      id: {type: integer, primary_key: true}
+    checks:
+      - {name: always, expression: "1 = 1"}
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_table_without_defaults_still_has_its_defaults_and_checks_compared(
+    engine: str, tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    """A table none of whose columns has a default, and a check that names no column, are still compared:
+    a default set by hand is found, and so is a changed constant check."""
+    project = project_for(engine, tmp_path / "project", PLAIN_SPEC)
+    url = database_factory(engine)
+    schemac.apply(project, url)
+    assert schemac.verify(project, url).differences == ()
+    edit_by_hand(
+        engine,
+        url,
+        "plain",
+        lambda sql: sql.replace('"qty" INTEGER NOT NULL', '"qty" INTEGER NOT NULL DEFAULT 42'),
+        ["ALTER TABLE plain ALTER COLUMN qty SET DEFAULT 42"],
+    )
+    edit_by_hand(
+        engine,
+        url,
+        "constant",
+        lambda sql: sql.replace("CHECK (1 = 1)", "CHECK (2 = 2)"),
+        [
+            "ALTER TABLE constant DROP CONSTRAINT ck_constant_always",
+            "ALTER TABLE constant ADD CONSTRAINT ck_constant_always CHECK (2 = 2)",
+        ],
+    )
+    found = [(d.code, d.message.split(" is ")[0].split(" has ")[0]) for d in schemac.verify(project, url).differences]
+    assert found == [("SC626", "check 'ck_constant_always' on 'constant'"), ("SC623", "column 'plain.qty'")]
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_definitions_make_each_repeated_column_and_check_once(
     engine: str, database_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch

@@ -460,6 +460,20 @@ _CODES = (
         "leave the column out of keys and indexes, or remove `mariadb` from dialects",
     ),
     Code(
+        "SC325",
+        (
+            "`identity: true` on a column that is not the table's single-column primary key, or that is not "
+            "`integer`/`bigint`, is nullable, or has a default or an enum"
+        ),
+        (
+            (
+                "specs/0001_init.yaml:6:41: SC325 identity column 'orders.id' is text, not integer or bigint: "
+                "identity is for a single-column integer or bigint primary key"
+            ),
+        ),
+        "put `identity: true` on the single `integer` or `bigint` primary key only, without default or enum",
+    ),
+    Code(
         "SC403",
         (
             "a destructive change without `allow_destructive: true` (drop table or column, narrowed type, NOT NULL "

@@ -80,6 +80,13 @@ class Column:
     renamed_from: str | None = None
     audit: bool = False
     where: Where = field(default=NO_WHERE, compare=False, repr=False)
+    identity: bool = False
+    """The engine numbers the column when an insert leaves it out (``identity: true``: the single integer
+    or bigint primary key only)."""
+
+
+IDENTITY_TYPES = ("integer", "bigint")
+"""The logical types an ``identity`` key may have."""
 
 
 @dataclass(frozen=True)
@@ -205,7 +212,9 @@ def table_shape(table: Table) -> dict[str, object]:
 
 
 def column_shape(c: Column) -> list[object]:
-    return [c.name, str(c.type), c.nullable, c.default and [c.default.kind, c.default.value], list(c.enum)]
+    """``identity`` is there only when set, so that a schema without identity keys keeps its fingerprint."""
+    shape = [c.name, str(c.type), c.nullable, c.default and [c.default.kind, c.default.value], list(c.enum)]
+    return [*shape, "identity"] if c.identity else shape
 
 
 def index_shape(i: Index) -> list[object]:

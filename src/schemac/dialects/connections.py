@@ -171,7 +171,7 @@ def parse_url(url: str) -> Target:
     return Target(url, dialect, shown, secrets)
 
 
-def connect(target: Target, timeout: float, *, read_only: bool = False) -> Database:
+def connect(target: Target, timeout: float, *, read_only: bool = False, read_timeout: float | None = None) -> Database:
     """An autocommit connection (the applier opens its own transactions), or SC606 naming the database.
 
     ``read_only`` (``status``, ``verify``): a SQLite file is opened read-only, and one that does not
@@ -180,7 +180,7 @@ def connect(target: Target, timeout: float, *, read_only: bool = False) -> Datab
     from schemac.dialects import DATABASES  # the engines' modules import this one
 
     try:
-        database = DATABASES[target.dialect].open(target, timeout, read_only)
+        database = DATABASES[target.dialect].open(target, timeout, read_only, read_timeout)
         for sql in database.session_settings:
             database.execute(sql)
         return database

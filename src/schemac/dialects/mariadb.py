@@ -73,6 +73,7 @@ MARIADB = Dialect(
     fk_default_action="restrict",
     unsupported_fk_actions=frozenset({"set default"}),
     keys_need_index=True,
+    identity_sql="AUTO_INCREMENT",
     unindexable_types=frozenset({"json"}),
     check_blocking_actions=frozenset(
         {("delete", "set null"), ("delete", "set default"), ("update", "cascade"), ("update", "set null")}
@@ -100,8 +101,10 @@ class MariaDBDatabase(Database):
     session_settings = (
         "SET SESSION sql_mode = TRIM(BOTH ',' FROM "
         "REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',NO_BACKSLASH_ESCAPES,', ','))",
+        "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_AUTO_VALUE_ON_ZERO')",
     )
-    """With NO_BACKSLASH_ESCAPES MariaDB would keep both of the backslashes its files double."""
+    """With NO_BACKSLASH_ESCAPES MariaDB would keep both of the backslashes its files double; without
+    NO_AUTO_VALUE_ON_ZERO a key of 0 would be given a new number when the key becomes ``AUTO_INCREMENT``."""
     progress_columns = (
         "ADD COLUMN IF NOT EXISTS state VARCHAR(16)",
         "ADD COLUMN IF NOT EXISTS fingerprint CHAR(64)",
@@ -140,7 +143,7 @@ class MariaDBDatabase(Database):
     """More names than this, and :meth:`schema_digests` reads the whole schema rather than list them in SQL."""
 
     @classmethod
-    def open(cls, target: Target, timeout: float, read_only: bool) -> Database:
+    def open(cls, target: Target, timeout: float, read_only: bool, read_timeout: float | None = None) -> Database:
         """The password goes to the driver as a parameter, never inside a URL the driver would parse and quote."""
         server = read_server(target.url)
         pymysql = driver("pymysql", "mariadb", target)
@@ -157,6 +160,8 @@ class MariaDBDatabase(Database):
             charset="utf8mb4",
             autocommit=True,
             connect_timeout=10,
+            read_timeout=read_timeout,
+            write_timeout=read_timeout,
         )
         return cls(target, connection)
 
@@ -240,7 +245,8 @@ class MariaDBDatabase(Database):
     def tables(self) -> dict[str, LiveTable]:
         where = "WHERE TABLE_SCHEMA = DATABASE()"
         columns = self._by_table(
-            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT FROM information_schema.COLUMNS "
+            "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, "
+            "LOCATE('auto_increment', EXTRA) > 0 FROM information_schema.COLUMNS "
             f"{where} ORDER BY TABLE_NAME, ORDINAL_POSITION"
         )
         stats = self._by_table(
@@ -286,7 +292,9 @@ class MariaDBDatabase(Database):
                 for index, parts in index_rows.items()
                 if index not in fk_rows  # InnoDB's own index for a foreign key
             )
-            live_columns = tuple(LiveColumn(r[0], r[1].lower(), r[2] == "YES", _mariadb_default(r[3])) for r in rows)
+            live_columns = tuple(
+                LiveColumn(r[0], r[1].lower(), r[2] == "YES", _mariadb_default(r[3]), bool(r[4])) for r in rows
+            )
             definitions = {r[0]: f"CHECK ({r[1]})" for r in checks.get(name, [])}
             found[name] = LiveTable(name, live_columns, primary, indexes, fks, definitions)
         return found

@@ -64,6 +64,8 @@ def probes(tables: Mapping[str, TableBody]) -> Probes:
             if definition not in seen:
                 seen.add(definition)
                 wanted[definition] = None
+        if constraints and not wanted and body.columns:  # a table of checks alone: it needs a column
+            wanted[body.columns[0][1]] = None
         if wanted:
             bodies[label] = ", ".join([*wanted, *constraints])
     return Probes(bodies, dict(tables))

@@ -7,6 +7,7 @@ import re
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -53,6 +54,7 @@ SQLITE = Dialect(
     ),
     true="1",
     false="0",
+    rowid_keys=True,
     functions=MappingProxyType(
         {
             "now:timestamp": "CURRENT_TIMESTAMP",
@@ -153,7 +155,7 @@ class SQLiteDatabase(Database):
         """Lower-cased table name -> the tables whose foreign keys name it (built when first needed)."""
 
     @classmethod
-    def open(cls, target: Target, timeout: float, read_only: bool) -> Database:
+    def open(cls, target: Target, timeout: float, read_only: bool, read_timeout: float | None = None) -> Database:
         """``read_only``: the file is opened read-only, and one that does not exist is SC606 instead of a
         new, empty database."""
         path = Path(target.url[len("sqlite:///") :] if "://" in target.url else target.url)
@@ -274,6 +276,8 @@ class SQLiteDatabase(Database):
             info = self.query(f"PRAGMA table_info({q})")
             columns = tuple(LiveColumn(r[1], " ".join(r[2].lower().split()), not r[3], r[4]) for r in info)
             key = tuple(r[1] for r in sorted((r for r in info if r[5]), key=lambda r: r[5]))
+            if len(key) == 1 and not _WITHOUT_ROWID.search(sql):
+                columns = tuple(replace(c, identity=c.name == key[0] and c.type == "integer") for c in columns)
             indexes = []
             for _, index, unique, origin, partial in self.query(f"PRAGMA index_list({q})"):
                 if origin == "pk":
@@ -373,6 +377,8 @@ _NAME = r'"(?:[^"]|"")+"|\[[^\]]+\]|`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_$]*'
 _CREATE_TABLE = re.compile(rf"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?({_NAME})\s*\(", re.IGNORECASE)
 _CREATE_INDEX = re.compile(r"CREATE\s+(?:UNIQUE\s+)?INDEX\s", re.IGNORECASE)
 _CHECK_CONSTRAINT = re.compile(rf"CONSTRAINT\s+({_NAME})\s+CHECK\s*\(", re.IGNORECASE)
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\b[^)]*$", re.IGNORECASE)
+"""A ``CREATE TABLE`` of a table without rowid: its INTEGER key does not number itself."""
 _COLUMN_KEY = re.compile(
     r'("(?:[^"]|"")*")\s+[A-Za-z]+(?:\s+DEFAULT\s+NULL)?\s+CONSTRAINT\s+("(?:[^"]|"")*")\s+REFERENCES\b'
 )

@@ -36,7 +36,9 @@ from schemac.errors import Diagnostic
 from schemac.importing.catalog import Catalog, ImportedColumn, ImportedTable, Unsupported
 from schemac.importing.types import NAME_HINTS, NEEDS_CHECK, PLAIN, exact_types, nearest_type
 from schemac.model import (
+    IDENTITY_TYPES,
     PORTABLE_DEFAULTS,
+    UUID_TEXT_LENGTH,
     Check,
     Column,
     ColumnType,
@@ -246,6 +248,21 @@ class _Mapper:
             return _portable(text, ctype, self.dialect) or Default("sql", text)
         return _fitted(value, ctype, live.nullable, enum)
 
+    def identity(self, live: ImportedTable, c: _ColumnChoice) -> bool:
+        """Whether a column the engine numbers is the table's single integer or bigint key, NOT NULL and
+        without enum (an ``identity: true`` one); if not, its numbering is reported as not imported."""
+        if not c.live.identity:
+            return False
+        where = f"{live.name}.{c.live.name}"
+        fits = live.primary_key == (c.live.name,) and c.ctype.name in IDENTITY_TYPES
+        if fits and not c.live.nullable and not c.enum:
+            if c.live.identity.startswith("generated always"):
+                self.warnings.append(self.unsupported(Unsupported("identity generated always", where, c.live.identity)))
+            return True
+        if c.live.identity != "rowid alias":  # SQLite numbers such a key whatever the spec says
+            self.warnings.append(self.unsupported(Unsupported("identity column", where, c.live.identity)))
+        return False
+
     def build(self, choice: _TableChoice) -> Table:
         live = choice.live
         folded = choice.audit is not None
@@ -254,14 +271,26 @@ class _Mapper:
         for c in choice.columns:
             if folded and c.live.name in names:
                 continue
-            default = self.default_for(c.live, c.ctype, c.enum, c.literal_default)
+            identity = self.identity(live, c)
+            default = None if identity else self.default_for(c.live, c.ctype, c.enum, c.literal_default)
             if default is _NO_VALUE:
                 default = Default("sql", c.live.default or "")
             assert default is None or isinstance(default, Default)
             if default is not None and default.kind == "sql":
                 text = str(default.value)
                 default = None if scan_expression(text) is not None else Default("sql", self.portable(text))
-            columns.append(Column(c.live.name, c.ctype, c.live.nullable, default, c.enum, c.live.comment, audit=False))
+            columns.append(
+                Column(
+                    c.live.name,
+                    c.ctype,
+                    c.live.nullable,
+                    default,
+                    c.enum,
+                    c.live.comment,
+                    audit=False,
+                    identity=identity,
+                )
+            )
         derived_names = {d.name for c in columns for d in derived_checks(live.name, c, self.dialect)}
         audit_names = {audit_check(live.name, g).name for g in choice.audit or ()}
         checks = []
@@ -415,7 +444,7 @@ class _Mapper:
             problem = scan_expression(index.where) if index.where is not None else None
             if problem is not None:
                 self.warnings.append(self.unsupported(Unsupported("partial index", index.name, f"its WHERE {problem}")))
-        defaults = {c.name: c.default for c in table.columns}
+        defaults = {c.name: c.default for c in table.columns if not c.identity}  # an identity's is its numbering
         for c in choice.columns:
             if c.live.default is not None and c.live.name in defaults and defaults[c.live.name] is None:
                 problem = scan_expression(c.live.default)
@@ -463,7 +492,7 @@ def _portable(text: str, ctype: ColumnType, dialect: Dialect) -> Default | None:
     """``{fn: NAME}`` when ``text`` is how ``dialect`` writes that function for ``ctype`` (parentheses
     around it and letter case aside: MariaDB shows ``(UUID())`` as ``uuid()``)."""
     for name, fits in PORTABLE_DEFAULTS.items():
-        if ctype.name not in fits:
+        if ctype.name not in fits or (ctype.name == "string" and (ctype.length or 0) < UUID_TEXT_LENGTH):
             continue
         if _unwrapped(dialect.default(Default("fn", name), ctype)).lower() == _unwrapped(text).lower():
             return Default("fn", name)

@@ -198,15 +198,20 @@ class _Reader:
                 stored = "stored" if "stored" in extras or "persistent" in extras else "virtual"
                 self.flag("generated column", where, f"{sql_type} generated always as ({expression}) {stored}")
                 continue
-            if "auto_increment" in extras:
-                self.flag("identity column", where, "auto_increment")
             if "on update" in extras:
                 self.flag("column option", where, extras[extras.index("on update") :])
             if "invisible" in extras:
                 self.flag("column option", where, "invisible")
             shown = None if default in (None, "NULL") else str(default)
             found.setdefault(table, []).append(
-                ImportedColumn(name, _lower_type(sql_type), nullable == "YES", shown, comment or "")
+                ImportedColumn(
+                    name,
+                    _lower_type(sql_type),
+                    nullable == "YES",
+                    shown,
+                    comment or "",
+                    "auto_increment" if "auto_increment" in extras else "",
+                )
             )
         return found
 

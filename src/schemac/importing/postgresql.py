@@ -72,7 +72,8 @@ key, parent, partition bound, is a sequence owned by a column, row level securit
 COLUMNS = (
     "SELECT a.attrelid, a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, "
     "pg_get_expr(d.adbin, d.adrelid), coalesce(ds.description, ''), a.attidentity::text, a.attgenerated::text, "
-    "a.attcollation, CASE WHEN a.attcollation <> ty.typcollation THEN co.collname::text END "
+    "a.attcollation, CASE WHEN a.attcollation <> ty.typcollation THEN co.collname::text END, "
+    "pg_get_serial_sequence(c.oid::regclass::text, a.attname) IS NOT NULL "
     f"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid {_SCHEMA} "
     "JOIN pg_type ty ON ty.oid = a.atttypid LEFT JOIN pg_collation co ON co.oid = a.attcollation "
     "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
@@ -81,7 +82,7 @@ COLUMNS = (
     f"WHERE {_TABLES} AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attrelid, a.attnum"
 )
 """Every column of the tables: (table, number, name, type, nullable, default, comment, identity,
-generated, collation, the collation's name when it is not the type's)."""
+generated, collation, the collation's name when it is not the type's, it owns a sequence)."""
 NAMES = "SELECT attrelid, attnum, attname::text FROM pg_attribute WHERE attrelid = ANY(%s) AND attnum > 0"
 """The column names of other tables (a foreign key's parent not read): (table, number, name)."""
 CONSTRAINTS = (
@@ -228,7 +229,8 @@ class _Reader:
         self.names: dict[tuple[int, int], str] = {}
         self.collations: dict[tuple[int, int], int] = {}
         for row in self.rows(COLUMNS):
-            relid, number, name, sql_type, nullable, default, comment, identity, generated, collation, own = row
+            relid, number, name, sql_type, nullable, default, comment, identity, generated, collation, own = row[:11]
+            numbered = ""
             if relid not in tables:
                 continue
             self.names[relid, number], self.collations[relid, number] = name, collation
@@ -239,10 +241,12 @@ class _Reader:
                 self.flag("generated column", where, f"{sql_type} generated always as ({default}) stored")
                 continue
             if identity:
-                self.flag("identity column", where, f"generated {_IDENTITY[identity]} as identity")
+                numbered = f"generated {_IDENTITY[identity]} as identity"
+            elif default is not None and default.startswith("nextval(") and row[11]:
+                numbered = f"serial: default {default}"
             elif default is not None and default.startswith("nextval("):
-                self.flag("identity column", where, f"serial: default {default}")
-            found[relid].columns.append(ImportedColumn(name, sql_type, nullable, default, comment))
+                self.flag("identity column", where, f"default {default}: a sequence the column does not own")
+            found[relid].columns.append(ImportedColumn(name, sql_type, nullable, default, comment, numbered))
 
     def named(self, relid: int, numbers: Sequence[int]) -> tuple[str, ...]:
         return tuple(self.names[relid, number] for number in numbers)

@@ -4,6 +4,7 @@ predicates). Spelled as :meth:`schemac.dialects.sqlite.SQLiteDatabase.tables` sp
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from schemac.dialects.base import OWN_TABLES
@@ -139,6 +140,10 @@ def _table(
             )
         )
     checks = tuple((c.name, c.expression) for c in text.checks)
+    if len(key) == 1 and "WITHOUT ROWID" not in text.options:  # a key of type INTEGER is the rowid's alias
+        columns = [
+            replace(c, identity="rowid alias") if (c.name, c.type) == (key[0][1], "integer") else c for c in columns
+        ]
     return ImportedTable(
         name, tuple(columns), tuple(c for _, c in sorted(key)), tuple(uniques), tuple(indexes), tuple(keys), checks
     )

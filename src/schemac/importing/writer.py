@@ -122,6 +122,8 @@ def _column(table: Table, column: Column, short: _Shorthands) -> str:
         items.append(("nullable", "true"))
     if short.primary_key == column.name:
         items.append(("primary_key", "true"))
+    if column.identity:
+        items.append(("identity", "true"))
     if column.name in short.unique:
         items.append(("unique", "true"))
     if column.default is not None:

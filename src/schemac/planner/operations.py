@@ -324,7 +324,7 @@ def fills_nulls(before: Column, after: Column) -> bool:
 def _column_text(c: Column) -> str:
     default = "" if c.default is None else f" default {c.default.value!r}"
     enum = f" enum {list(c.enum)}" if c.enum else ""
-    return f"{c.type}{' NULL' if c.nullable else ' NOT NULL'}{default}{enum}"
+    return f"{c.type}{' NULL' if c.nullable else ' NOT NULL'}{default}{enum}{' identity' if c.identity else ''}"
 
 
 _WIDENINGS = frozenset({("smallint", "integer"), ("smallint", "bigint"), ("integer", "bigint"), ("real", "double")})

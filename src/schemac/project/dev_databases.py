@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import ipaddress
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -56,10 +57,11 @@ _SESSION = {
 _PROBE = {
     "postgresql": {
         "begin": "BEGIN",
+        # pg_temp named: a search_path listing it after another schema must not reach a real table there.
         "table": "CREATE TEMPORARY TABLE {table} ({columns})",
-        "check": "ALTER TABLE {table} ADD CHECK ({expression})",
-        "partial index where": "CREATE INDEX ON {table} ({column}) WHERE {expression}",
-        "default": "ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT ({expression})",
+        "check": "ALTER TABLE pg_temp.{table} ADD CHECK ({expression})",
+        "partial index where": "CREATE INDEX ON pg_temp.{table} ({column}) WHERE {expression}",
+        "default": "ALTER TABLE pg_temp.{table} ALTER COLUMN {column} SET DEFAULT ({expression})",
         "savepoint": "SAVEPOINT schemac_dev",
         "undo": "ROLLBACK TO SAVEPOINT schemac_dev",
         "end": "ROLLBACK",
@@ -125,15 +127,23 @@ def read_settings(value: Any) -> tuple[dict[str, str], list[tuple[str, str, str]
 
 
 def _on_this_machine(url: str) -> bool:
-    """Whether ``url`` names a server on this machine (a loopback host, or none: the local socket) and holds
-    no ``?…`` parameters, which could name another host (libpq's ``host=``, ``service=``)."""
+    """Whether ``url`` names one server on this machine (``localhost``, a loopback address, or none: the
+    local socket) and holds no ``?…`` parameters, which could name another host (libpq's ``host=``,
+    ``service=``). A host list (``a,b``: libpq tries each) or a name that only starts like an address
+    (``127.0.0.1.example``) is not one."""
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
         return False
-    local = host is None or host in ("localhost", "::1") or host.startswith("127.")
-    return local and not parts.query and not parts.fragment
+    if "," in parts.netloc or "%" in parts.netloc.rpartition("@")[2] or parts.query or parts.fragment:
+        return False
+    if host is None or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def key_line(text: str, section: str, key: str) -> int:
@@ -210,7 +220,7 @@ def check_new_versions(settings: Settings, environ: Mapping[str, str] | None = N
 def _session(target: Target) -> Iterator[Database]:
     """A connection to a dev database, closed after; SC606 (masked) naming it as a dev database."""
     try:
-        database = connect(target, TIMEOUT_S)
+        database = connect(target, TIMEOUT_S, read_timeout=TIMEOUT_S + 5)  # a silent server too
     except SchemacError as exc:
         first = exc.diagnostics[0]
         message = first.message.replace("cannot connect", f"cannot connect to the {target.dialect} dev database", 1)

@@ -98,8 +98,9 @@ def database_url(
         )
     value = environments[env]
     if not value.startswith(FROM_ENVIRONMENT):
-        if "://" not in value and not Path(value).is_absolute():  # a SQLite file, from the project
-            value = str(settings.root / value)
+        path = value.removeprefix("sqlite:///") if value.startswith("sqlite:///") else value
+        if "://" not in path and not Path(path).is_absolute():  # a SQLite file, from the project
+            value = str(settings.root / path)
         return value, url_secrets(value)
     variable = value[len(FROM_ENVIRONMENT) :]
     url = environ.get(variable, "")
@@ -110,7 +111,7 @@ def database_url(
     return url, url_secrets(url)
 
 
-_DATABASE = re.compile(r"(?:sqlite|postgres|postgresql|mariadb|mysql)://\S*|[^\s:]+\.(?:db|sqlite|sqlite3)")
+_DATABASE = re.compile(r"(?i:sqlite|postgres|postgresql|mariadb|mysql)://\S*|[^\s:]+\.(?:db|sqlite|sqlite3)")
 """What a variable must hold to be used as a database: a URL of a known scheme or a SQLite file's path."""
 _URL_HINT = "it must hold a sqlite:///, postgresql:// or mariadb:// URL, or the path of a .db, .sqlite or .sqlite3 file"
 

@@ -75,7 +75,7 @@ def _table_text(text: str, display: str, name: str) -> str:
         start -= 1
     while end > start + 1 and (not lines[end - 1].strip() or _comment_at_most(lines[end - 1], column - 1)):
         end -= 1
-    block = "".join(_shifted(lines[n], INDENT - (column - 1)) for n in range(start, end))
+    block = "".join(_shifted(lines[n].rstrip("\r\n") + "\n", INDENT - (column - 1)) for n in range(start, end))
     if not block.endswith("\n"):
         block += "\n"
     return _RENAMED_FLOW.sub("", _RENAMED_LINE.sub("", block))

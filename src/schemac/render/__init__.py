@@ -58,11 +58,13 @@ class RenderedStatement:
 
 
 def column_context(column: Column, dialect: Dialect, indexed: bool = False) -> Context:
+    """``identity``: what follows the type of an identity column (``Dialect.identity_sql``), else None."""
     return {
         "name": dialect.ident(column.name),
         "type": dialect.sql_type(column.type, indexed),
         "nullable": column.nullable,
         "default": dialect.default(column.default, column.type) if column.default is not None else None,
+        "identity": (dialect.identity_sql or None) if column.identity else None,
     }
 
 
@@ -178,7 +180,8 @@ def _alter_column(op: AlterColumn, dialect: Dialect, state: VersionState) -> Con
     """``default_reset``: the default is dropped before the type change (``Dialect.retype_casts_default``), so
     ``default_changed`` then says whether the new one is set after it. ``fill``: the default written into
     the rows holding NULL before the column becomes NOT NULL, with ``column_with_nulls`` the new definition
-    still NULL (for an engine that changes type and nullability in one statement)."""
+    still NULL (for an engine that changes type and nullability in one statement). ``sequence_of``: the
+    table and column as string literals, the arguments of PostgreSQL's ``pg_get_serial_sequence``."""
     before = column_context(op.before, dialect, (op.table, op.before.name) in state.was_keyed)
     after = _keyed_column(op.table, op.after, dialect, state)
     type_changed = before["type"] != after["type"]
@@ -196,6 +199,8 @@ def _alter_column(op: AlterColumn, dialect: Dialect, state: VersionState) -> Con
         "nullable_changed": before["nullable"] != after["nullable"],
         "default_reset": reset,
         "default_changed": (None if reset else before["default"]) != after["default"],
+        "identity_changed": before["identity"] != after["identity"],
+        "sequence_of": [dialect.string(dialect.ident(op.table)), dialect.string(op.after.name)],
         "fill": after["default"] if op.fills_nulls else None,
         "column_with_nulls": {**after, "nullable": True},
     }

@@ -160,7 +160,11 @@ class _Parsed:
 
     def nodes(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every node of the tree, depth first, as (its kind: ``FuncCall``, ``A_Expr`` …, its fields)."""
-        stack: list[tuple[str, Any]] = [("", json.loads(self.json))]
+        try:
+            tree = json.loads(self.json)
+        except RecursionError:  # nested deeper than Python's decoder goes: no rule reads this tree
+            return
+        stack: list[tuple[str, Any]] = [("", tree)]
         while stack:
             key, value = stack.pop()
             if isinstance(value, dict):

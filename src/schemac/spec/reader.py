@@ -15,6 +15,7 @@ from typing import Any
 
 from schemac.errors import Diagnostic
 from schemac.model import (
+    IDENTITY_TYPES,
     INTEGER_RANGES,
     PORTABLE_DEFAULTS,
     UUID_TEXT_LENGTH,
@@ -151,6 +152,9 @@ class _SpecReader:
         audit = tuple(g for g in self.audit(body) if not written & set(audit_column_names((g,))))
         known = {c.name for c in columns} | set(audit_column_names(audit))
         primary_key = self.primary_key(name, body, columns)
+        for column in columns:
+            if column.identity:
+                self.identity(name, column, primary_key)
         checks = [
             Check(
                 check_name(name, c.name),
@@ -359,6 +363,32 @@ class _SpecReader:
             body.get("renamed_from"),
             False,
             self.doc.at(path, key=True),
+            body.get("identity") is True,
+        )
+
+    def identity(self, table: str, column: Column, primary_key: tuple[str, ...]) -> None:
+        """``identity: true`` only on the table's single-column primary key, an integer or bigint that is
+        NOT NULL, without default or enum (the engine gives its values)."""
+        if column.name not in primary_key:
+            problem, hint = "is not the table's primary key", "mark the column primary_key: true, or remove identity"
+        elif primary_key != (column.name,):
+            problem, hint = "is part of a composite key", "remove identity, or make the column the only key column"
+        elif column.type.name not in IDENTITY_TYPES:
+            problem, hint = f"is {column.type}, not integer or bigint", "make it type: integer or bigint"
+        elif column.nullable:
+            problem, hint = "is nullable", "remove nullable: true"
+        elif column.default is not None:
+            problem, hint = "has a default", "remove the default: the engine numbers the rows"
+        elif column.enum:
+            problem, hint = "has an enum", "remove the enum"
+        else:
+            return
+        self.error(
+            ("tables", table, "columns", column.name, "identity"),
+            "SC325",
+            f"identity column '{table}.{column.name}' {problem}: identity is for a single-column integer or "
+            "bigint primary key",
+            hint,
         )
 
     def enum(self, path: Path_, ctype: ColumnType, values: tuple[str | int, ...]) -> None:
