@@ -51,6 +51,14 @@ def project_for(engine: str, root: Path, spec: str = SPEC) -> Path:
     return root
 
 
+def applied(engine: str, root: Path, database_factory: Callable[[str], str], spec: str = SPEC) -> tuple[Path, str]:
+    """The project of ``spec`` built for ``engine`` and applied to a new database, which verifies clean."""
+    project, url = project_for(engine, root, spec), database_factory(engine)
+    schemac.apply(project, url)
+    assert schemac.verify(project, url).differences == ()
+    return project, url
+
+
 def sqlite_rebuild(url: str, table: str, edit: Callable[[str], str]) -> None:
     """Change a SQLite table's definition by hand, the only way SQLite allows: a new table, rows copied."""
     with opened(url) as database:
@@ -99,9 +107,7 @@ SHOWN = {
 def test_verify_reports_a_widened_enum_a_changed_check_and_a_dropped_one(
     engine: str, tmp_path: Path, database_factory: Callable[[str], str]
 ) -> None:
-    project, url = project_for(engine, tmp_path / "project"), database_factory(engine)
-    schemac.apply(project, url)
-    assert schemac.verify(project, url).differences == ()  # the string holding CONSTRAINT "x" is no check
+    project, url = applied(engine, tmp_path / "project", database_factory)  # a string holding CONSTRAINT "x": no check
     edit_by_hand(
         engine,
         url,
@@ -303,10 +309,7 @@ def test_verify_reports_a_default_changed_added_or_removed_by_hand(
     engine: str, tmp_path: Path, database_factory: Callable[[str], str]
 ) -> None:
     """Defaults are compared as the engine shows them (PostgreSQL's casts included), on both sides."""
-    project = project_for(engine, tmp_path / "project", DEFAULTS_SPEC)
-    url = database_factory(engine)
-    schemac.apply(project, url)
-    assert schemac.verify(project, url).differences == ()
+    project, url = applied(engine, tmp_path / "project", database_factory, DEFAULTS_SPEC)
     edit_by_hand(
         engine,
         url,
@@ -356,10 +359,7 @@ def test_a_table_without_defaults_still_has_its_defaults_and_checks_compared(
 ) -> None:
     """A table none of whose columns has a default, and a check that names no column, are still compared:
     a default set by hand is found, and so is a changed constant check."""
-    project = project_for(engine, tmp_path / "project", PLAIN_SPEC)
-    url = database_factory(engine)
-    schemac.apply(project, url)
-    assert schemac.verify(project, url).differences == ()
+    project, url = applied(engine, tmp_path / "project", database_factory, PLAIN_SPEC)
     edit_by_hand(
         engine,
         url,
