@@ -170,9 +170,9 @@ def test_missing_descriptions_are_off_by_default_and_skip_audit_columns(make_pro
 @pytest.mark.parametrize(
     ("lint_table", "line", "message", "hint"),
     [
-        ('disable = ["SC999"]\n', 2, "unknown lint rule 'SC999'", "did you mean 'SC908'?"),
+        ('disable = ["SC999"]\n', 2, "unknown lint rule 'SC999'", "did you mean 'SC909'?"),
         ('enable = ["json-sufix"]\n', 2, "unknown lint rule 'json-sufix'", "did you mean 'json-suffix'?"),
-        ("disable = [1]\n", 2, "unknown lint rule 1", "rules are SC901-SC908 or their names, such as json-suffix"),
+        ("disable = [1]\n", 2, "unknown lint rule 1", "rules are SC901-SC909 or their names, such as json-suffix"),
         (
             '[lint.severity]\nSC901 = "fatal"\n',
             3,
@@ -280,3 +280,42 @@ tables:
         "string(80) NOT NULL",
     ]
     assert all(d.severity == "warning" for d in schemac.lint(project).findings)
+
+
+KEYS = """\
+description: Keys numbered and not.
+tables:
+  plain:
+    description: Numbered by SQLite alone.
+    columns:
+      id: {type: bigint, primary_key: true, description: The key.}
+  numbered:
+    description: Numbered everywhere.
+    columns:
+      id: {type: integer, primary_key: true, identity: true, description: The key.}
+  coded:
+    description: A text key, numbered nowhere.
+    columns:
+      code: {type: text, primary_key: true, description: The key.}
+"""
+
+
+@pytest.mark.parametrize(
+    ("dialects", "expected"),
+    [
+        (
+            '["sqlite", "postgresql", "mariadb"]',
+            [
+                "warning specs/0001_keys.yaml:6:7: SC909 key 'plain.id' numbers itself on sqlite when an insert "
+                "leaves it out, not on postgresql or mariadb"
+            ],
+        ),
+        ('["sqlite"]', []),  # one engine: the same behaviour everywhere it runs
+        ('["postgresql", "mariadb"]', []),
+    ],
+)
+def test_a_lone_integer_key_without_identity_is_reported_where_engines_differ(
+    dialects: str, expected: list[str], make_project: MakeProject
+) -> None:
+    result = schemac.lint(make_project({"0001_keys.yaml": KEYS}, f"dialects = {dialects}\n"))
+    assert [line for line in _lines(result) if "SC909" in line] == expected

@@ -1194,6 +1194,18 @@ _CODES = (
         severity="warning",
         rule="replay-unsafe",
     ),
+    Code(
+        "SC909",
+        (
+            "a single `integer` or `bigint` primary key without `identity: true`, in a project that builds SQLite "
+            "and another engine: SQLite numbers its rows when an insert leaves it out (a rowid alias), PostgreSQL "
+            "and MariaDB do not, so an insert that works on SQLite fails there"
+        ),
+        (),
+        "add `identity: true` so that every engine numbers the rows, or always give the key's value",
+        severity="warning",
+        rule="rowid-key",
+    ),
 )
 
 CODES: Mapping[str, Code] = MappingProxyType({code.code: code for code in _CODES})

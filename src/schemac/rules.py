@@ -20,7 +20,7 @@ from schemac.codes import CODES
 from schemac.errors import Diagnostic, SchemacError, Severity
 from schemac.migrations.manifest import Manifest
 from schemac.migrations.published import locate
-from schemac.model import Spec, Table, Where
+from schemac.model import IDENTITY_TYPES, Spec, Table, Where
 from schemac.planner import (
     AddColumn,
     AlterColumn,
@@ -55,6 +55,8 @@ class Model:
     """The versions a manifest on disk lists: their data loss was reviewed when they were built."""
     dialect: Callable[[str], dialects.Dialect] = dialects.get
     """Each engine's dialect as the project builds for it (see :meth:`Settings.dialect`)."""
+    engines: tuple[str, ...] = ()
+    """The engines the project builds for (none when linting plans alone)."""
 
     @classmethod
     def of(
@@ -63,9 +65,10 @@ class Model:
         manifests: tuple[Manifest, ...] = (),
         published: frozenset[int] = frozenset(),
         dialect: Callable[[str], dialects.Dialect] = dialects.get,
+        names: tuple[str, ...] = (),
     ) -> Model:
         declared_in = {table.name: plan.spec for plan in plans for table in plan.spec.tables}
-        return cls(plans, declared_in, manifests, published, dialect)
+        return cls(plans, declared_in, manifests, published, dialect, names)
 
     def tables(self) -> Iterator[tuple[Spec, Table]]:
         """The tables of the newest schema, by name, each with the spec that declared its shape."""
@@ -309,6 +312,23 @@ def _not_rerunnable(plan: VersionPlan, dialect: dialects.Dialect, statement: str
     return spec.at("tables"), f"its statement {statement!r} cannot run twice"
 
 
+def _rowid_key(model: Model) -> Iterator[Hit]:
+    """A lone integer key some engines of the project number (``Dialect.rowid_keys``) and others do not."""
+    numbering = [name for name in model.engines if model.dialect(name).rowid_keys]
+    others = [name for name in model.engines if name not in numbering]
+    if not numbering or not others:
+        return
+    for spec, table in model.tables():
+        column = table.column(table.primary_key[0]) if len(table.primary_key) == 1 else None
+        if column is not None and column.type.name in IDENTITY_TYPES and not column.identity:
+            yield (
+                spec.file,
+                column.where,
+                f"key '{table.name}.{column.name}' numbers itself on {' and '.join(numbering)} when an insert "
+                f"leaves it out, not on {' or '.join(others)}",
+            )
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "SC901",
@@ -350,6 +370,11 @@ RULES: tuple[Rule, ...] = (
         "apply the files with a runner that records the versions it applied and runs only newer ones "
         "(schemac apply does); disable the rule if no runner replays every file",
         _replay_unsafe,
+    ),
+    Rule(
+        "SC909",
+        "add identity: true so that every engine numbers the rows, or always give the key's value",
+        _rowid_key,
     ),
 )
 
@@ -435,10 +460,12 @@ def lint_plans(
     manifests: tuple[Manifest, ...] = (),
     published: frozenset[int] = frozenset(),
     dialect: Callable[[str], dialects.Dialect] = dialects.get,
+    names: tuple[str, ...] = (),
 ) -> list[Diagnostic]:
     """Run every enabled rule over compiled plans (and the manifests of their generated files, and the
-    versions the manifests on disk list), each engine's files as ``dialect`` renders them."""
-    model = Model.of(plans, manifests, published, dialect)
+    versions the manifests on disk list), each engine's files as ``dialect`` renders them; ``names``: the
+    engines the project builds for."""
+    model = Model.of(plans, manifests, published, dialect, names)
     found = []
     for rule in RULES:
         severity = severities.get(rule.code)
@@ -455,7 +482,7 @@ def lint(project: str | Path = ".") -> LintResult:
     severities = rule_severities(settings)
     compiled = compile_project(settings)
     manifests = tuple(output.manifest for output in compiled.outputs)
-    found = lint_plans(compiled.plans, severities, manifests, _published(settings), settings.dialect)
+    found = lint_plans(compiled.plans, severities, manifests, _published(settings), settings.dialect, settings.dialects)
     return LintResult(tuple(found), severities)
 
 
