@@ -69,6 +69,12 @@ writes each (:attr:`schemac.dialects.base.Dialect.functions`)."""
 UUID_TEXT_LENGTH = 36
 
 
+def portable_default_fits(name: str, ctype: ColumnType) -> bool:
+    """Whether ``{fn: name}`` may be the default of a column of ``ctype`` (a string long enough for a UUID)."""
+    short = ctype.name == "string" and (ctype.length or 0) < UUID_TEXT_LENGTH
+    return ctype.name in PORTABLE_DEFAULTS.get(name, ()) and not short
+
+
 @dataclass(frozen=True)
 class Column:
     name: str

@@ -38,7 +38,6 @@ from schemac.importing.types import NAME_HINTS, NEEDS_CHECK, PLAIN, exact_types,
 from schemac.model import (
     IDENTITY_TYPES,
     PORTABLE_DEFAULTS,
-    UUID_TEXT_LENGTH,
     Check,
     Column,
     ColumnType,
@@ -47,6 +46,7 @@ from schemac.model import (
     Index,
     IndexColumn,
     Table,
+    portable_default_fits,
 )
 from schemac.spec.audit import AUDIT_COLUMNS, AUDIT_GROUPS, audit_column_names, with_audit
 from schemac.spec.checks import audit_check, derived_checks
@@ -491,10 +491,10 @@ def _derived(table: Table, column: Column, dialect: Dialect) -> dict[str, str]:
 def _portable(text: str, ctype: ColumnType, dialect: Dialect) -> Default | None:
     """``{fn: NAME}`` when ``text`` is how ``dialect`` writes that function for ``ctype`` (parentheses
     around it and letter case aside: MariaDB shows ``(UUID())`` as ``uuid()``)."""
-    for name, fits in PORTABLE_DEFAULTS.items():
-        if ctype.name not in fits or (ctype.name == "string" and (ctype.length or 0) < UUID_TEXT_LENGTH):
-            continue
-        if _unwrapped(dialect.default(Default("fn", name), ctype)).lower() == _unwrapped(text).lower():
+    shown = _unwrapped(text).lower()
+    for name in PORTABLE_DEFAULTS:
+        written = dialect.default(Default("fn", name), ctype) if portable_default_fits(name, ctype) else None
+        if written is not None and _unwrapped(written).lower() == shown:
             return Default("fn", name)
     return None
 

@@ -33,7 +33,7 @@ from schemac.importing.catalog import (
     ImportedForeignKey,
     ImportedIndex,
     ImportedTable,
-    Unsupported,
+    ServerReader,
 )
 
 if TYPE_CHECKING:
@@ -101,17 +101,12 @@ def read_catalog(database: Database, only: frozenset[str] | None) -> Catalog:
 read = read_catalog
 
 
-class _Reader:
+class _Reader(ServerReader):
     def __init__(self, database: Database, only: frozenset[str] | None) -> None:
-        self.database = database
-        self.only = only
-        self.unsupported: list[Unsupported] = []
+        super().__init__(database, only)
         self.schema = str(database.query("SELECT DATABASE()")[0][0])
         self.collations: dict[str, str] = {}
         """Table → its default collation."""
-
-    def flag(self, kind: str, name: str, detail: str = "") -> None:
-        self.unsupported.append(Unsupported(kind, name, detail))
 
     def rows(self, sql: str, column: str = "TABLE_NAME") -> list[Row]:
         """The rows of ``sql`` for this database, of the tables asked for (``{only}`` filters on ``column``)."""

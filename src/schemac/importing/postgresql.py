@@ -25,7 +25,7 @@ from schemac.importing.catalog import (
     ImportedForeignKey,
     ImportedIndex,
     ImportedTable,
-    Unsupported,
+    ServerReader,
 )
 
 if TYPE_CHECKING:
@@ -154,17 +154,9 @@ def read_catalog(database: Database, only: frozenset[str] | None) -> Catalog:
 read = read_catalog
 
 
-class _Reader:
-    def __init__(self, database: Database, only: frozenset[str] | None) -> None:
-        self.database = database
-        self.only = only
-        self.unsupported: list[Unsupported] = []
-
+class _Reader(ServerReader):
     def wanted(self, name: str) -> bool:
         return name not in OWN_TABLES and (self.only is None or name in self.only)
-
-    def flag(self, kind: str, name: str, detail: str = "") -> None:
-        self.unsupported.append(Unsupported(kind, name, detail))
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """The rows of ``sql``; its ``{only}`` keeps the tables asked for."""

@@ -29,6 +29,7 @@ from schemac.model import (
     Spec,
     Table,
     Where,
+    portable_default_fits,
 )
 from schemac.spec.audit import AUDIT_GROUPS, audit_column_names, audit_groups
 from schemac.spec.checks import audit_check, derived_checks
@@ -450,8 +451,7 @@ class _SpecReader:
         if not isinstance(name, str):
             self.error(path, "SC202", "default fn must be a string: now or uuid")
             return None
-        fits = PORTABLE_DEFAULTS.get(name)
-        if fits is None:
+        if name not in PORTABLE_DEFAULTS:
             known = " or ".join(PORTABLE_DEFAULTS)
             self.error(
                 path,
@@ -460,8 +460,7 @@ class _SpecReader:
                 "for another expression use {sql: ...}, which is written as it is for every engine",
             )
             return None
-        short = ctype.name == "string" and (ctype.length or 0) < UUID_TEXT_LENGTH
-        if ctype.name not in fits or short:
+        if not portable_default_fits(name, ctype):
             wanted = {"now": "a timestamp or date", "uuid": f"a uuid, text or string({UUID_TEXT_LENGTH}+)"}[name]
             self.error(path, "SC308", f"default {{fn: {name}}} needs {wanted} column, not {_a(ctype)} column")
             return None
