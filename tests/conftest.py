@@ -210,6 +210,25 @@ def _private_cache_key(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "xdg-cache"))
 
 
+@pytest.fixture(scope="session")
+def galera_cluster() -> Iterator[Any]:
+    """A three-node MariaDB Galera cluster on loopback ports (``tests/galera.py``), started once and always
+    stopped; skipped where this machine lacks a part of it, except under CI=true."""
+    from galera import GaleraCluster, missing_parts
+
+    lacking = missing_parts()
+    if lacking:
+        message = f"cannot start a Galera cluster here: missing {lacking}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = GaleraCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
 @contextmanager
 def opened(url: str) -> Iterator[Any]:
     """A schemac connection to the database at ``url`` (any engine), closed after the block."""

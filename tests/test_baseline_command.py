@@ -73,6 +73,7 @@ def project(
     files: tuple[str, ...] = FILES,
     baseline: str | None = "20251013",
     streaming: str = "20251014",
+    text: str = BASELINE,
 ) -> Path:
     """The hand-written ``files`` adopted, a baseline spec describing what they leave (numbered ``baseline``),
     and a spec above them that creates ``streams`` (numbered ``streaming``), built for ``engine``."""
@@ -86,7 +87,7 @@ def project(
         (root / "migrations" / name).write_text(hand_written(engine)[name], encoding="utf-8")
     schemac.adopt(root)
     if baseline is not None:
-        (root / "specs" / f"{baseline}_baseline.yaml").write_text(BASELINE, encoding="utf-8")
+        (root / "specs" / f"{baseline}_baseline.yaml").write_text(text, encoding="utf-8")
     (root / "specs" / f"{streaming}_streaming.yaml").write_text(STREAMING, encoding="utf-8")
     schemac.build(root)
     return root
@@ -236,7 +237,10 @@ def test_a_database_that_also_ran_the_generated_file_is_baselined_to_it(
 
 def test_a_baseline_spec_above_the_adopted_files_is_the_default_version(tmp_path: Path) -> None:
     """The baseline spec has no file: a database with the files below it applied is at it, for verify too."""
-    root = project(tmp_path / "p", "sqlite", MIGRATIONS, baseline="20251020", streaming="20251021")
+    # Numbered above the adopted files, the baseline is where plain keys take effect: on SQLite it says
+    # identity: true of the files' INTEGER keys, as import --baseline writes them.
+    described = BASELINE.replace("primary_key: true}", "primary_key: true, identity: true}")
+    root = project(tmp_path / "p", "sqlite", MIGRATIONS, baseline="20251020", streaming="20251021", text=described)
     url = str(tmp_path / "app.db")
     other_runner(url, "sqlite", root)
     result = schemac.baseline(root, url)

@@ -66,3 +66,24 @@ def test_import_benchmark_smoke_run() -> None:
         if row["value"]:
             assert rows[engine, "catalog reader (in process)"]["value"] > 0
     assert {t["outcome"] for t in report["targets"]} <= {"met", "not met", "not measured"}
+
+
+def test_stall_benchmark_smoke_run_measures_both_forms_on_each_server() -> None:
+    """``python -m benchmarks.stall_bench`` keeps working, tiny: each engine, change and form measured (or
+    skipped, saying why), the forms built from the project's ``online`` setting."""
+    kinds = "add_column,add_check"
+    report = report_of("benchmarks.stall_bench", "--rows", "50", "--kinds", kinds)
+    runs = {(row["engine"], row["kind"], row["form"]): row for row in report["rows"]}
+    assert sorted(runs) == sorted(
+        (engine, kind, form)
+        for engine in SERVERS
+        for kind in ("add column", "add check")
+        for form in ("lock-safe", "plain")
+    )
+    for row in runs.values():
+        assert row["rows"] == 50
+        assert (row["stall"] > 0 and row["migration"] > 0) or row["note"].startswith("skipped: "), row
+    assert runs["mariadb", "add column", "lock-safe"]["sql"].endswith(", ALGORITHM=INSTANT;")
+    assert "ALGORITHM" not in runs["mariadb", "add column", "plain"]["sql"]
+    assert runs["mariadb", "add check", "lock-safe"]["sql"] == runs["mariadb", "add check", "plain"]["sql"]
+    assert {t["outcome"] for t in report["targets"]} <= {"met", "not met", "not measured"}

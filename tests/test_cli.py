@@ -276,7 +276,7 @@ def test_check_names_stale_output_for_a_new_spec(built: Path, cli: Cli) -> None:
     assert outcome.stderr.splitlines() == [
         "migrations/0003_more.sql:1:1: SC507 missing: the specs produce this file but it was not built "
         "(hint: run 'schemac build')",
-        "migrations/manifest.json:3:1: SC507 out of date: the specs give different content "
+        "migrations/manifest.json:6:1: SC507 out of date: the specs give different content "
         "(hint: run 'schemac build' (a published spec must not change: write a follow-up))",
     ]
     assert outcome.stdout.startswith(

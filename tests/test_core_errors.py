@@ -275,7 +275,7 @@ def test_sc504_manifest_not_json(published: Path) -> None:
 def test_sc505_manifest_entry_missing_a_key(published: Path) -> None:
     _edit_manifest(published, lambda text: text.replace('      "spec": "specs/0001_a.yaml",\n', ""))
     assert findings(lambda: schemac.build(published)) == [
-        "migrations/manifest.json:7:1: SC505 manifest files[0] is missing the key 'spec' (hint: restore manifest.json "
+        "migrations/manifest.json:10:1: SC505 manifest files[0] is missing the key 'spec' (hint: restore manifest.json "
         "from version control: it records what was published)"
     ]
 
@@ -283,7 +283,7 @@ def test_sc505_manifest_entry_missing_a_key(published: Path) -> None:
 def test_sc506_manifest_hash_edited_by_hand(published: Path) -> None:
     _edit_manifest(published, lambda text: text.replace('"sha256": "', '"sha256": "0', 1))
     assert findings(lambda: schemac.build(published)) == [
-        "migrations/manifest.json:3:1: SC506 manifest chain does not match its files: the manifest was edited by "
+        "migrations/manifest.json:6:1: SC506 manifest chain does not match its files: the manifest was edited by "
         "hand (hint: restore manifest.json from version control: it records what was published)"
     ]
 
@@ -293,7 +293,7 @@ def test_sc507_output_not_built(published: Path) -> None:
     assert [str(d.diagnostic) for d in schemac.check(published).drift] == [
         "migrations/0002_b.sql:1:1: SC507 missing: the specs produce this file but it was not built (hint: run "
         "'schemac build')",
-        "migrations/manifest.json:3:1: SC507 out of date: the specs give different content (hint: run 'schemac "
+        "migrations/manifest.json:6:1: SC507 out of date: the specs give different content (hint: run 'schemac "
         "build' (a published spec must not change: write a follow-up))",
     ]
 
@@ -358,7 +358,7 @@ SETTINGS_ERRORS = [
         [
             "pyproject.toml:5:1: SC702 audit default must be full, none, or a list of created/updated/deleted, "
             "not 'sometimes'",
-            "pyproject.toml:6:1: SC702 unknown audit setting 'extra' (hint: the audit table takes: default)",
+            "pyproject.toml:6:1: SC702 unknown audit setting 'extra' (hint: the audit table takes: default, defaults)",
         ],
     ),
     (

@@ -71,14 +71,18 @@ def no_rows(database: Database, version: int) -> None:
 def test_renaming_a_boolean_builds_applies_and_verifies_on_postgresql(
     renamed: str, tmp_path: Path, database_factory: Callable[[str], str]
 ) -> None:
-    """PostgreSQL has a boolean type and derives no check from it: the rename is the whole migration."""
+    """PostgreSQL has a boolean type and derives no check from it: the rename is the whole migration,
+    after the lock-safe form's timeouts."""
     url = database_factory("postgresql")
     project = evolve(tmp_path / "evolved", "postgresql", [BOOLEAN, BOOLEAN_RENAMES[renamed]], url, no_rows)
     statement = {
         "column": 'ALTER TABLE "t" RENAME COLUMN "active" TO "enabled";',
         "table": 'ALTER TABLE "t" RENAME TO "flags";\n\nALTER TABLE "flags" RENAME CONSTRAINT "pk_t" TO "pk_flags";',
     }[renamed]
-    assert (project / "migrations" / "0002_v2.sql").read_text().split("-- Flags.\n\n", 1)[1] == statement + "\n"
+    timeouts = "SET lock_timeout = '5s';\nSET statement_timeout = '1min';\n\n"
+    assert (project / "migrations" / "0002_v2.sql").read_text().split("-- Flags.\n\n", 1)[
+        1
+    ] == timeouts + statement + "\n"
     assert schemac.verify(project, url).differences == ()
     with opened(url) as database:
         evolved = database.tables()

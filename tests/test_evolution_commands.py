@@ -308,9 +308,10 @@ def test_check_base_finds_two_branches_that_both_added_a_version(
     assert outcome.returncode == 1
     assert outcome.stderr.splitlines() == [
         "migrations/manifest.json:1:1: SC512 version 2 (0002_main.sql) was published at main and is removed "
-        "(hint: restore it; write a follow-up spec instead)",
+        "(hint: restore it ('schemac rebase --onto main' takes what main published); write a follow-up spec instead)",
         "migrations/manifest.json:1:1: SC515 version 2 (0002_feature.sql) is new but numbered at or below main's "
-        "newest version 2 (another branch added versions) (hint: renumber specs/0002_feature.yaml above 2 and rebuild)",
+        "newest version 2 (another branch added versions) (hint: 'schemac rebase --onto main' renumbers this branch's "
+        "new specs above 2 and rebuilds)",
     ]
 
 

@@ -20,6 +20,7 @@ from schemac.applier.states import migrations_for
 from schemac.applier.verification import schema_differences
 from schemac.dialects.connections import connect, parse_url
 from schemac.errors import Diagnostic
+from schemac.importing import importer
 from schemac.importing.catalog import (
     READERS,
     Catalog,
@@ -237,7 +238,8 @@ def test_import_round_trips_the_fixture_with_no_difference(fixture_db: Path, tmp
         '      color: {type: string(7), default: "#cccccc"}\n',
         "      state: {type: integer, default: 0, enum: [0, 1, 2]}\n",
         "      occurred_at: {type: timestamp, default: {fn: now}}\n",
-        "      parent_team_id: {type: integer, nullable: true, references: teams.id, on_delete: set null}\n",
+        # teams.id is an integer key: SQLite writes it BIGINT, a plain key, and the column referencing it follows
+        "      parent_team_id: {type: bigint, nullable: true, references: teams.id, on_delete: set null}\n",
         "      priority: {type: integer, default: 3, check: priority BETWEEN 1 AND 5}\n",
         "    primary_key: [order_id, line_no]\n",
         "      - columns: [project_id, {name: due_at, order: desc}]\n        name: tasks_by_due_date\n",
@@ -276,6 +278,26 @@ def test_import_writes_the_same_bytes_every_run(fixture_db: Path, tmp_path: Path
     first = schemac.import_spec(new_project(tmp_path / "a"), db=str(fixture_db))
     second = schemac.import_spec(new_project(tmp_path / "b"), db=str(fixture_db))
     assert [p.read_bytes() for p in first.paths] == [p.read_bytes() for p in second.paths]
+
+
+def test_the_data_the_import_checks_is_what_its_text_reads_as(
+    fixture_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import checks each spec from the data the writer made beside the text, without parsing the
+    text: every spec the fixture gives (normal, baseline, the cycles' second spec) must read as that data."""
+    written: list[tuple[dict[str, object], str]] = []
+    write = importer._Written.write
+
+    def recording(self: importer._Written, document: dict[str, object]) -> None:
+        write(self, document)
+        written.append((document, self.text))
+
+    monkeypatch.setattr(importer._Written, "write", recording)
+    schemac.import_spec(new_project(tmp_path / "a"), db=str(fixture_db))
+    schemac.import_spec(new_project(tmp_path / "b"), db=str(fixture_db), baseline=True)
+    assert len(written) == 4
+    for document, text in written:
+        assert load_document(text.encode("utf-8"), "spec.yaml").data == document
 
 
 # --- the golden case, the warnings, --strict --------------------------------------------------------

@@ -24,7 +24,7 @@ from jsonschema import Draft202012Validator
 
 import schemac
 from conftest import EXAMPLE
-from schemac.dialects import SQLITE
+from schemac.dialects import Dialect
 from schemac.errors import SchemacError
 from schemac.migrations.manifest import FORMAT, Manifest, ManifestEntry
 from schemac.model import Table
@@ -135,11 +135,11 @@ def _run(compiled: Compiled) -> sqlite3.Connection:
     return con
 
 
-def _expect_table(con: sqlite3.Connection, table: Table) -> None:
+def _expect_table(con: sqlite3.Connection, table: Table, dialect: Dialect) -> None:
     info = con.execute(f'PRAGMA table_info("{table.name}")').fetchall()
     assert [row[1] for row in info] == list(table.column_names)
     for row, column in zip(info, table.columns, strict=True):
-        assert row[2] == SQLITE.sql_type(column.type)
+        assert row[2] == dialect.column_type(table, column)
         assert row[3] == (not column.nullable)
         pk_position = table.primary_key.index(column.name) + 1 if column.name in table.primary_key else 0
         assert row[5] == pk_position
@@ -170,7 +170,7 @@ def test_random_valid_specs_compile_to_sql_that_sqlite_reads_back_as_the_model_s
     schema = compiled.plans[-1].schema
     assert sorted(schema) == sorted(spec["tables"])
     for table in schema.values():
-        _expect_table(con, table)
+        _expect_table(con, table, compiled.settings.dialect("sqlite"))
     assert con.execute("PRAGMA foreign_key_check").fetchall() == []
 
 

@@ -224,7 +224,7 @@ def test_a_file_edited_with_its_manifest_entry_is_caught_by_check_base(make_proj
     _git(project, "add", "-A")
     _git(project, "commit", "-q", "-m", "v1")
     path = project / "migrations" / "0001_a.sql"
-    path.write_bytes(path.read_bytes().replace(b'"id" INTEGER NOT NULL', b'"id" TEXT NOT NULL'))
+    path.write_bytes(path.read_bytes().replace(b'"id" BIGINT NOT NULL', b'"id" TEXT NOT NULL'))
     manifest_path = project / "migrations" / "manifest.json"
     manifest = _entries(manifest_path.read_bytes())
     (entry,) = manifest.entries
@@ -269,12 +269,12 @@ EDITS = {
     ),
     "manifest-hash": (
         _edit_hash,
-        "migrations/manifest.json:3:1: SC506 manifest chain does not match its files: the manifest was edited by "
+        "migrations/manifest.json:6:1: SC506 manifest chain does not match its files: the manifest was edited by "
         "hand (hint: restore manifest.json from version control: it records what was published)",
     ),
     "manifest-json": (
         _break_json,
-        "migrations/manifest.json:17:14: SC504 manifest is not valid JSON: Expecting ',' delimiter (hint: restore "
+        "migrations/manifest.json:20:14: SC504 manifest is not valid JSON: Expecting ',' delimiter (hint: restore "
         "manifest.json from version control: it records what was published)",
     ),
 }

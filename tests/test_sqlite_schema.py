@@ -19,7 +19,7 @@ import pytest
 import schemac
 from conftest import EXAMPLE
 from golden_cases import GOLDEN, cases, copy_case
-from schemac.dialects import SQLITE
+from schemac.dialects import SQLITE, Dialect
 from schemac.model import Table
 from schemac.project.compiler import compile_project
 from schemac.project.settings import load_settings
@@ -32,8 +32,9 @@ def _connect() -> sqlite3.Connection:
     return con
 
 
-def built(case: Path, workdir: Path) -> tuple[sqlite3.Connection, Mapping[str, Table]]:
-    """The case (or the example project) built, every migration executed in order, and the model's final schema."""
+def built(case: Path, workdir: Path) -> tuple[sqlite3.Connection, Mapping[str, Table], Dialect]:
+    """The case (or the example project) built, every migration executed in order, the model's final schema, and
+    the SQLite dialect as the project builds for it."""
     if case == EXAMPLE:
         project = workdir / case.name
         shutil.copytree(case, project)
@@ -44,12 +45,12 @@ def built(case: Path, workdir: Path) -> tuple[sqlite3.Connection, Mapping[str, T
     for migration in schemac.load_migrations(project / "migrations", "sqlite"):
         con.executescript(migration.sql)
     compiled = compile_project(load_settings(project))
-    return con, compiled.plans[-1].schema
+    return con, compiled.plans[-1].schema, compiled.settings.dialect("sqlite")
 
 
 @pytest.fixture
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    con, _ = built(GOLDEN / request.param, tmp_path)
+    con, _, _ = built(GOLDEN / request.param, tmp_path)
     yield con
     con.close()
 
@@ -61,7 +62,7 @@ def on(case: str) -> pytest.MarkDecorator:
 # --- schema read back == model ----------------------------------------------------------------
 
 
-def _expected_columns(table: Table) -> list[tuple[str, str, int, str | None, int]]:
+def _expected_columns(table: Table, dialect: Dialect) -> list[tuple[str, str, int, str | None, int]]:
     rows = []
     for column in table.columns:
         default = column.default
@@ -72,7 +73,7 @@ def _expected_columns(table: Table) -> list[tuple[str, str, int, str | None, int
         else:
             shown = SQLITE.default(default, column.type)
         pk = table.primary_key.index(column.name) + 1 if column.name in table.primary_key else 0
-        rows.append((column.name, SQLITE.sql_type(column.type), int(not column.nullable), shown, pk))
+        rows.append((column.name, dialect.column_type(table, column), int(not column.nullable), shown, pk))
     return rows
 
 
@@ -114,13 +115,13 @@ def _foreign_keys(con: sqlite3.Connection, table: str) -> set[tuple[str, tuple[s
 
 @pytest.mark.parametrize("case", [*cases(), EXAMPLE], ids=lambda p: p.name)
 def test_schema_read_back_equals_the_model(case: Path, tmp_path: Path) -> None:
-    con, schema = built(case, tmp_path)
+    con, schema, dialect = built(case, tmp_path)
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == set(schema)
     for name, table in schema.items():
         # By name: a column added by a later version sits after the others (ALTER TABLE … ADD COLUMN).
         info = sorted((r[1], r[2], r[3], r[4], r[5]) for r in con.execute(f'PRAGMA table_info("{name}")'))
-        assert info == sorted(_expected_columns(table)), name
+        assert info == sorted(_expected_columns(table, dialect)), name
 
         indexes = {r[1]: (r[2], r[4]) for r in con.execute(f'PRAGMA index_list("{name}")') if r[3] == "c"}
         assert indexes == {i.name: (int(i.unique), int(i.predicate is not None)) for i in table.indexes}, name
@@ -174,7 +175,7 @@ def test_keys_exact_foreign_keys_and_primary_key(db: sqlite3.Connection) -> None
 
 
 def test_tables_are_created_after_the_tables_they_reference(tmp_path: Path) -> None:
-    con, _ = built(GOLDEN / "keys", tmp_path)
+    con, _, _ = built(GOLDEN / "keys", tmp_path)
     order = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY rowid")]
     assert order == ["orders", "products", "line_items", "shipments"]
 

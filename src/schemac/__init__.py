@@ -11,7 +11,20 @@ TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing would cost t
 if TYPE_CHECKING:
     from typing import Any
 
-    from schemac.api import AdoptResult, PlannedVersion, adopt, build, check, init, new, plan_changes, schema, validate
+    from schemac.api import (
+        AdoptResult,
+        PlannedVersion,
+        RebaseResult,
+        adopt,
+        build,
+        check,
+        init,
+        new,
+        plan_changes,
+        rebase,
+        schema,
+        validate,
+    )
     from schemac.applier import ApplyResult, StatusResult, apply, status
     from schemac.applier.baselining import BaselineResult, baseline
     from schemac.applier.verification import VerifyResult, verify
@@ -33,6 +46,8 @@ _EXPORTS = {
     "validate": "api",
     "plan_changes": "api",
     "PlannedVersion": "api",
+    "rebase": "api",
+    "RebaseResult": "api",
     "DocsResult": "datadict",
     "docs": "datadict",
     "Diagnostic": "errors",
@@ -64,6 +79,7 @@ __all__ = [
     "LintResult",
     "Migration",
     "PlannedVersion",
+    "RebaseResult",
     "SchemacError",
     "StatusResult",
     "VerifyResult",
@@ -80,6 +96,7 @@ __all__ = [
     "load_migrations",
     "new",
     "plan_changes",
+    "rebase",
     "schema",
     "status",
     "validate",

@@ -1,6 +1,6 @@
 """The verbs as library functions, one documented function each.
 
-Here: ``init``, ``new``, ``adopt``, ``validate``, ``build``, ``check``, ``plan_changes`` and ``schema``.
+Here: ``init``, ``new``, ``adopt``, ``validate``, ``build``, ``check``, ``rebase``, ``plan_changes`` and ``schema``.
 The verbs that talk to a database or write other files live beside their stage and are re-exported
 here, imported on first use: ``apply`` and ``status`` (:mod:`schemac.applier`), ``verify``
 (:mod:`schemac.applier.verification`), ``baseline`` (:mod:`schemac.applier.baselining`), ``lint``
@@ -24,11 +24,12 @@ from schemac import render
 from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations import drift as drifts
 from schemac.migrations.adoption import adoptable
+from schemac.migrations.amending import amend_notes
 from schemac.migrations.drift import Drift
-from schemac.migrations.manifest import MANIFEST_NAME, Manifest
+from schemac.migrations.manifest import MANIFEST_NAME, Amendment, Manifest
 from schemac.migrations.published import expected_manifest, locate, present, read_migration, remove_stale, states
 from schemac.migrations.replay import replay_findings
-from schemac.project import dev_databases
+from schemac.project import behaviours, dev_databases
 from schemac.project.compiler import (
     Compiled,
     Output,
@@ -59,6 +60,7 @@ __all__ = [
     "CheckResult",
     "Drift",
     "PlannedVersion",
+    "RebaseResult",
     "ValidateResult",
     "adopt",
     "apply",
@@ -70,6 +72,7 @@ __all__ = [
     "lint",
     "new",
     "plan_changes",
+    "rebase",
     "schema",
     "status",
     "validate",
@@ -106,6 +109,7 @@ class BuildResult:
     outputs: tuple[Output, ...] = field(repr=False)
     settings: Settings | None = field(default=None, repr=False)
     removed: tuple[str, ...] = ()  # the other layout's files, once moved into the output directory
+    amendments: tuple[tuple[str, Amendment], ...] = ()  # (file, as findings name it) build --amend VERSION recorded
 
     @property
     def compiled(self) -> Compiled:
@@ -144,9 +148,27 @@ def validate(project: str | Path = ".") -> ValidateResult:
 
 
 def build(
-    project: str | Path = ".", *, amend: bool = False, cache: bool = True, progress: ProgressCallback = no_progress
+    project: str | Path = ".",
+    *,
+    amend: bool | int = False,
+    reason: str | None = None,
+    db: Sequence[str] = (),
+    unverified_env: Sequence[str] = (),
+    ask_env: Sequence[str] = (),
+    no_known_database: bool = False,
+    cache: bool = True,
+    progress: ProgressCallback = no_progress,
 ) -> BuildResult:
-    """Write new migrations and the manifest; never rewrite a published file (except the newest with ``amend``).
+    """Write new migrations and the manifest; never rewrite a published file, except as ``amend`` says.
+
+    ``amend=True`` renders the newest published version again (while it has not left your branch).
+    ``amend=VERSION`` renders that version and every later one again, recording each changed file in
+    the manifest's ``amendments`` with ``reason`` (required), once no known database (every environment,
+    ``SCHEMAC_DB``, each of ``db``) has applied what changes; a database that cannot be asked refuses
+    it unless it is an environment named in ``unverified_env``, and so does an engine whose files change
+    with no database of it asked unless ``no_known_database`` (recorded). An environment whose literal URL
+    names another machine is contacted only when named in ``ask_env`` or given in ``db``
+    (:func:`~schemac.migrations.amending.amend_notes`).
 
     A published version whose file and spec are as published is kept byte for byte, with its
     manifest entry, however this schemac renders it. Published files that lie in the other layout
@@ -164,6 +186,7 @@ def build(
         unchanged: list[str] = []
         changes: dict[str, bytes] = {}  # path under migrations/ → bytes, every dialect published in one swap
         stale: list[Path] = []
+        plans = []
         for output in outputs:
             recover(output.directory)
             published = locate(settings, output.dialect)
@@ -171,7 +194,15 @@ def build(
             problems += drifts.build_refusals(output, published, found, settings, amend)
             if problems:
                 raise SchemacError(problems)
-            manifest, kept = expected_manifest(output, published, amend)
+            plans.append((output, published))
+        notes = {}
+        if not isinstance(amend, bool):
+            notes = amend_notes(settings, plans, amend, reason, db, unverified_env, ask_env, no_known_database)
+        amendments: list[tuple[str, Amendment]] = []
+        for output, published in plans:
+            manifest, kept = expected_manifest(output, published, amend, notes.get(output.dialect))
+            new = manifest.amendments[len(published.manifest.amendments) if published.manifest else 0 :]
+            amendments += [(settings.relative(output.directory / a.file), a) for a in new]
             for name in sorted(output.files):
                 path = output.directory / name
                 if name in kept and not published.moving:
@@ -193,21 +224,25 @@ def build(
         if changes:
             publish(settings.migrations_dir, changes, settings.relative(settings.migrations_dir))
         removed = [shown for directory in stale for shown in remove_stale(directory, settings)]
-    return BuildResult(tuple(written), tuple(unchanged), outputs, settings, tuple(removed))
+    return BuildResult(tuple(written), tuple(unchanged), outputs, settings, tuple(removed), tuple(amendments))
 
 
-def check(project: str | Path = ".", *, base: str | None = None, cache: bool = True) -> CheckResult:
+def check(
+    project: str | Path = ".", *, base: str | None = None, allow_amendments: bool = False, cache: bool = True
+) -> CheckResult:
     """Regenerate in memory and list every difference from the files on disk (CI's guard).
 
     A published version kept as published although this schemac renders it differently is a
     warning (SC511), not drift. With ``base`` (a git ref), also list every version published at
     that ref that was changed, removed or reordered, and every new version numbered at or below
-    the ref's newest. ``cache`` reuses (and updates) ``.schemac-cache/`` for the specs it has seen;
-    the files on disk are always compared, and no migration is written.
+    the ref's newest; each amendment recorded since the ref (``build --amend VERSION``) is an error
+    (SC537), a warning with ``allow_amendments``, since a record proves nothing. ``cache`` reuses (and
+    updates) ``.schemac-cache/`` for the specs it has seen; the files on disk are always compared, and no
+    migration is written.
     """
     settings = _settings(project)
     outputs = compile_outputs(settings, use_cache=cache)
-    drift = [found for output in outputs for found in drifts.check_dialect(output, settings, base)]
+    drift = [found for output in outputs for found in drifts.check_dialect(output, settings, base, allow_amendments)]
     return CheckResult(tuple(drift), sum(len(o.files) for o in outputs))
 
 
@@ -268,6 +303,62 @@ def _is_baseline(spec: SpecFile) -> bool:
 
 
 @dataclass(frozen=True)
+class RebaseResult:
+    """What ``rebase`` did: the base, each spec moved (from, to), the base's files taken as they are, the moved
+    versions' migration files removed, and the build that followed (``None`` on a dry run)."""
+
+    onto: str
+    moved: tuple[tuple[str, str], ...]
+    taken: tuple[str, ...]
+    removed: tuple[str, ...]
+    built: BuildResult | None
+
+
+def rebase(
+    project: str | Path = ".", onto: str | None = None, dry_run: bool = False, *, cache: bool = True
+) -> RebaseResult:
+    """Take the specs, migrations and manifest the base (git ref ``onto``) published as they are, renumber
+    this branch's specs that the base lacks above its newest version, and build.
+
+    ``onto`` defaults to the commit an unfinished ``git rebase`` replays onto, else the branch's upstream when
+    it tracks another branch, else ``main``, else ``origin/main``. Refuses (SC535, changing nothing) when a
+    spec the base published differs here. With ``dry_run``, changes nothing and builds nothing. When the
+    build fails after the renames, its findings come with SC536: ``build`` (or ``rebase``) finishes the job.
+    """
+    from schemac.migrations.rebase import carry_out, plan_rebase
+
+    settings = _settings(project)
+    require_specs_dir(settings)
+    with project_lock(settings.root):
+        planned = plan_rebase(settings, onto)
+        if not dry_run:
+            carry_out(settings, planned)
+    result = RebaseResult(
+        planned.onto,
+        tuple((settings.relative(old), settings.relative(new)) for old, new in planned.moves),
+        tuple(settings.relative(path) for path, _ in planned.taken),
+        tuple(settings.relative(path) for path in planned.removed),
+        None,
+    )
+    if dry_run:
+        return result
+    try:
+        built = build(settings.root, cache=cache)
+    except SchemacError as exc:
+        moved = "".join(f"; moved {old} -> {new}" for old, new in result.moved)
+        stopped = Diagnostic(
+            settings.relative(settings.specs_dir),
+            1,
+            1,
+            "SC536",
+            f"took the migrations {planned.onto} published{moved}; then the build failed",
+            "fix the build's findings and run schemac build (or schemac rebase again)",
+        )
+        raise SchemacError([*exc.diagnostics, stopped], exc.exit_code) from None
+    return dataclasses.replace(result, built=built)
+
+
+@dataclass(frozen=True)
 class PlannedVersion:
     """What the next build would write for one spec and dialect: operations, SQL, and what cannot be replayed."""
 
@@ -303,12 +394,14 @@ def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
             if previous is not None and previous.spec_sha256 == entry.spec_sha256:
                 continue
             if entry.version in plans:
-                operations = tuple(
-                    op.describe()
-                    for op in render.dialect_operations(plans[entry.version], settings.dialect(output.dialect))
-                )
+                dialect = compiled.settings.dialect(output.dialect)
+                ops = render.dialect_operations(plans[entry.version], dialect)
+                kept = behaviours.kept_rowid_keys(ops, dialect, compiled.settings.plain_keys_from)
+                operations = (*(op.describe() for op in ops), *kept)
             else:
                 operations = (f"run the raw SQL step {entry.spec} as it is",)
+            if entry.version == compiled.settings.audit_defaults_from:
+                operations = (AUDIT_DEFAULTS_NOTE, *operations)
             planned.append(
                 PlannedVersion(
                     output.dialect,
@@ -322,6 +415,14 @@ def plan_changes(project: str | Path = ".") -> tuple[PlannedVersion, ...]:
                 )
             )
     return tuple(planned)
+
+
+AUDIT_DEFAULTS_NOTE = (
+    "audit defaults take effect at this version ([audit] defaults = true): the created_at and updated_at "
+    "columns of every table default to the current time from here on"
+)
+"""What ``plan`` says first for the version where the setting takes effect (it changes tables the spec
+does not list)."""
 
 
 STARTER = """{schema_comment}description: {description}

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
+    from schemac.dialects.base import Replay
     from schemac.errors import Diagnostic
 
 app = typer.Typer(
@@ -173,21 +174,100 @@ def validate(project: ProjectOption = Path("."), fmt: FormatOption = Format.text
 
 @app.command()
 def build(
+    version: Annotated[
+        int | None,
+        typer.Argument(
+            metavar="[VERSION]",
+            help="With --amend: render this published version and every later one again, once no known database "
+            "has applied it.",
+            show_default=False,
+        ),
+    ] = None,
     project: ProjectOption = Path("."),
-    amend: Annotated[bool, typer.Option(help="Allow rewriting the newest published version.")] = False,
+    amend: Annotated[
+        bool,
+        typer.Option(
+            help="Render the newest published version again (while it has not left your branch); "
+            "--amend VERSION: that version and every later one."
+        ),
+    ] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="With --amend VERSION (required): why, recorded in the manifest.")
+    ] = None,
+    db: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--db",
+            help="With --amend VERSION: one more database to ask (repeatable); every environment and SCHEMAC_DB "
+            "are asked anyway.",
+        ),
+    ] = None,
+    unverified_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--unverified-env",
+            metavar="NAME",
+            help="With --amend VERSION: amend even if environment NAME cannot be reached (repeatable).",
+        ),
+    ] = None,
+    ask_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--ask-env",
+            metavar="NAME",
+            help="With --amend VERSION: ask environment NAME although its URL in the settings names another "
+            "machine (repeatable); such an environment is not contacted otherwise.",
+        ),
+    ] = None,
+    no_known_database: Annotated[
+        bool,
+        typer.Option(
+            "--no-known-database",
+            help="With --amend VERSION: amend although no database of an engine whose files change is known "
+            "(the manifest records it).",
+        ),
+    ] = False,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
     cache: CacheOption = True,
 ) -> None:
     """Compile specs into migrations/*.sql and migrations/manifest.json."""
     from schemac import api as commands
+    from schemac.dialects.connections import url_secrets
+    from schemac.migrations.amending import environment_secrets
+    from schemac.project.environments import DATABASE_VARIABLE
     from schemac.project.progress import Progress
+    from schemac.project.settings import load_settings
 
+    if version is not None and not amend:
+        raise typer.BadParameter(f"a VERSION goes with --amend: schemac build --amend {version}")
+    if version is None and (reason is not None or db or unverified_env or ask_env or no_known_database):
+        raise typer.BadParameter(
+            "--reason, --db, --unverified-env, --ask-env and --no-known-database go with --amend VERSION"
+        )
+    _secrets[:] = [s for url in [*(db or ()), os.environ.get(DATABASE_VARIABLE, "")] for s in url_secrets(url)]
     with _reported(fmt), Progress(quiet=quiet) as progress:
-        result = commands.build(project, amend=amend, cache=cache, progress=progress)
+        if version is not None:  # every environment may be asked: none of their passwords is shown
+            _secrets[:] = sorted({*_secrets, *environment_secrets(load_settings(project))}, key=len, reverse=True)
+        result = commands.build(
+            project,
+            amend=version if version is not None else amend,
+            reason=reason,
+            db=db or (),
+            unverified_env=unverified_env or (),
+            ask_env=ask_env or (),
+            no_known_database=no_known_database,
+            cache=cache,
+            progress=progress,
+        )
     _print_diagnostics([], fmt)
     for path in result.written:
         _say(quiet, fmt, f"wrote {path}")
+    for path, amended in result.amendments:
+        asked = ", ".join(amended.databases) or "none"
+        unverified = f"; unverified: {', '.join(amended.unverified)}" if amended.unverified else ""
+        unverified += "; no database of its engine known" if amended.no_known_database else ""
+        _say(quiet, fmt, f"amended {path} (version {amended.version}; databases asked: {asked}{unverified})")
     _say(quiet, fmt, f"{len(result.written)} written, {len(result.unchanged)} unchanged")
 
 
@@ -198,6 +278,13 @@ def check(
         str | None,
         typer.Option(help="Git ref: also fail when a version published there was changed, removed or reordered."),
     ] = None,
+    allow_amendments: Annotated[
+        bool,
+        typer.Option(
+            "--allow-amendments",
+            help="With --base: report each build --amend VERSION recorded since the ref as a warning, not an error.",
+        ),
+    ] = False,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
     cache: CacheOption = True,
@@ -206,8 +293,10 @@ def check(
     from schemac import api as commands
     from schemac.errors import EXIT_FINDINGS
 
+    if allow_amendments and base is None:
+        raise typer.BadParameter("--allow-amendments goes with --base REF")
     with _reported(fmt):
-        result = commands.check(project, base=base, cache=cache)
+        result = commands.check(project, base=base, allow_amendments=allow_amendments, cache=cache)
     _print_diagnostics([d.diagnostic for d in result.drift], fmt)
     if fmt is Format.text:
         for drift in result.drift:
@@ -219,6 +308,43 @@ def check(
     notes = [f"{kept} kept as published"] if kept else []
     notes += [f"{len(result.warnings) - kept} warnings"] if len(result.warnings) > kept else []
     _say(quiet, fmt, f"{result.files} files match the specs" + (f" ({', '.join(notes)})" if notes else ""))
+
+
+@app.command()
+def rebase(
+    project: ProjectOption = Path("."),
+    onto: Annotated[
+        str | None,
+        typer.Option(
+            help="Git ref whose published versions stay (default: what an unfinished git rebase replays onto, "
+            "else the branch's upstream when it tracks another branch, else main, else origin/main)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the moves; change nothing.")] = False,
+    cache: CacheOption = True,
+) -> None:
+    """Renumber this branch's new specs above the versions the base published, take the base's migrations and
+    manifest as they are, and build (two branches added the same version)."""
+    from schemac import api as commands
+
+    with _reported(Format.text):
+        result = commands.rebase(project, onto, dry_run, cache=cache)
+    take, remove, move = ("would take", "would remove", "would move") if dry_run else ("took", "removed", "moved")
+    for path in result.taken:
+        print(f"{take} {path} from {result.onto}")
+    for path in result.removed:
+        print(f"{remove} {path}")
+    for old, new in result.moved:
+        print(f"{move} {old} -> {new}")
+    if result.built is None:
+        print(f"{len(result.moved)} to move onto {result.onto} (dry run: nothing changed)")
+        return
+    for path in result.built.written:
+        print(f"wrote {path}")
+    print(
+        f"{len(result.moved)} moved onto {result.onto}; "
+        f"{len(result.built.written)} written, {len(result.built.unchanged)} unchanged"
+    )
 
 
 @app.command()
@@ -362,6 +488,10 @@ def apply(
             "--out-of-order", help="Also run pending versions below the newest applied one (refused otherwise)."
         ),
     ] = False,
+    lock_retries: Annotated[
+        int,
+        typer.Option(min=0, help="Times to try a step again that gave up waiting for a lock (PostgreSQL)."),
+    ] = 5,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
 ) -> None:
@@ -372,6 +502,8 @@ def apply(
     def progress(done: AppliedMigration) -> None:
         if not quiet and fmt is Format.text and sys.stdout.isatty():
             print(f"applied {done.file} ({done.execution_ms} ms)", flush=True)
+            for line, asked in done.algorithms:
+                print(f"  line {line}: {asked}", flush=True)
 
     with _reported(fmt):
         result = run(
@@ -382,9 +514,16 @@ def apply(
             lock_timeout=lock_timeout,
             out_of_order=out_of_order,
             on_applied=progress,
+            lock_retries=lock_retries,
         )
     if fmt is Format.json:
-        listed = [{"version": m.version, "name": m.name, "execution_ms": m.execution_ms} for m in result.applied]
+        listed = [
+            {"version": m.version, "name": m.name, "execution_ms": m.execution_ms}
+            | ({"algorithms": [{"line": line, "asked": asked} for line, asked in m.algorithms]} if m.algorithms else {})
+            | ({"lock_retries": m.lock_retries} if m.lock_retries else {})
+            | ({"rebuilt_indexes": list(m.rebuilt_indexes)} if m.rebuilt_indexes else {})
+            for m in result.applied
+        ]
         pending: list[dict[str, object]] = [
             {"version": m.version, "name": m.name, "file": f"{result.directory}/{m.file}"}
             | ({"sql": result.sql(m)} if result.dry_run else {})
@@ -400,6 +539,15 @@ def apply(
                 print(result.sql(m))
         _say(quiet, fmt, f"-- {len(result.pending)} pending (dry run: nothing applied)")
     else:
+        if result.cluster:
+            _say(quiet, fmt, result.cluster)
+        for done in result.applied:
+            if done.lock_retries:
+                times = f"{done.lock_retries} time{'s' if done.lock_retries > 1 else ''}"
+                _say(quiet, fmt, f"{done.file}: waited for a lock and tried again {times} (lock_timeout)")
+            if done.rebuilt_indexes:
+                rebuilt = ", ".join(done.rebuilt_indexes)
+                _say(quiet, fmt, f"{done.file}: rebuilt {rebuilt}, left invalid by a failed build")
         _say(quiet, fmt, f"{len(result.applied)} applied; {result.database} is at version {result.current_version}")
 
 
@@ -438,9 +586,17 @@ def status(
         for e in result.entries:
             extra = f"  {e.statements_done} of {e.statements} statements ran" if e.state == "partial" else ""
             print(f"{e.state:<8} {e.version:>6}  {e.file or e.name}" + (f"  {e.applied_at}" if e.applied_at else extra))
+    _say_standby(result.standby, fmt)
+    if fmt is not Format.json:
         _print_diagnostics(result.findings, fmt)
     if not result.ok:
         raise typer.Exit(EXIT_FINDINGS)
+
+
+def _say_standby(standby: Replay | None, fmt: Format) -> None:
+    """Where a standby is in its primary's log: with the text output, else on stderr (stdout stays parseable)."""
+    if standby is not None:
+        print(_redact(str(standby)), file=sys.stdout if fmt is Format.text else sys.stderr)
 
 
 @app.command()
@@ -449,21 +605,44 @@ def verify(
     db: DbOption = None,
     env: EnvOption = None,
     project: ProjectOption = Path("."),
+    wait_for_replay: Annotated[
+        float | None,
+        typer.Option(
+            "--wait-for-replay",
+            metavar="SECONDS",
+            help="On a standby, first wait up to SECONDS for it to replay the primary's log (exit 1 if it does not).",
+            callback=lambda value: value if value is None else _lock_timeout(value),
+        ),
+    ] = None,
+    primary: Annotated[
+        str | None,
+        typer.Option(
+            "--primary",
+            metavar="URL",
+            envvar="SCHEMAC_PRIMARY_DB",
+            help="The standby's primary: --wait-for-replay waits for its log position, and check bodies and "
+            "defaults are compared in its session (default: the SCHEMAC_PRIMARY_DB environment variable).",
+        ),
+    ] = None,
     fmt: FormatOption = Format.text,
     quiet: QuietOption = False,
 ) -> None:
     """Compare the live schema with the specs; exit 1 listing every difference."""
     from schemac.applier.verification import verify as run
+    from schemac.dialects.connections import url_secrets
     from schemac.errors import EXIT_FINDINGS
 
     with _reported(fmt):
-        result = run(project, _database_url(ctx, project, db, env))
-    _print_diagnostics(list(result.differences), fmt)
+        url = _database_url(ctx, project, db, env)
+        _secrets[:] = sorted({*_secrets, *url_secrets(primary or "")}, key=len, reverse=True)
+        result = run(project, url, wait_for_replay=wait_for_replay, primary=primary)
+    if not quiet:
+        _say_standby(result.standby, fmt)
+    _print_diagnostics([*result.differences, *result.warnings], fmt)
     if result.differences:
         raise typer.Exit(EXIT_FINDINGS)
-    if fmt is Format.json:
-        print("[]")
-    _say(quiet, fmt, f"{result.database} matches the specs at version {result.version}")
+    unchecked = " except check bodies and defaults, not compared" if result.warnings else ""  # SC643
+    _say(quiet, fmt, f"{result.database} matches the specs at version {result.version}{unchecked}")
 
 
 @app.command()

@@ -607,7 +607,10 @@ _CODES = (
                 "migrations/0001_orders.sql (manifest entry for version 1)"
             ),
         ),
-        "revert it; write a follow-up spec (or `build --amend` for the newest)",
+        (
+            "revert it; write a follow-up spec (or `build --amend` for the newest; `build --amend VERSION --reason "
+            "TEXT` for a version no database has applied)"
+        ),
     ),
     Code(
         "SC511",
@@ -662,13 +665,13 @@ _CODES = (
     ),
     Code(
         "SC516",
-        "`check --base` outside a git repository (or git missing)",
+        "`check --base` or `rebase` outside a git repository (or git missing or not answering)",
         ("SC516 '/tmp/p' is not inside a git repository",),
         "run it in a git checkout",
     ),
     Code(
         "SC517",
-        "`check --base` with a ref that names no commit",
+        "`check --base` or `rebase --onto` with a ref that names no commit (or `rebase` finds no base)",
         ("SC517 git ref 'origin/mian' does not name a commit",),
         "fetch it, or fix the ref",
     ),
@@ -790,6 +793,121 @@ _CODES = (
             ),
         ),
         "keep bulk data and heavy queries out of migrations",
+    ),
+    Code(
+        "SC530",
+        (
+            "the manifest records that audit defaults took effect at a version, and the settings turn them off "
+            "(`[tool.schemac.audit] defaults`): published migrations made the change, so it stays"
+        ),
+        (
+            (
+                "pyproject.toml:5:1: SC530 audit defaults took effect at version 2 (migrations/manifest.json "
+                "records it) and cannot be turned off: published migrations gave created_at and updated_at their "
+                "defaults"
+            ),
+        ),
+        "set `defaults = true` under `[tool.schemac.audit]` again",
+    ),
+    Code(
+        "SC531",
+        (
+            "`build --amend VERSION` names a version the manifests do not list as published, or the specs give "
+            "that version and every later one as published (nothing to amend)"
+        ),
+        (
+            (
+                "specs/0003_index.yaml:1:1: SC531 build --amend 3: the specs give version 3 and every later one "
+                "as published: nothing to amend"
+            ),
+        ),
+        "correct the spec of the version first; a new version is built without `--amend`",
+    ),
+    Code(
+        "SC532",
+        "`build --amend VERSION` without `--reason`, or with one that is not one printable line of at most 500 "
+        "characters: the manifest records why",
+        (
+            (
+                "specs/0003_index.yaml:1:1: SC532 build --amend 3 has no --reason: the manifest records why each "
+                "published version was amended"
+            ),
+        ),
+        "add `--reason 'why the published file must change'`",
+    ),
+    Code(
+        "SC533",
+        (
+            "`build --amend VERSION`: a known database (an environment, `SCHEMAC_DB`, a `--db`) has applied a file "
+            "the amend changes, or a later version"
+        ),
+        (
+            (
+                "schemac.toml:3:1: SC533 environment 'production' has applied version 3, and build --amend 3 "
+                "changes its file 0003_index.sql"
+            ),
+        ),
+        "leave the published file as it is and change the schema with a follow-up spec",
+    ),
+    Code(
+        "SC534",
+        (
+            "`build --amend VERSION`: a known database cannot be asked what it has applied (unreachable, its "
+            "environment's variable is not set, or its literal URL in the settings names another machine and the "
+            "command line does not name it), no database of an engine whose files change is known, or "
+            "`--unverified-env` or `--ask-env` names no environment"
+        ),
+        (
+            (
+                "schemac.toml:5:1: SC534 environment 'staging' reads its database from $STAGING_DB, which is not "
+                "set, so whether it has applied version 3 or a later one cannot be told"
+            ),
+        ),
+        "make it reachable, or, for an environment that cannot have applied the version, name it with "
+        "`--unverified-env NAME`; name your own remote environment with `--ask-env NAME`; with no database of "
+        "the engine, give one with `--db` or, if none has applied the version, add `--no-known-database`",
+    ),
+    Code(
+        "SC535",
+        (
+            "`rebase`: a spec that the base published differs in the working tree (edited, or left with conflict "
+            "markers); rebase renumbers only this branch's new specs and changes nothing"
+        ),
+        (
+            (
+                "specs/0007_add_tags.yaml:1:1: SC535 was published at main and differs here: rebase never changes "
+                "what the base published"
+            ),
+        ),
+        "restore it from the base (`git checkout main -- specs/0007_add_tags.yaml`) and put the change in a new spec",
+    ),
+    Code(
+        "SC536",
+        (
+            "`rebase` took the base's migrations and renumbered the specs, then the build failed (its findings "
+            "come with this one)"
+        ),
+        (
+            (
+                "specs:1:1: SC536 took the migrations main published; moved specs/0007_add_notes.yaml -> "
+                "specs/0008_add_notes.yaml; then the build failed"
+            ),
+        ),
+        "fix the build's findings and run `schemac build` (or `schemac rebase` again)",
+    ),
+    Code(
+        "SC537",
+        (
+            "`check --base REF`: a published file was amended (`build --amend VERSION`) since the ref; the "
+            "manifest's record of it proves nothing, so it is an error, and a warning with `--allow-amendments`"
+        ),
+        (
+            (
+                "migrations/manifest.json:1:1: SC537 version 3 (0003_index.sql) was amended since origin/main, for "
+                "the reason 'archived = 0 fails on PostgreSQL' (databases asked: production; unverified: none)"
+            ),
+        ),
+        "make sure no database has applied the version, then run `check --base REF --allow-amendments`",
     ),
     Code(
         "SC590",
@@ -1060,6 +1178,155 @@ _CODES = (
         "align the database or the specs",
     ),
     Code(
+        "SC630",
+        (
+            "`apply` on PostgreSQL: a step of a lock-safe migration gave up waiting for a lock (`lock_timeout`) on "
+            "its first try and on each of the `--lock-retries` tries after it (each after a longer pause); the "
+            "steps before it stay applied, and the next run goes on from it"
+        ),
+        (
+            (
+                "migrations/0002_v2.sql:8:1: SC630 gave up waiting for a lock on postgresql 2 times: canceling "
+                "statement due to lock timeout"
+            ),
+        ),
+        (
+            "find the transaction that holds a lock on the table (`pg_locks`, `pg_stat_activity`) and let it end, "
+            "then rerun `apply`; or pass a larger `--lock-retries`. See "
+            "[Production PostgreSQL](production-postgresql.md)"
+        ),
+    ),
+    Code(
+        "SC635",
+        (
+            "`apply`, `baseline` on a MariaDB Galera node whose `wsrep_OSU_method` is not `TOI`: DDL would change "
+            "that node alone (rolling schema upgrade), and the cluster's nodes would differ"
+        ),
+        (
+            (
+                "mariadb://app:***@db1/app:1:1: SC635 galera: wsrep_OSU_method is RSU, so DDL would change this node "
+                "alone, not the cluster"
+            ),
+        ),
+        "set it back to `TOI`, the default: `SET GLOBAL wsrep_OSU_method = 'TOI'`",
+    ),
+    Code(
+        "SC636",
+        (
+            "`apply`, `baseline` on a MariaDB Galera node that is not a ready member of the cluster's primary "
+            "component (`wsrep_ready` is not `ON`, or `wsrep_cluster_status` is not `Primary`)"
+        ),
+        (
+            (
+                "mariadb://app:***@db3/app:1:1: SC636 galera: this node is not ready to apply (wsrep_ready = OFF, "
+                "cluster status non-Primary)"
+            ),
+        ),
+        "apply through a node of the primary component, or bring this one back into it",
+    ),
+    Code(
+        "SC637",
+        (
+            "`apply` on a MariaDB Galera cluster whose migration lock may no longer be its own: its lease could "
+            "not be renewed for a whole lease, or another applier took the lock over; the run stops before the "
+            "next statement or commit"
+        ),
+        (
+            (
+                "migrations/0002_orders.sql:5:1: SC637 galera: the migration lock's lease could not be renewed "
+                "for 30 s, so another applier may take the lock over ((2013, 'Lost connection to MySQL server during "
+                "query (timed out)'))"
+            ),
+        ),
+        (
+            "what ran before stays applied: check the connection to the node, then rerun `apply`, which resumes "
+            "at the statement named. See [MariaDB Galera](galera.md#the-lock)"
+        ),
+    ),
+    Code(
+        "SC640",
+        (
+            "`apply` or `baseline` pointed at a read-only standby (PostgreSQL in recovery): refused before it "
+            "locks, creates or changes anything"
+        ),
+        (
+            (
+                "postgresql://app@standby/app:1:1: SC640 apply refused: postgresql://app@standby/app is a read-only "
+                "standby (it replays its primary's log); point apply at the primary"
+            ),
+        ),
+        (
+            "run it against the primary; the standby receives the changes by replication (check it with "
+            "`verify --wait-for-replay SECONDS`, see [Standbys](applying.md#standbys))"
+        ),
+    ),
+    Code(
+        "SC641",
+        "`verify --wait-for-replay SECONDS`: the standby did not catch up in time (exit 1)",
+        (
+            (
+                "postgresql://app@standby/app:1:1: SC641 --wait-for-replay 30: postgresql://app@standby/app did not "
+                "replay up to 0/3000148, where the primary's log was when the wait started, in time; standby: replay "
+                "lag 4.2 s (received 0/3000148, replayed 0/3000060, 232 bytes to replay)"
+            ),
+        ),
+        (
+            "check the replication (`pg_stat_wal_receiver` on the standby, `pg_stat_replication` on the primary), "
+            "or wait longer"
+        ),
+    ),
+    Code(
+        "SC642",
+        "`verify --primary URL`: the URL is not the standby's primary (another cluster, or another engine)",
+        (
+            (
+                "postgresql://app@other/app:1:1: SC642 --primary postgresql://app@other/app is not the primary of "
+                "postgresql://app@standby/app: its cluster is 7446012309457183210, the standby's 7446012151245107231"
+            ),
+        ),
+        "pass the URL of the server the standby replicates from (`primary_conninfo` in its settings)",
+    ),
+    Code(
+        "SC643",
+        (
+            "`verify`: check bodies and column defaults were not compared, since no session could create the "
+            "temporary table in which the engine words them (a standby verified without `--primary`, a read-only "
+            "session, no `TEMPORARY` privilege); everything else was. A warning: alone, `verify` still exits 0"
+        ),
+        (
+            (
+                "postgresql://app@standby/app:1:1: SC643 check bodies and defaults not compared: "
+                "postgresql://app@standby/app is a standby, which cannot create the temporary table in which the "
+                "engine words them"
+            ),
+        ),
+        (
+            "on a standby pass `--primary URL`, its primary, to compare them in a session there (see "
+            "[Standbys](applying.md#standbys)); elsewhere verify with a role that may create temporary tables, in a "
+            "session that is not read-only"
+        ),
+    ),
+    Code(
+        "SC645",
+        (
+            "`apply` on MariaDB: the server refused to make a change online as its statement asks (`ALGORITHM=…`, "
+            "`LOCK=NONE`, error 1845 or 1846): it could only copy or lock the table, blocking writes; the statements "
+            "before it stay applied (see [MariaDB online DDL](dialects.md#mariadb-online-ddl))"
+        ),
+        (
+            (
+                "migrations/0002_changes.sql:13:1: SC645 mariadb refused to make statement 6 online as it asks "
+                "(ALGORITHM=INPLACE, LOCK=NONE): LOCK=NONE is not supported. Reason: Fulltext index creation "
+                "requires a lock. Try LOCK=SHARED"
+            ),
+        ),
+        (
+            "remove what the server's reason names (a FULLTEXT index, say) and rerun `apply`, or in a quiet hour run "
+            "the statement without its `ALGORITHM` and `LOCK` options, record it in `schemac_progress` as the hint "
+            "says, and rerun `apply`; `[tool.schemac.mariadb] online = false` writes later versions without them"
+        ),
+    ),
+    Code(
         "SC701",
         "settings are not valid TOML",
         ("schemac.toml:2:1: SC701 invalid TOML: Invalid value (at line 2, column 13)",),
@@ -1197,14 +1464,73 @@ _CODES = (
     Code(
         "SC909",
         (
-            "a single `integer` or `bigint` primary key without `identity: true`, in a project that builds SQLite "
-            "and another engine: SQLite numbers its rows when an insert leaves it out (a rowid alias), PostgreSQL "
-            "and MariaDB do not, so an insert that works on SQLite fails there"
+            "a single `integer` or `bigint` primary key without `identity: true`, of a table created before plain "
+            "keys took effect on SQLite (see [Identity keys](dialects.md#identity-keys)), in a project that builds "
+            "SQLite and another engine: SQLite numbers its rows when an insert leaves it out (a rowid alias), "
+            "PostgreSQL and MariaDB do not, so an insert that works on SQLite fails there"
         ),
         (),
         "add `identity: true` so that every engine numbers the rows, or always give the key's value",
         severity="warning",
         rule="rowid-key",
+    ),
+    Code(
+        "SC910",
+        (
+            "a column's type change, in a version no manifest lists yet, that copies every row of its table on "
+            "PostgreSQL or MariaDB (a rewrite, `ALGORITHM=COPY`), blocking writes to the table until done; growing "
+            "a `string(n)` (on MariaDB within 63 or from 64 characters), `string` to `text` and a `decimal`'s "
+            "precision on PostgreSQL do not"
+        ),
+        (),
+        (
+            "on a table that takes writes: add a column of the new type, fill it in batches, switch to it in a later "
+            "version; or apply at a quiet hour. See [Production PostgreSQL](production-postgresql.md)"
+        ),
+        severity="warning",
+        rule="table-rewrite",
+    ),
+    Code(
+        "SC911",
+        (
+            "a change, in a version no manifest lists yet, that PostgreSQL's lock-safe form still makes under a lock "
+            "blocking the table's reads and writes while it goes through every row: a primary key changed on an "
+            "existing table (its unique index is built under the lock), a column added with a `{fn: uuid}` default "
+            "(every row is written)"
+        ),
+        (),
+        (
+            "on a table that takes writes: make the change at a quiet hour; or add the column nullable, fill it in "
+            "batches, and make it required or the key in a later version. See "
+            "[Production PostgreSQL](production-postgresql.md)"
+        ),
+        severity="warning",
+        rule="lock-unsafe-change",
+    ),
+    Code(
+        "SC912",
+        (
+            "a table without a primary key in a project that builds MariaDB: a Galera cluster replicates rows by "
+            "their key, cannot replicate a delete from a table without one, and refuses to create one under "
+            "`wsrep_mode = REQUIRED_PRIMARY_KEY`; it stays an error where `SC904` is disabled"
+        ),
+        (),
+        "`primary_key: true` on a column, or a table-level `primary_key: [...]`",
+        rule="galera-primary-key",
+    ),
+    Code(
+        "SC913",
+        (
+            "a change of a version not yet published that MariaDB makes only by copying the table, blocking its "
+            "writes for as long as the copy takes, when its online form is on (see [MariaDB online "
+            "DDL](dialects.md#mariadb-online-ddl)): a check added, a column added with a check, a function default "
+            "or an identity, a column dropped that a key or check uses, a primary key changed, a foreign key with a "
+            "`restrict` action added (a column's type change has a rule of its own)"
+        ),
+        (),
+        "make the change when the table takes few writes, or disable the rule for tables that stay small",
+        severity="warning",
+        rule="mariadb-table-copy",
     ),
 )
 

@@ -9,7 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Literal
 
@@ -149,6 +149,10 @@ class Table:
     """Described by the baseline spec (or by a later spec since): it keeps the audit columns it has."""
     audit_by_default: bool = field(default=False, compare=False, repr=False)
     """Its spec writes no ``audit:``, so ``audit`` is the project's default."""
+    created_in: int = field(default=0, compare=False, repr=False)
+    """The version whose spec created the table (the planner sets it; renames and rebuilds keep it): on
+    SQLite a table created before plain keys took effect keeps its rowid key
+    (:meth:`schemac.dialects.base.Dialect.column_type`). Not part of the schema's shape."""
 
     @cached_property
     def digest(self) -> int:
@@ -203,6 +207,17 @@ class Table:
 
 _TABLE_LOOKUPS = ("columns_by_name", "foreign_keys_by_target", "index_names")
 """Cached properties of :class:`Table` that pickles leave out."""
+
+
+def with_created_in(table: Table, version: int) -> Table:
+    """``table`` with :attr:`Table.created_in` set, keeping the digest already worked out (it does not
+    depend on it)."""
+    if table.created_in == version:
+        return table
+    marked = replace(table, created_in=version)
+    if "digest" in table.__dict__:
+        marked.__dict__["digest"] = table.__dict__["digest"]
+    return marked
 
 
 def table_shape(table: Table) -> dict[str, object]:

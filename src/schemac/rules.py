@@ -24,6 +24,7 @@ from schemac.model import IDENTITY_TYPES, Spec, Table, Where
 from schemac.planner import (
     AddColumn,
     AlterColumn,
+    AlterPrimaryKey,
     CreateTable,
     DropColumn,
     DropTable,
@@ -31,13 +32,14 @@ from schemac.planner import (
     RebuildTable,
     RenameColumn,
     RenameTable,
+    ReorderColumns,
     TableChange,
     VersionPlan,
     narrows,
 )
 from schemac.project.compiler import compile_project
 from schemac.project.settings import Settings, load_settings, setting_diagnostic
-from schemac.render import RENDERERS, dialect_operations
+from schemac.render import RENDERERS, dialect_operations, online_kind
 from schemac.spec.audit import AUDIT_GROUPS
 
 Hit = tuple[str, Where, str]  # file, line:column, message
@@ -313,20 +315,97 @@ def _not_rerunnable(plan: VersionPlan, dialect: dialects.Dialect, statement: str
 
 
 def _rowid_key(model: Model) -> Iterator[Hit]:
-    """A lone integer key some engines of the project number (``Dialect.rowid_keys``) and others do not."""
+    """A lone integer key some engines of the project number (``Dialect.rowid_keys``) and others do not: on
+    SQLite, that of a table created before plain keys took effect (:meth:`Dialect.rowid_key`)."""
     numbering = [name for name in model.engines if model.dialect(name).rowid_keys]
     others = [name for name in model.engines if name not in numbering]
     if not numbering or not others:
         return
     for spec, table in model.tables():
         column = table.column(table.primary_key[0]) if len(table.primary_key) == 1 else None
-        if column is not None and column.type.name in IDENTITY_TYPES and not column.identity:
+        rowid = all(model.dialect(name).rowid_key(table) for name in numbering)
+        if column is not None and column.type.name in IDENTITY_TYPES and not column.identity and rowid:
             yield (
                 spec.file,
                 column.where,
                 f"key '{table.name}.{column.name}' numbers itself on {' and '.join(numbering)} when an insert "
                 f"leaves it out, not on {' or '.join(others)}",
             )
+
+
+def _table_rewrite(model: Model) -> Iterator[Hit]:
+    """A type change, in a version not published yet, that copies the table on an engine of the project
+    (:meth:`~schemac.dialects.Dialect.retype_copies_table`)."""
+    engines = [(name, model.dialect(name)) for name in model.engines]
+    for plan in model.plans:
+        if plan.spec.version in model.published:
+            continue
+        for op in plan.operations:
+            if not isinstance(op, AlterColumn):
+                continue
+            copying = [name for name, dialect in engines if dialect.retype_copies_table(op.before.type, op.after.type)]
+            if copying:
+                yield (
+                    plan.spec.file,
+                    plan.spec.at("tables", op.table, "columns", op.after.name, "type"),
+                    f"version {plan.spec.prefix} changes '{op.table}.{op.after.name}' from {op.before.type} to "
+                    f"{op.after.type}, which copies every row of '{op.table}' on {' and '.join(copying)}, "
+                    "blocking writes to it until done",
+                )
+
+
+def _blocks_despite_lock_safe(model: Model) -> Iterator[Hit]:
+    """A change, in a version not published yet, that an engine's lock-safe form (``Dialect.lock_safe``) still
+    makes under a lock blocking the table's reads and writes while it works through every row: a primary key
+    changed (its index is built under the lock), a column added with a ``uuid`` default (each row is written)."""
+    engines = [name for name in model.engines if model.dialect(name).lock_safe is not None]
+    if not engines:
+        return
+    on = " and ".join(engines)
+    for plan in model.plans:
+        if plan.spec.version in model.published:
+            continue
+        for op in plan.operations:
+            if isinstance(op, AlterPrimaryKey) and op.before != op.after and op.table in plan.changed:
+                where = plan.spec.at("tables", op.table)
+                yield plan.spec.file, where, f"on {on}, {op.describe()} builds its index under a lock on '{op.table}'"
+            elif isinstance(op, AddColumn) and op.table in plan.changed:
+                default = op.column.default
+                if default is not None and default.kind == "fn" and default.value == "uuid":
+                    where = plan.spec.at("tables", op.table, "columns", op.column.name)
+                    message = f"on {on}, {op.describe()} gives a uuid to every row under a lock on '{op.table}'"
+                    yield plan.spec.file, where, message
+
+
+def _cluster_primary_key(model: Model) -> Iterator[Hit]:
+    """A table without a primary key in a project built for an engine whose cluster needs one
+    (``Dialect.keyed_cluster``)."""
+    engines = [model.dialect(name) for name in model.engines]
+    clusters = [f"{engine.name} {engine.keyed_cluster}" for engine in engines if engine.keyed_cluster]
+    for spec, table in model.tables():
+        if clusters and not table.primary_key:
+            needing = " or ".join(clusters)
+            yield spec.file, table.where, f"table '{table.name}' has no primary key, which a {needing} cluster needs"
+
+
+def _table_copy(model: Model) -> Iterator[Hit]:
+    """Each change of a version not published yet that an engine with an online form (``Dialect.online_clauses``)
+    makes only by copying the table, which blocks its writes: a check added to MariaDB, say."""
+    for name in model.engines:
+        dialect = model.dialect(name)
+        if not dialect.online_clauses:
+            continue
+        for plan in model.plans:
+            if plan.spec.version in model.published:
+                continue
+            for op in dialect_operations(plan, dialect):
+                # A whole table made or dropped, a name or nothing changed, or (a column's type) another rule's.
+                if isinstance(op, CreateTable | DropTable | RenameTable | RebuildTable | ReorderColumns | AlterColumn):
+                    continue
+                if dialect.online_clause(online_kind(op, {})) or op.table not in plan.changed:
+                    continue
+                message = f"on {name}, {op.describe()} copies the table '{op.table}', blocking its writes until done"
+                yield plan.spec.file, plan.spec.at("tables", op.table), message
 
 
 RULES: tuple[Rule, ...] = (
@@ -375,6 +454,28 @@ RULES: tuple[Rule, ...] = (
         "SC909",
         "add identity: true so that every engine numbers the rows, or always give the key's value",
         _rowid_key,
+    ),
+    Rule(
+        "SC910",
+        "on a table that takes writes: add a column of the new type, fill it in batches, then switch to it "
+        "in a later version; or apply at a quiet hour",
+        _table_rewrite,
+    ),
+    Rule(
+        "SC911",
+        "on a table that takes writes: make the change at a quiet hour, or for a new key column add it nullable, "
+        "fill it in batches, and make it the key in a later version",
+        _blocks_despite_lock_safe,
+    ),
+    Rule(
+        "SC912",
+        "add primary_key: true on one column, or a table-level primary_key: [..]",
+        _cluster_primary_key,
+    ),
+    Rule(
+        "SC913",
+        "make the change when the table takes few writes, or disable the rule for tables that stay small",
+        _table_copy,
     ),
 )
 
@@ -482,7 +583,8 @@ def lint(project: str | Path = ".") -> LintResult:
     severities = rule_severities(settings)
     compiled = compile_project(settings)
     manifests = tuple(output.manifest for output in compiled.outputs)
-    found = lint_plans(compiled.plans, severities, manifests, _published(settings), settings.dialect, settings.dialects)
+    dialect = compiled.settings.dialect  # resolved: where plain keys took effect
+    found = lint_plans(compiled.plans, severities, manifests, _published(settings), dialect, settings.dialects)
     return LintResult(tuple(found), severities)
 
 

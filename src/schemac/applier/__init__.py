@@ -7,7 +7,8 @@ records after every statement how far it got, and a rerun resumes after the last
 The stage's modules: :mod:`~schemac.applier.runner` (``apply``), :mod:`~schemac.applier.states`
 (``status``, and what ``apply`` reads before it runs), :mod:`~schemac.applier.records` (schemac's
 own tables), :mod:`~schemac.applier.statements` (statement splitting, the live schema),
-:mod:`~schemac.applier.verification` (``verify``), :mod:`~schemac.applier.baselining` (``baseline``).
+:mod:`~schemac.applier.verification` (``verify``), :mod:`~schemac.applier.baselining` (``baseline``),
+:mod:`~schemac.applier.standby` (PostgreSQL standbys: the writers refuse them, the readers report their lag).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from schemac.applier.records import (
     read_progress,
 )
 from schemac.applier.runner import record_applied, writers_lock
+from schemac.applier.standby import refuse_standby
 from schemac.applier.states import migrations_for
 from schemac.applier.verification import schema_differences
 from schemac.dialects.base import HISTORY_TABLE, PROGRESS_TABLE, Database
@@ -54,7 +55,7 @@ def baseline(
     must be the version of a migration file or of the baseline spec (SC614). Refuses a database
     schemac has recorded anything in (SC613), and one whose schema differs from the specs at
     ``version`` (the findings ``verify`` gives, exit 1; the project's ``ignore_tables`` are not
-    compared). The rows go in one transaction, under the lock ``apply`` takes.
+    compared), and a read-only standby (SC640). The rows go in one transaction, under the lock ``apply`` takes.
     """
     settings = load_settings(Path(project))
     target = parse_url(db)
@@ -66,6 +67,7 @@ def baseline(
         connect(target, lock_timeout, read_only=True).close()
     database = connect(target, lock_timeout)
     try:
+        refuse_standby(database, target, "baseline")
         with writers_lock(database, target, lock_timeout):
             _refuse_managed(database, target)
             differences = schema_differences(database, target, compiled, migrations, version)

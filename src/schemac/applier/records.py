@@ -136,6 +136,8 @@ def read_progress(database: Database, target: Target) -> tuple[dict[int, Progres
         wrong = _wrong_values(row, _PROGRESS_VALUES)
         if isinstance(row.get("state"), str) and row["state"] not in (RUNNING, STOPPED):
             wrong.append(f"state is {_value(row['state'])}, not {_PROGRESS_VALUES['state'][1]}")
+        elif database.runs_steps and row.get("state") != STOPPED:  # its steps commit whole: none is left running
+            wrong.append(f"state is {_value(row.get('state'))}, not '{STOPPED}'")
         if wrong:
             where = f" for version {row['version']}" if type(row.get("version")) is int else ""
             hint = (

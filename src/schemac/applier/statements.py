@@ -12,7 +12,7 @@ import re
 import sqlite3
 from dataclasses import dataclass
 
-from schemac.dialects.base import Database
+from schemac.dialects.base import STEP_NO_TRANSACTION, STEP_TRANSACTION, Database
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,43 @@ def _skip_comments(text: str, start: int, end: int) -> int:
     return at
 
 
+@dataclass(frozen=True)
+class Step:
+    """Statements of a migration file the applier runs together: in one transaction, or (``transaction``
+    false) one at a time outside any, each of them re-runnable."""
+
+    transaction: bool
+    start: int
+    """How many statements of the file come before it."""
+    statements: tuple[Statement, ...]
+
+    @property
+    def end(self) -> int:
+        """How many statements of the file have run once it has."""
+        return self.start + len(self.statements)
+
+
+def split_steps(text: str, statements: list[Statement]) -> list[Step]:
+    """The steps of a migration file whose ``statements`` (:func:`split_statements`) are given: a marker line
+    (``STEP_TRANSACTION``, ``STEP_NO_TRANSACTION``) between two statements starts one. A marker before the
+    first statement (the header, which quotes a spec's description) or inside a statement is not one. A file
+    without markers is one step, in a transaction."""
+    markers = {STEP_TRANSACTION: True, STEP_NO_TRANSACTION: False}
+    starts: dict[int, bool] = {}
+    for number, line in enumerate(text.split("\n"), 1):
+        if line in markers:
+            following = next((i for i, s in enumerate(statements) if s.line > number), None)
+            if following and statements[following - 1].line + statements[following - 1].sql.count("\n") < number:
+                starts[following] = markers[line]
+    steps: list[Step] = []
+    first, transaction = 0, True
+    for index in (*sorted(starts), len(statements)):
+        if index > first or (steps == [] and index == len(statements)):
+            steps.append(Step(transaction, first, tuple(statements[first:index])))
+        first, transaction = index, starts.get(index, True)
+    return steps
+
+
 _WORD = re.compile(r"[\w$]+")
 _QUOTED_NAME = re.compile(r"`((?:[^`]|``)+)`|\"((?:[^\"]|\"\")+)\"")
 
@@ -110,3 +147,21 @@ class LiveSchema:
 
 def matches(pattern: re.Pattern[str] | None, sql: str) -> bool:
     return bool(pattern and pattern.match(sql))
+
+
+_ASKED_OPTIONS = re.compile(r"(?:[\s,]+(?:ALGORITHM|LOCK)\s*=\s*\w+)+[\s;]*\Z", re.IGNORECASE)
+"""The ``ALGORITHM=…`` and ``LOCK=…`` options a statement ends with (looked for in its last 200 characters)."""
+NO_ALGORITHM = "no ALGORITHM: the server chooses"
+
+
+def asked_algorithms(pattern: re.Pattern[str] | None, statements: list[Statement]) -> tuple[tuple[int, str], ...]:
+    """(line, options) of each of ``statements`` that ``pattern`` says changes a table's structure: the
+    ``ALGORITHM`` and ``LOCK`` it ends with (``ALGORITHM=INSTANT``), or :data:`NO_ALGORITHM`."""
+    found = []
+    for statement in statements:
+        if not matches(pattern, statement.sql):
+            continue
+        tail = _ASKED_OPTIONS.search(statement.sql[-200:])
+        options = re.findall(r"\b(?:ALGORITHM|LOCK)\s*=\s*\w+", tail.group(), re.IGNORECASE) if tail else []
+        found.append((statement.line, ", ".join(options) or NO_ALGORITHM))
+    return tuple(found)

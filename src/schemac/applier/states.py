@@ -19,8 +19,9 @@ from schemac.applier.records import (
     read_progress,
     tampered,
 )
+from schemac.applier.standby import read_replay
 from schemac.applier.statements import LiveSchema, Statement, matches, split_statements
-from schemac.dialects.base import HISTORY_TABLE, PROGRESS_TABLE, Database
+from schemac.dialects.base import HISTORY_TABLE, PROGRESS_TABLE, Database, Replay
 from schemac.dialects.connections import Target, connect, parse_url
 from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations.loader import Migration, load_migrations
@@ -48,6 +49,8 @@ class StatusResult:
     """What needs attention, as ``apply`` would say it: a changed or unknown version (SC602, SC603), a
     version a run left part-way (SC604, where it resumes), a pending version below the newest applied
     one (SC611), a row of schemac's own tables that schemac cannot have written (SC612)."""
+    standby: Replay | None = None
+    """Where the database is in its primary's log, when it is a standby (PostgreSQL in recovery)."""
 
     def of(self, state: str) -> tuple[StatusEntry, ...]:
         return tuple(e for e in self.entries if e.state == state)
@@ -338,7 +341,7 @@ def status(project: str | Path = ".", db: str = "") -> StatusResult:
     """Applied, pending, partial (MariaDB), changed and unknown versions; reads the database, writes nothing.
 
     A migration file edited since the manifest recorded it is listed as changed, and its finding
-    (SC501, SC520) is among the findings."""
+    (SC501, SC520) is among the findings. On a standby, ``standby`` says where it is in its primary's log."""
     settings = load_settings(Path(project))
     target = parse_url(db)
     try:
@@ -351,9 +354,10 @@ def status(project: str | Path = ".", db: str = "") -> StatusResult:
         directory, migrations = migrations_for(settings, target, verify=False)
     database = connect(target, DEFAULT_LOCK_TIMEOUT, read_only=True)
     try:
+        standby = read_replay(database, target)
         _, entries, findings = recorded_status(database, target, directory, migrations)
     finally:
         database.close()
     changed = {d.file for d in edited}
     entries = [replace(e, state="changed") if e.file in changed and e.state == "pending" else e for e in entries]
-    return StatusResult(target.shown, tuple(entries), tuple(sorted([*edited, *findings])))
+    return StatusResult(target.shown, tuple(entries), tuple(sorted([*edited, *findings])), standby)

@@ -16,16 +16,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from schemac import dialects, render
+from schemac import render
+from schemac.applier.standby import primary_position, read_replay, wait_until_replayed
 from schemac.applier.states import migrations_for, recorded_status
 from schemac.dialects import Dialect
-from schemac.dialects.base import Database, LiveColumn, LiveForeignKey, LiveIndex, LiveTable, Shown, TableBody
+from schemac.dialects.base import (
+    Database,
+    LiveColumn,
+    LiveForeignKey,
+    LiveIndex,
+    LiveTable,
+    Replay,
+    Shown,
+    TableBody,
+)
 from schemac.dialects.connections import Target, connect, parse_url
-from schemac.errors import Diagnostic
+from schemac.errors import Diagnostic, fail
 from schemac.migrations.loader import Migration
 from schemac.model import NO_WHERE, Column, Table, Where
 from schemac.planner.operations import VersionPlan
@@ -40,6 +51,10 @@ class VerifyResult:
     version: int | None
     """The newest applied version, whose schema the database was compared with."""
     differences: tuple[Diagnostic, ...]
+    standby: Replay | None = None
+    """Where the database is in its primary's log, when it is a standby (PostgreSQL in recovery)."""
+    warnings: tuple[Diagnostic, ...] = ()
+    """What was not compared (SC643: check bodies and defaults no session could word); not differences."""
 
     @property
     def ok(self) -> bool:
@@ -109,7 +124,7 @@ def check_table_body(table: Table, dialect: Dialect, checks: list[ExpectedCheck]
     for column in table.columns:
         if column.default is None and column.name not in wanted:
             continue
-        shown = render.column_context(column, dialect, column.name in keyed)
+        shown = render.column_context(column, dialect, column.name in keyed, table)
         default = "" if shown["default"] is None else f" DEFAULT {shown['default']}"
         columns.append((column.name, f"{shown['name']} {shown['type']}{default}"))
     return TableBody(
@@ -128,7 +143,7 @@ def expected_table(table: Table, dialect: Dialect) -> LiveTable:
         tuple(
             LiveColumn(
                 c.name,
-                catalog_type(dialect, dialect.sql_type(c.type, c.name in keyed)),
+                catalog_type(dialect, dialect.column_type(table, c, c.name in keyed)),
                 c.nullable and (dialect.nullable_keys or c.name not in table.primary_key),
                 identity=_numbered(table, c, dialect),
             )
@@ -160,9 +175,10 @@ def expected_table(table: Table, dialect: Dialect) -> LiveTable:
 
 
 def _numbered(table: Table, column: Column, dialect: Dialect) -> bool:
-    """Whether the engine numbers ``column``: an identity key, or any key that is a rowid alias."""
+    """Whether the engine numbers ``column``: an identity key, or any key that is a rowid alias (on SQLite a
+    lone ``INTEGER`` key: an identity one, or one of a table with a rowid key)."""
     if dialect.rowid_keys:
-        return table.primary_key == (column.name,) and dialect.sql_type(column.type, True) == "INTEGER"
+        return table.primary_key == (column.name,) and dialect.column_type(table, column, True) == "INTEGER"
     return column.identity
 
 
@@ -296,21 +312,87 @@ def _unnamed(name: str) -> bool:
     return not name or name.startswith("sqlite_autoindex_")
 
 
-def verify(project: str | Path = ".", db: str = "") -> VerifyResult:
-    """Read the live schema from the database's catalog and list every difference from the specs."""
+def verify(
+    project: str | Path = ".", db: str = "", *, wait_for_replay: float | None = None, primary: str | None = None
+) -> VerifyResult:
+    """Read the live schema from the database's catalog and list every difference from the specs.
+
+    On a standby (PostgreSQL in recovery) the result's ``standby`` says where it is in its primary's log,
+    and ``wait_for_replay`` seconds first waits for it to catch up (SC641 on timeout): up to the position
+    the log of ``primary`` (the URL of the standby's primary; SC642 when it is not) had reached, else
+    up to what it had received when the wait started. A standby cannot create the temporary table in
+    which the engine words check bodies and defaults, so those are compared only with ``primary``, whose
+    session does it; the result's ``warnings`` say when they were not (SC643), as where the session
+    cannot create one. ``primary`` is opened only when the database is a standby."""
     settings = load_settings(Path(project))
     target = parse_url(db)
+    upstream = parse_url(primary) if primary is not None else None
     directory, migrations = migrations_for(settings, target)
-    database = connect(target, 30.0, read_only=True)
-    try:
+    with ExitStack() as opened:
+        database = connect(target, 30.0, read_only=True)
+        opened.callback(database.close)
+        standby = read_replay(database, target)
+        wording = _Wording(target, database.definitions)
+        if standby is not None:
+            wording, goal = _Wording(target, None), None
+            if upstream is not None:
+                source = _open_primary(upstream, target)
+                opened.callback(source.close)
+                wording, goal = _Wording(upstream, source.definitions), primary_position(source, target, standby)
+            if wait_for_replay is not None:
+                standby = wait_until_replayed(database, target, wait_for_replay, standby, goal)
         history, _, found = recorded_status(database, target, directory, migrations)
         compiled = compile_project(settings)
         known = {p.spec.version for p in compiled.plans} | {m.version for m in migrations}
         version = max((v for v in history if v in known), default=None)
-        found += schema_differences(database, target, compiled, migrations, version)
-    finally:
-        database.close()
-    return VerifyResult(target.shown, version, tuple(found))
+        found += schema_differences(database, target, compiled, migrations, version, wording)
+    return VerifyResult(target.shown, version, tuple(found), standby, wording.warnings())
+
+
+def _open_primary(primary: Target, standby: Target) -> Database:
+    """A session on the standby's primary, whose engine must be the standby's (SC642). ``verify`` only reads
+    there, and makes the temporary table that words checks and defaults, rolled back."""
+    if primary.dialect != standby.dialect:
+        raise fail(
+            primary.shown,
+            1,
+            1,
+            "SC642",
+            f"--primary {primary.shown} is a {primary.dialect} database: the primary of {standby.shown} "
+            f"is a {standby.dialect} server",
+            "pass the URL of the server the standby replicates from (primary_conninfo in its settings)",
+        )
+    return connect(primary, 30.0, read_only=True)
+
+
+@dataclass
+class _Wording:
+    """The :data:`Normalise` of the session on ``session`` (``words``; ``None`` on a standby verified without
+    its primary), noting whether it left a check or default it was asked for unworded, so not compared."""
+
+    session: Target
+    words: Normalise | None
+    missed: bool = False
+
+    def __call__(self, tables: Mapping[str, TableBody]) -> dict[str, Shown] | None:
+        shown = None if self.words is None else self.words(tables)
+        if shown is None and any(body.columns or body.checks for body in tables.values()):
+            self.missed = True
+        return shown
+
+    def warnings(self) -> tuple[Diagnostic, ...]:
+        """SC643 when something was not compared."""
+        if not self.missed:
+            return ()
+        where = self.session.shown
+        if self.words is None:
+            why = f"{where} is a standby, which cannot create"
+            hint = "pass --primary URL, the standby's primary, to compare them in a session there"
+        else:
+            why = f"the session on {where} cannot create"
+            hint = "verify with a role that may create temporary tables, in a session that is not read-only"
+        message = f"check bodies and defaults not compared: {why} the temporary table in which the engine words them"
+        return (Diagnostic(where, 1, 1, "SC643", message, hint, "warning"),)
 
 
 def expected_tables(
@@ -338,16 +420,23 @@ def expected_tables(
 
 
 def schema_differences(
-    database: Database, target: Target, compiled: Compiled, migrations: Sequence[Migration], version: int | None
+    database: Database,
+    target: Target,
+    compiled: Compiled,
+    migrations: Sequence[Migration],
+    version: int | None,
+    normalise: Normalise | None = None,
 ) -> list[Diagnostic]:
     """Every difference between the live schema and the one the specs give a database at ``version``
-    (:func:`expected_tables`), as ``verify`` lists them. Neither schemac's own tables nor those the
-    project's ``ignore_tables`` setting names are compared."""
+    (:func:`expected_tables`), as ``verify`` lists them, check bodies and defaults worded by ``normalise``
+    (default: the database's own :meth:`~schemac.dialects.base.Database.definitions`). Neither schemac's
+    own tables nor those the project's ``ignore_tables`` setting names are compared."""
     ignored = compiled.settings.ignore_tables
     files = {m.version for m in migrations}
     expected = {n: e for n, e in expected_tables(compiled.plans, files, version).items() if n not in ignored}
     live = {n: t for n, t in database.tables().items() if n not in ignored}
-    return compare(expected, live, dialects.get(target.dialect), target, database.definitions)
+    dialect = compiled.settings.dialect(target.dialect)  # as the project builds for it (plain keys: from when)
+    return compare(expected, live, dialect, target, normalise or database.definitions)
 
 
 class _Definitions:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from schemac.errors import Diagnostic, SchemacError
-from schemac.model import ColumnType, Default
+from schemac.model import Column, ColumnType, Default, Table
 
 if TYPE_CHECKING:
     from schemac.dialects.connections import Target
@@ -49,6 +49,28 @@ IN_PLACE_DEFAULT = frozenset(
 )
 IN_PLACE_KINDS = IN_PLACE_DEFAULT | {"reorder_columns"}
 """Every operation kind a dialect may list in :attr:`Dialect.in_place`."""
+
+STEP_TRANSACTION = "-- schemac:step transaction"
+STEP_NO_TRANSACTION = "-- schemac:step no-transaction"
+"""The comment line (between two statements) that starts a step of a migration file: run in a transaction
+of its own, or outside any transaction, one statement at a time (see :class:`LockSafe`)."""
+
+
+@dataclass(frozen=True)
+class LockSafe:
+    """How a dialect writes a change to a table that may hold rows and take writes, so that it never
+    blocks them for long (PostgreSQL's online form; see docs/production-postgresql.md).
+
+    A migration file then holds up to three steps, each opened by its settings: the changes (in one
+    transaction; constraints added ``NOT VALID``), the validations (in another), the index builds and
+    drops (``CONCURRENTLY``, outside any transaction). What a version creates is made plainly: an empty
+    new table takes no writes.
+    """
+
+    change_settings: tuple[str, ...]
+    """Run first in the file: bound each wait for a lock, and each statement made under one."""
+    scan_settings: tuple[str, ...]
+    """Run first in a step that scans or builds without blocking writes: bound the waits, not the work."""
 
 
 @dataclass(frozen=True)
@@ -133,9 +155,65 @@ class Dialect:
     rowid_keys: bool = False
     """Whether a table's single-column key of SQL type ``INTEGER`` numbers itself, ``identity`` or not
     (SQLite's rowid alias): ``verify`` expects such a key to be one, and ``import`` reads it as one."""
+    plain_key_types: MappingProxyType[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Logical type → the SQL type of a lone integer key without ``identity`` that must not number itself,
+    where :attr:`types` would make it a rowid alias (SQLite: ``BIGINT`` keeps integer affinity and is a plain
+    key, where only ``INTEGER`` is the rowid's alias); a table created before :attr:`plain_keys_from` keeps
+    ``INTEGER``."""
+    plain_keys_from: int | None = None
+    """The version from which a new table's key gets :attr:`plain_key_types` (``None``: no table's does), as
+    the project's manifest records it or :func:`schemac.project.behaviours.resolve` works it out."""
+    keyed_cluster: str = ""
+    """The engine's multi-primary cluster that needs a primary key on every table (MariaDB's Galera: it
+    replicates rows by key, a delete from a table without one is not supported, and ``wsrep_mode =
+    REQUIRED_PRIMARY_KEY`` refuses to create one), so lint makes a keyless table an error (SC912)."""
     inline_column_keys: bool = False
     """Whether a foreign key on one added column goes in the column's ``ADD COLUMN`` (``REFERENCES …``),
     the only way the engine adds a key without a rebuild; elsewhere it is its own ``ADD CONSTRAINT``."""
+    online_clauses: MappingProxyType[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """Change kind → the options its statement ends with so that the engine makes it without blocking
+    writes, or refuses at once (MariaDB's ``ALGORITHM=INSTANT``). A column change's kind is
+    ``alter_column_type``, ``alter_column_null`` or ``alter_column_default``, after the most it changes;
+    ``fill_nulls`` holds the statements run before the ``UPDATE`` that fills a column's NULLs.
+    Empty in the plain form (:meth:`plain`); a kind the engine can only make by copying the table is not listed."""
+
+    retype_copies: bool = False
+    """Whether changing a column's type copies every row under a lock that blocks writes (PostgreSQL's rewrite,
+    MariaDB's ``ALGORITHM=COPY``), but for the changes :attr:`retype_in_place` lists: lint rule SC910."""
+    retype_in_place: frozenset[tuple[str, str]] = frozenset()
+    """(logical type before, after) changed without copying the table; with the same name on both sides, when
+    it only grows (``string(20)`` → ``string(40)``; a ``decimal``'s scale kept), within one class of
+    :attr:`retype_length_classes`."""
+    retype_length_classes: tuple[int, ...] = ()
+    """Lengths at which the engine stores a string another way (MariaDB: 64 characters, where utf8mb4 needs a
+    second length byte), so that growing across one copies the table."""
+
+    def retype_copies_table(self, before: ColumnType, after: ColumnType) -> bool:
+        """Whether changing a column of type ``before`` to ``after`` copies the table (see :attr:`retype_copies`)."""
+        if not self.retype_copies or self.sql_type(before) == self.sql_type(after):
+            return False
+        if (before.name, after.name) not in self.retype_in_place:
+            return True
+        if before.name != after.name:
+            return False
+        old, new = before.length or 0, after.length or 0
+        same_class = all((old < edge) == (new < edge) for edge in self.retype_length_classes)
+        return new < old or before.scale != after.scale or not same_class
+
+    lock_safe: LockSafe | None = None
+    """How the engine changes a table without blocking its writes for long (:class:`LockSafe`); ``None``
+    in the plain form (:meth:`plain`), where each file is one transaction."""
+
+    def online_clause(self, kind: str) -> tuple[str, ...]:
+        """The options of :attr:`online_clauses` for a change of ``kind`` (none: the engine's default)."""
+        return self.online_clauses.get(kind, ())
+
+    def plain(self) -> Dialect:
+        """This dialect without :attr:`online_clauses` and :attr:`lock_safe`: each change as the engine makes it
+        by default."""
+        if not self.online_clauses and self.lock_safe is None:
+            return self
+        return replace(self, online_clauses=MappingProxyType({}), lock_safe=None)
 
     def at_least(self, version: tuple[int, ...]) -> Dialect:
         """The dialect for a project whose oldest engine is ``version``: the kinds of :attr:`since` that
@@ -166,6 +244,22 @@ class Dialect:
         """The column type; ``indexed`` when the column is part of a key, index or foreign key."""
         pattern = self.indexed_types.get(ctype.name) if indexed else None
         return (pattern or self.types[ctype.name]).format(length=ctype.length, scale=ctype.scale)
+
+    def column_type(self, table: Table, column: Column, indexed: bool = False) -> str:
+        """The type of ``column`` of ``table``: :meth:`sql_type`, or :attr:`plain_key_types`' for the table's
+        lone integer key when it has no ``identity`` and the table was created from :attr:`plain_keys_from` on."""
+        plain = self.plain_key_types.get(column.type.name)
+        if plain and not column.identity and table.primary_key == (column.name,) and not self.rowid_key(table):
+            return plain
+        return self.sql_type(column.type, indexed)
+
+    def rowid_key(self, table: Table) -> bool:
+        """Whether ``table``'s lone ``INTEGER`` key, ``identity`` or not, is written so and numbers itself
+        (:attr:`rowid_keys`): always, or, with :attr:`plain_key_types`, for a table created before
+        :attr:`plain_keys_from`."""
+        if not self.rowid_keys:
+            return False
+        return not self.plain_key_types or self.plain_keys_from is None or table.created_in < self.plain_keys_from
 
     def string(self, value: str) -> str:
         """A string literal; one without a backslash is the same ``'…'`` on every engine."""
@@ -198,7 +292,9 @@ class Dialect:
 
 HISTORY_TABLE = "schemac_history"
 PROGRESS_TABLE = "schemac_progress"
-OWN_TABLES = frozenset({HISTORY_TABLE, PROGRESS_TABLE})
+LOCK_TABLE = "schemac_lock"
+"""The applier's lock on a MariaDB Galera cluster: a row the cluster replicates."""
+OWN_TABLES = frozenset({HISTORY_TABLE, PROGRESS_TABLE, LOCK_TABLE})
 Row = tuple[Any, ...]
 
 
@@ -311,6 +407,42 @@ class Shown:
     """Column → default (None: none)."""
 
 
+@dataclass(frozen=True)
+class Replay:
+    """Where a standby (a read-only server replaying its primary's write-ahead log) is in that log."""
+
+    cluster: str | None
+    """The cluster's identity, which a primary and its standbys share (None: the role may not read it)."""
+    received: str | None
+    """The newest log position received from the primary (None: none received since the server started)."""
+    replayed: str
+    """The newest log position replayed: the standby shows the database as of there."""
+    behind: int
+    """Bytes of the log received but not replayed yet (0 while its replay waits for more: see ``waiting``)."""
+    lag: float | None
+    """Seconds since the primary committed the newest transaction replayed, while received log waits to be
+    replayed (0 when none does; None when no transaction was replayed since the server started)."""
+    receiving: bool
+    """Whether a WAL receiver is connected to the primary."""
+    waiting: bool = False
+    """Whether its replay waits for more log, having replayed every whole record it received (what it
+    received can end past the last one); False where the role may not see the server's startup process
+    (``pg_read_all_stats`` may)."""
+
+    def __str__(self) -> str:
+        lag = "unknown" if self.lag is None else f"{self.lag:.1f} s"
+        behind = f", {self.behind} bytes to replay" if self.behind else ""
+        receiver = "" if self.receiving else "; no WAL receiver connected to a primary"
+        where = f"received {self.received or 'none'}, replayed {self.replayed}{behind}"
+        return f"standby: replay lag {lag} ({where}{receiver})"
+
+
+def log_offset(position: str) -> int:
+    """A write-ahead log position written ``X/Y`` (two hexadecimal halves) as one number, to compare."""
+    high, _, low = position.partition("/")
+    return (int(high, 16) << 32) + int(low, 16)
+
+
 class Database:
     """The operations the applier needs; subclasses fill in the engine's SQL."""
 
@@ -328,9 +460,16 @@ class Database:
     session_statement: re.Pattern[str] | None = None
     """Without transactional DDL: the statements that only set the session up, which a resumed run
     replays before the statement it resumes at (the session of the run that stopped is gone)."""
+    altering_statement: re.Pattern[str] | None = None
+    """The statements that change a table's structure, for each of which ``apply`` reports the algorithm it
+    asked the engine for (see :func:`schemac.applier.statements.asked_algorithms`)."""
+    online_refusals: frozenset[int] = frozenset()
+    """Error numbers by which the engine refuses to make a change the way its statement asks (online)."""
     session_settings: tuple[str, ...] = ()
     """Run on every connection, so that a literal reads as the migration wrote it whatever the server,
     database or role sets."""
+    cluster = ""
+    """What ``apply`` says of the cluster the server is a node of, once :meth:`locked` has checked it ('' for none)."""
 
     def __init__(self, target: Target, connection: Any) -> None:
         self.target = target
@@ -403,8 +542,39 @@ class Database:
         """Hold the applier lock for the block (a no-op where each transaction takes it)."""
         yield
 
+    def lock_lost(self) -> str:
+        """Why the lock :meth:`locked` took may no longer be this run's ('' while it is): the applier asks
+        before each statement and commit, as a lock held under a lease can be lost while held."""
+        return ""
+
+    def replay(self) -> Replay | None:
+        """Where this server is in its primary's log when it is a standby; ``None`` when it is not one."""
+        return None
+
+    def log_position(self) -> tuple[str | None, str]:
+        """(the cluster's identity, the end of the log it has flushed): what its standbys replay up to."""
+        raise NotImplementedError
+
     def table_exists(self, name: str) -> bool:
         raise NotImplementedError
+
+    runs_steps = False
+    """Whether ``apply`` runs each file step by step (``schemac.applier.statements.split_steps``), each step
+    that gave up waiting for a lock tried again (:meth:`lock_timed_out`), and each index a failed build
+    left invalid dropped before it is built again (:meth:`invalid_index`)."""
+    settings_after_steps: tuple[str, ...] = ()
+    """Run after each file :attr:`runs_steps` ran, so that what its steps set (``SET lock_timeout``) does not
+    outlive it in the session."""
+
+    def lock_timed_out(self, error: Exception) -> bool:
+        """Whether ``error`` says a statement gave up waiting for a lock (``lock_timeout``), so that it may
+        succeed when tried again."""
+        return False
+
+    def invalid_index(self, statement: str) -> tuple[str, str] | None:
+        """(name, statement that drops it) of the index ``statement`` builds, when a failed build of it left
+        it invalid: ``IF NOT EXISTS`` would keep it, unusable, so it is dropped first. Else ``None``."""
+        return None
 
     def integrity_problems(self, statements: Sequence[str]) -> list[str]:
         """Violations the engine defers to a check after a migration's ``statements`` (SQLite's foreign keys)."""

@@ -55,6 +55,9 @@ SQLITE = Dialect(
     true="1",
     false="0",
     rowid_keys=True,
+    # Only a key declared exactly INTEGER is the rowid's alias; BIGINT keeps integer affinity without numbering,
+    # and one spelling for all three keeps a change between them nothing to do, as for other columns.
+    plain_key_types=MappingProxyType({"integer": "BIGINT", "bigint": "BIGINT", "smallint": "BIGINT"}),
     functions=MappingProxyType(
         {
             "now:timestamp": "CURRENT_TIMESTAMP",

@@ -11,11 +11,12 @@ read like any SQLite database.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from schemac import dialects
@@ -24,9 +25,10 @@ from schemac.dialects.connections import Target, connect, parse_url
 from schemac.errors import EXIT_FINDINGS, Diagnostic, SchemacError, fail
 from schemac.importing.catalog import Catalog, reader
 from schemac.importing.mapping import Options, map_catalog
-from schemac.importing.writer import spec_text
-from schemac.model import ForeignKey, Table, table_shape
+from schemac.importing.writer import Data, spec_document, spec_text
+from schemac.model import ForeignKey, Table
 from schemac.project.settings import Settings, load_settings
+from schemac.spec.source import CONTROL_SOURCES, Document
 
 IMPORT_TIMEOUT = 30.0
 """Seconds to wait for a database that another connection holds locked."""
@@ -105,13 +107,13 @@ def import_spec(
     prefix = _version_prefix(settings, baseline)
     deferred = cycle_keys(mapped.tables)
     specs = [_Written(settings, prefix, slug, _without(mapped.tables, deferred))]
-    specs[0].text = _text(settings, specs[0].tables, target.shown, baseline)
+    specs[0].write(_document(settings, specs[0].tables, target.shown, baseline))
     if deferred:
         follow = f"{int(prefix) + 1:0{len(prefix)}d}"
         closing = [t for t in mapped.tables if t.name in deferred]
         specs.append(_Written(settings, follow, f"{slug}_cycles", closing))
         description = f"The foreign keys of {target.shown} that close a cycle, which one spec cannot create."
-        specs[1].text = _text(settings, closing, target.shown, False, description)
+        specs[1].write(_document(settings, closing, target.shown, False, description))
     for spec in specs:
         if spec.path.exists() or spec.path.is_symlink():
             raise _refuse(spec.file, f"{spec.file} already exists", "pass another --slug")
@@ -137,7 +139,14 @@ class _Written:
     prefix: str
     slug: str
     tables: list[Table]
+    document: Data = field(default_factory=dict)
     text: str = ""
+
+    def write(self, document: Data) -> None:
+        from schemac.api import schema_comment
+
+        self.document = document
+        self.text = spec_text(document, schema_comment(self.settings))
 
     @property
     def path(self) -> Path:
@@ -339,25 +348,39 @@ def _read(database: Database, target: Target, settings: Settings, wanted: frozen
     return Catalog(catalog.dialect, tables, unsupported)
 
 
-def _text(settings: Settings, tables: Sequence[Table], source: str, baseline: bool, description: str = "") -> str:
-    from schemac.api import schema_comment
-
+def _document(settings: Settings, tables: Sequence[Table], source: str, baseline: bool, description: str = "") -> Data:
     if not description:
         description = f"The schema of {source}, imported as the baseline." if baseline else f"Imported from {source}."
-    return spec_text(
-        tables,
-        description,
-        baseline=baseline,
-        audit_default=settings.audit_default,
-        header=schema_comment(settings),
-    )
+    return spec_document(tables, description, baseline=baseline, audit_default=settings.audit_default)
 
 
 def _check(settings: Settings, written: list[_Written]) -> None:
     """Read the specs back and plan them after the project's other specs: SC619 with every finding when
-    they would not compile, or when they read back as other tables than were imported."""
+    they would not compile, or when they read back as other tables than were imported.
+
+    The specs are read from the data their text reads as (the writer makes both), which skips parsing
+    the YAML; only when that finds a problem is the text read again, so that each finding has its line."""
+    found = _findings(settings, written, parsed=False)
+    if any(d.severity == "error" for d in found):
+        found = _findings(settings, written, parsed=True)
+    errors = [d for d in found if d.severity == "error"]
+    if errors:
+        summary = Diagnostic(
+            written[0].file,
+            1,
+            1,
+            "SC619",
+            f"the imported spec would not compile ({len(errors)} finding{'s' if len(errors) != 1 else ''} below): "
+            "nothing was written",
+            "fix the database or the project's other specs, or leave the tables concerned out with --tables",
+        )
+        raise SchemacError([summary, *errors])
+
+
+def _findings(settings: Settings, written: list[_Written], *, parsed: bool) -> list[Diagnostic]:
+    """What reading the specs (their text when ``parsed``, else their data) and planning them finds."""
     from schemac.planner import plan
-    from schemac.project.compiler import SpecFile, read_spec, read_specs
+    from schemac.project.compiler import SpecFile, read_spec, read_specs, spec_of_document
     from schemac.spec import expressions
     from schemac.spec.audit import with_audit
 
@@ -365,7 +388,13 @@ def _check(settings: Settings, written: list[_Written]) -> None:
     mine = []
     for spec_file in written:
         location = SpecFile(spec_file.path, spec_file.file, int(spec_file.prefix), spec_file.prefix, spec_file.slug)
-        spec, problems = read_spec(location, settings.audit_default, spec_file.text.encode("utf-8"))
+        raw = spec_file.text.encode("utf-8")
+        if parsed:
+            spec, problems = read_spec(location, settings.audit_default, raw)
+        else:
+            controls = CONTROL_SOURCES.search(spec_file.text) is not None
+            document = Document(location.display, spec_file.document, hashlib.sha256(raw).hexdigest(), {}, {}, controls)
+            spec, problems = spec_of_document(document, location, settings.audit_default)
         found += problems
         if spec is not None:
             mine.append(spec)
@@ -381,23 +410,14 @@ def _check(settings: Settings, written: list[_Written]) -> None:
             if not found and [_shape(t) for t in spec.tables] != [_shape(with_audit(t)) for t in spec_file.tables]:
                 message = "the spec reads back as other tables than were imported"
                 found.append(Diagnostic(spec_file.file, 1, 1, "SC619", message))
-    errors = [d for d in found if d.severity == "error"]
-    if errors:
-        summary = Diagnostic(
-            written[0].file,
-            1,
-            1,
-            "SC619",
-            f"the imported spec would not compile ({len(errors)} finding{'s' if len(errors) != 1 else ''} below): "
-            "nothing was written",
-            "fix the database or the project's other specs, or leave the tables concerned out with --tables",
-        )
-        raise SchemacError([summary, *errors])
+    return found
 
 
 def _shape(table: Table) -> tuple[object, ...]:
+    """What the spec says of ``table``: its shape (by digest, which a table read from a spec already
+    has), descriptions and audit policy."""
     return (
-        table_shape(table),
+        table.digest,
         table.description,
         table.audit,
         [c.description for c in table.columns],

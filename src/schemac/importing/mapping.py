@@ -114,6 +114,7 @@ def map_catalog(catalog: Catalog, dialect: Dialect, options: Options, normalise:
     for every table that only a baseline can describe (without ``options.baseline``)."""
     mapper = _Mapper(dialect, options)
     choices = [mapper.choose(table) for table in catalog.tables]
+    _align_references(choices)
     pending = choices  # the tables whose choices the engine has not confirmed yet
     for _ in range(MAX_ROUNDS):
         for choice in pending:
@@ -164,12 +165,19 @@ class _Mapper:
         keyed.update(c for index in live.indexes for c, _ in index.columns)
         keyed.update(c for fk in live.foreign_keys for c in fk.columns)
         checks = dict(live.checks)
-        columns = [self.choose_column(live.name, c, c.name in keyed, checks) for c in live.columns]
+        lone = live.primary_key[0] if len(live.primary_key) == 1 else None
+        columns = [self.choose_column(live.name, c, c.name in keyed, checks, c.name == lone) for c in live.columns]
         audit = None if self.options.baseline else self.audit_groups(live)
         return _TableChoice(live, columns, audit)
 
-    def choose_column(self, table: str, live: ImportedColumn, keyed: bool, checks: Mapping[str, str]) -> _ColumnChoice:
-        exact = exact_types(self.dialect, live.type, keyed)
+    def choose_column(
+        self, table: str, live: ImportedColumn, keyed: bool, checks: Mapping[str, str], lone_key: bool = False
+    ) -> _ColumnChoice:
+        """``lone_key``: the column is the table's single-column key, which SQLite writes ``BIGINT``
+        (:attr:`~schemac.dialects.base.Dialect.plain_key_types`) when it does not number itself."""
+        plain = [n for n, t in self.dialect.plain_key_types.items() if lone_key and t.lower() == live.type]
+        plain.sort(key=lambda name: name != live.type)  # bigint first for BIGINT
+        exact = [ColumnType(n) for n in plain] or exact_types(self.dialect, live.type, keyed)
         approximate = not exact
         candidates = exact or [nearest_type(self.dialect, live.type)]
         derived = {kind: checks.get(derived_check_name(table, live.name, kind)) for kind in CHECK_SUFFIXES}
@@ -481,6 +489,19 @@ class _Mapper:
                     "import with --baseline, or leave the table out with --tables",
                 )
             )
+
+
+def _align_references(choices: list[_TableChoice]) -> None:
+    """Give a referencing column the type of the column it references where its engine type allows that type
+    too (SQLite writes ``integer`` and ``bigint`` alike, but a plain key ``BIGINT``): a foreign key joins
+    columns of one type."""
+    columns = {(t.live.name, c.live.name): c for t in choices for c in t.columns}
+    for choice in choices:
+        for fk in choice.live.foreign_keys:
+            for mine, theirs in zip(fk.columns, fk.ref_columns, strict=False):
+                column, target = columns.get((choice.live.name, mine)), columns.get((fk.ref_table, theirs))
+                if column is not None and target is not None and target.ctype in column.types[1:]:
+                    column.types = [target.ctype, *(t for t in column.types if t != target.ctype)]
 
 
 def _derived(table: Table, column: Column, dialect: Dialect) -> dict[str, str]:

@@ -9,11 +9,13 @@ it back as that same string, and double-quoted otherwise.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Sequence
+from typing import Any
 
-from schemac.model import Column, ForeignKey, Index, Table
+from schemac.model import Check, Column, ForeignKey, Index, Table
 from schemac.spec.audit import AUDIT_GROUPS
 from schemac.spec.names import check_name, foreign_key_name, index_name
 
@@ -22,6 +24,10 @@ _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.()/-]*(?: [A-Za-z0-9_.()/-]+)*")
 _NOT_PLAIN = re.compile(r"(?i:true|false|null|yes|no|on|off|y|n)|[-+]?[0-9.][0-9._:eE+-]*|\.(?i:inf|nan)")
 """Plain scalars some YAML reader takes for something other than a string (YAML 1.1 booleans included,
 for other tools that read the file)."""
+
+
+Data = dict[str, Any]
+"""A mapping of the spec as YAML reads it."""
 
 
 def scalar(value: object) -> str:
@@ -39,7 +45,13 @@ def scalar(value: object) -> str:
         return "{" + ", ".join(f"{scalar(str(k))}: {scalar(v)}" for k, v in value.items()) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(scalar(v) for v in value) + "]"
-    text = str(value)
+    return _string(str(value))
+
+
+@functools.lru_cache(maxsize=4096)
+def _string(text: str) -> str:
+    """``text`` plain where YAML reads it back as that string, else double-quoted (names, types and
+    words repeat across a schema's tables, so each is worked out once)."""
     if _PLAIN.fullmatch(text) and not _NOT_PLAIN.fullmatch(text):
         return text
     return quoted(text)
@@ -61,21 +73,13 @@ def quoted(text: str) -> str:
     return "".join(out)
 
 
-def _flow(items: Sequence[tuple[str, str]]) -> str:
-    return "{" + ", ".join(f"{key}: {value}" for key, value in items) + "}"
-
-
-def _list(values: Sequence[str]) -> str:
-    return "[" + ", ".join(values) + "]"
-
-
-def audit_policy(groups: tuple[str, ...]) -> str:
+def audit_policy(groups: tuple[str, ...]) -> str | list[str]:
     """The ``audit:`` value for ``groups``."""
     if groups == AUDIT_GROUPS:
         return "full"
     if not groups:
         return "none"
-    return _list(list(groups))
+    return list(groups)
 
 
 class _Shorthands:
@@ -116,115 +120,135 @@ class _Shorthands:
         )
 
 
-def _column(table: Table, column: Column, short: _Shorthands) -> str:
-    items = [("type", scalar(str(column.type)))]
+def _column(column: Column, short: _Shorthands) -> Data:
+    spec: Data = {"type": str(column.type)}
     if column.nullable:
-        items.append(("nullable", "true"))
+        spec["nullable"] = True
     if short.primary_key == column.name:
-        items.append(("primary_key", "true"))
+        spec["primary_key"] = True
     if column.identity:
-        items.append(("identity", "true"))
+        spec["identity"] = True
     if column.name in short.unique:
-        items.append(("unique", "true"))
-    if column.default is not None:
-        default = column.default
+        spec["unique"] = True
+    default = column.default
+    if default is not None:
         if default.kind in ("sql", "fn"):
-            items.append(("default", _flow([(default.kind, scalar(default.value))])))
+            spec["default"] = {default.kind: default.value}
         elif default.kind == "json":
-            items.append(("default", scalar(json.loads(str(default.value)))))
+            spec["default"] = json.loads(str(default.value))
         else:
-            items.append(("default", scalar(default.value)))
+            spec["default"] = default.value
     if column.enum:
-        items.append(("enum", _list([scalar(v) for v in column.enum])))
+        spec["enum"] = list(column.enum)
     fk = short.references.get(column.name)
     if fk is not None:
-        items.append(("references", scalar(f"{fk.ref_table}.{fk.ref_columns[0]}")))
+        spec["references"] = f"{fk.ref_table}.{fk.ref_columns[0]}"
         if fk.on_delete:
-            items.append(("on_delete", scalar(fk.on_delete)))
+            spec["on_delete"] = fk.on_delete
         if fk.on_update:
-            items.append(("on_update", scalar(fk.on_update)))
+            spec["on_update"] = fk.on_update
     check = short.check.get(column.name)
     if check is not None:
-        items.append(("check", scalar(check.expression)))
+        spec["check"] = check.expression
     if column.description:
-        items.append(("description", scalar(column.description)))
-    return _flow(items)
+        spec["description"] = column.description
+    return spec
 
 
-def _index(table: Table, index: Index) -> list[str]:
-    parts = [
-        scalar(c.name) if not c.descending else _flow([("name", scalar(c.name)), ("order", "desc")])
-        for c in index.columns
-    ]
-    lines = [f"      - columns: {_list(parts)}"]
+def _index(table: Table, index: Index) -> Data:
+    spec: Data = {"columns": [c.name if not c.descending else {"name": c.name, "order": "desc"} for c in index.columns]}
     generated = index_name(
         table.name, (c.name + ("_desc" if c.descending else "") for c in index.columns), index.unique
     )
     if index.name != generated:
-        lines.append(f"        name: {scalar(index.name)}")
+        spec["name"] = index.name
     if index.unique:
-        lines.append("        unique: true")
+        spec["unique"] = True
     if index.predicate is not None:
-        lines.append(f"        where: {scalar(index.predicate)}")
+        spec["where"] = index.predicate
     if index.description:
-        lines.append(f"        description: {scalar(index.description)}")
-    return lines
+        spec["description"] = index.description
+    return spec
 
 
-def _foreign_key(table: Table, fk: ForeignKey) -> list[str]:
-    lines = [f"      - columns: {_list([scalar(c) for c in fk.columns])}"]
-    target = _flow([("table", scalar(fk.ref_table)), ("columns", _list([scalar(c) for c in fk.ref_columns]))])
-    lines.append(f"        references: {target}")
+def _foreign_key(table: Table, fk: ForeignKey) -> Data:
+    spec: Data = {"columns": list(fk.columns), "references": {"table": fk.ref_table, "columns": list(fk.ref_columns)}}
     if fk.name != foreign_key_name(table.name, fk.columns):
-        lines.append(f"        name: {scalar(fk.name)}")
+        spec["name"] = fk.name
     if fk.on_delete:
-        lines.append(f"        on_delete: {scalar(fk.on_delete)}")
+        spec["on_delete"] = fk.on_delete
     if fk.on_update:
-        lines.append(f"        on_update: {scalar(fk.on_update)}")
-    return lines
+        spec["on_update"] = fk.on_update
+    return spec
 
 
-def _table(table: Table, baseline: bool, audit_default: tuple[str, ...]) -> list[str]:
-    lines = [f"  {scalar(table.name)}:", f"    description: {scalar(table.description)}"]
+def _check(prefix: int, check: Check) -> Data:
+    spec: Data = {"name": check.name[prefix:], "expression": check.expression}
+    if check.description:
+        spec["description"] = check.description
+    return spec
+
+
+def _table(table: Table, baseline: bool, audit_default: tuple[str, ...]) -> Data:
+    spec: Data = {"description": table.description}
     if not baseline and table.audit != audit_default:
-        lines.append(f"    audit: {audit_policy(table.audit)}")
+        spec["audit"] = audit_policy(table.audit)
     short = _Shorthands(table)
     indexes, keys, checks = short.written()
-    lines.append("    columns:")
-    lines += [f"      {scalar(c.name)}: {_column(table, c, short)}" for c in table.columns if not c.audit]
+    spec["columns"] = {c.name: _column(c, short) for c in table.columns if not c.audit} or None
     if len(table.primary_key) > 1:
-        lines.append(f"    primary_key: {_list([scalar(c) for c in table.primary_key])}")
-    listed = [i for i in table.indexes if id(i) not in indexes]
+        spec["primary_key"] = list(table.primary_key)
+    listed = [_index(table, i) for i in table.indexes if id(i) not in indexes]
     if listed:
-        lines.append("    indexes:")
-        for index in listed:
-            lines += _index(table, index)
-    listed_keys = [f for f in table.foreign_keys if id(f) not in keys]
-    if listed_keys:
-        lines.append("    foreign_keys:")
-        for fk in listed_keys:
-            lines += _foreign_key(table, fk)
-    listed_checks = [c for c in table.checks if id(c) not in checks]
-    if listed_checks:
-        prefix = len(check_name(table.name, ""))
-        lines.append("    checks:")
-        for check in listed_checks:
-            lines.append(f"      - name: {scalar(check.name[prefix:])}")
-            lines.append(f"        expression: {scalar(check.expression)}")
-            if check.description:
-                lines.append(f"        description: {scalar(check.description)}")
-    return lines
+        spec["indexes"] = listed
+    listed = [_foreign_key(table, f) for f in table.foreign_keys if id(f) not in keys]
+    if listed:
+        spec["foreign_keys"] = listed
+    prefix = len(check_name(table.name, ""))
+    listed = [_check(prefix, c) for c in table.checks if id(c) not in checks]
+    if listed:
+        spec["checks"] = listed
+    return spec
 
 
-def spec_text(
-    tables: Sequence[Table], description: str, *, baseline: bool, audit_default: tuple[str, ...], header: str = ""
-) -> str:
-    """The spec declaring ``tables`` (in order; audit columns of a folded policy left out), after
-    ``header`` (the editor hint line)."""
-    lines = [f"description: {scalar(description)}"]
+def spec_document(tables: Sequence[Table], description: str, *, baseline: bool, audit_default: tuple[str, ...]) -> Data:
+    """The spec declaring ``tables`` (in order; audit columns of a folded policy left out), as the data
+    its YAML reads as."""
+    document: Data = {"description": description}
     if baseline:
-        lines.append("baseline: true")
-    lines.append("tables:")
-    for table in tables:
-        lines += _table(table, baseline, audit_default)
+        document["baseline"] = True
+    document["tables"] = {t.name: _table(t, baseline, audit_default) for t in tables}
+    return document
+
+
+def spec_text(document: Data, header: str = "") -> str:
+    """``document`` (as :func:`spec_document` makes it) as YAML after ``header`` (the editor hint line):
+    the file and each table a block mapping, each column a flow mapping on its own line, each index,
+    foreign key and check a block mapping in a list, every other value in flow style."""
+    lines = []
+    for key, value in document.items():
+        if key != "tables":
+            lines.append(f"{key}: {scalar(value)}")
+            continue
+        lines.append("tables:")
+        for name, table in value.items():
+            lines.append(f"  {scalar(name)}:")
+            for part, spec in table.items():
+                if part == "columns":
+                    lines.append("    columns:")
+                    lines += [f"      {scalar(column)}: {scalar(flow)}" for column, flow in (spec or {}).items()]
+                elif part in _LISTS:
+                    lines.append(f"    {part}:")
+                    lines += [line for item in spec for line in _list_item(item)]
+                else:
+                    lines.append(f"    {part}: {scalar(spec)}")
     return header + "\n".join(lines) + "\n"
+
+
+def _list_item(item: Data) -> list[str]:
+    marks = ["- ", *["  "] * (len(item) - 1)]
+    return [f"      {mark}{key}: {scalar(value)}" for mark, (key, value) in zip(marks, item.items(), strict=True)]
+
+
+_LISTS = ("indexes", "foreign_keys", "checks")
+"""A table's parts written as a block list of block mappings."""

@@ -17,6 +17,7 @@ from schemac.migrations.manifest import MANIFEST_NAME, ManifestEntry, Published
 from schemac.migrations.published import (
     PublishedFiles,
     expected_manifest,
+    first_amended,
     locate,
     present,
     read_migration,
@@ -112,16 +113,17 @@ def classify(
 
 
 def build_refusals(
-    output: Output, published: PublishedFiles, found: dict[str, Published], settings: Settings, amend: bool
+    output: Output, published: PublishedFiles, found: dict[str, Published], settings: Settings, amend: bool | int
 ) -> list[Diagnostic]:
     """Why writing ``output`` would rewrite or contradict what is published (``found``: each listed version's
-    state; a version kept as published is no reason), or would leave a stale layout that differs from it."""
+    state; a version kept as published, or one ``amend`` renders again, is no reason), or would leave a stale
+    layout that differs from it."""
     problems: list[Diagnostic] = []
     entries = published.manifest.entries if published.manifest else ()
-    newest = entries[-1].file if entries else None
+    first = first_amended(published, amend)
     for entry in entries:
         state = found.get(entry.file)  # None: it could not be read, which is reported already
-        if state is None or (state is Published.SPEC_CHANGED and amend and entry.file == newest):
+        if state is None or (state is Published.SPEC_CHANGED and first is not None and entry.version >= first):
             continue
         shown, line = settings.relative(published.directory / entry.file), 1
         if state is Published.EDITED:  # located as check locates it
@@ -136,7 +138,7 @@ def build_refusals(
         if drift is not None:
             problems.append(drift.diagnostic)
     problems += numbering_problems(output, published).values()
-    problems += [drift.diagnostic for drift in baseline_problems(output, published, amend)]
+    problems += [drift.diagnostic for drift in baseline_problems(output, published, amend is True)]
     if not problems:  # replaying what cannot be written would say the same again
         problems += [d for d in replay_findings(output, published, settings) if d.severity == "error"]
     for path in unaccounted(output, published):
@@ -239,8 +241,9 @@ def numbering_problems(output: Output, published: PublishedFiles) -> dict[str, D
     }
 
 
-def check_dialect(output: Output, settings: Settings, base: str | None) -> list[Drift]:
-    """``check`` for one dialect: its history against ``base``, its layout, each published version's
+def check_dialect(output: Output, settings: Settings, base: str | None, allow_amendments: bool = False) -> list[Drift]:
+    """``check`` for one dialect: its history against ``base`` (each amendment since a warning with
+    ``allow_amendments``, else an error), its layout, each published version's
     state, then every other file the specs give (the manifest as a build would write it) or that lies there."""
     try:
         published = locate(settings, output.dialect)
@@ -254,8 +257,9 @@ def check_dialect(output: Output, settings: Settings, base: str | None) -> list[
     if base is not None:
         display = settings.relative(published.directory / MANIFEST_NAME)
         layouts = (output.directory, settings.other_layout_dir(output.dialect))
-        for problem in history.check_base(settings.root, layouts, output.dialect, published.manifest, base, display):
-            drift.append(Drift(problem, "history"))
+        manifest = published.manifest
+        rewrites = history.check_base(settings.root, layouts, output.dialect, manifest, base, display, allow_amendments)
+        drift += [Drift(problem, "history") for problem in rewrites]
     if published.stale is not None:
         pinned = _pinned_layout(output, published, settings)
         drift.append(Drift(pinned or _stale_layout(output, published, settings), "stale"))

@@ -60,15 +60,56 @@ class Baseline:
 
 
 @dataclass(frozen=True)
+class Amendment:
+    """One published file that ``build --amend VERSION`` rendered again: its SHA-256 before and after, why,
+    and the databases (by name) found not to have applied it; ``unverified``: those named unreachable-ok;
+    ``no_known_database``: no database of its engine was known, and the user said so (``--no-known-database``).
+
+    Nothing here proves what a database holds: anyone can write such a record, so ``check --base`` shows each
+    new one, and fails on it unless told ``--allow-amendments``."""
+
+    version: int
+    file: str
+    previous_sha256: str
+    sha256: str
+    reason: str
+    databases: tuple[str, ...]
+    unverified: tuple[str, ...] = ()
+    no_known_database: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "databases": list(self.databases),
+            "file": self.file,
+            "no_known_database": self.no_known_database,
+            "previous_sha256": self.previous_sha256,
+            "reason": self.reason,
+            "sha256": self.sha256,
+            "unverified": list(self.unverified),
+            "version": self.version,
+        }
+
+
+BEHAVIOURS = ("audit_defaults", "sqlite_plain_keys")
+"""The behaviours a manifest can say took effect at a version (its ``behaviours`` object): versions
+before it were generated without it. A manifest without the object, or without a name in it, has the
+behaviour in effect nowhere."""
+
+
+@dataclass(frozen=True)
 class Manifest:
     dialect: str
     entries: tuple[ManifestEntry, ...]
     adopted: tuple[AdoptedFile, ...] = ()
     baseline: Baseline | None = None
+    amendments: tuple[Amendment, ...] = ()
+    """Every amend of a published file, oldest first (``amendments`` in the JSON; absent when none)."""
+    behaviours: tuple[tuple[str, int], ...] = ()
+    """(behaviour of :data:`BEHAVIOURS`, the version it took effect at), in name order."""
 
     @property
     def chain(self) -> str:
-        return chain_of(self.entries, self.adopted)
+        return chain_of(self.entries, self.adopted, self.amendments)
 
     def by_file(self) -> dict[str, ManifestEntry]:
         return {e.file: e for e in self.entries}
@@ -100,7 +141,9 @@ class Manifest:
             "{\n"
             + (f'  "adopted": [\n{adopted}\n  ],\n' if adopted else "")
             + '  "algorithm": "sha256",\n'
+            + _amendments_text(self.amendments)
             + (_baseline_text(self.baseline) if self.baseline is not None else "")
+            + _behaviours_text(self.behaviours)
             + f'  "chain": {_json(self.chain)},\n'
             + f'  "dialect": {_json(self.dialect)},\n'
             + f'  "files": {f"[{chr(10)}{files}{chr(10)}  ]" if files else "[]"},\n'
@@ -119,6 +162,14 @@ def _json(value: str | int) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _amendments_text(amendments: tuple[Amendment, ...]) -> str:
+    """The ``amendments`` key as the indenting encoder writes it inside the manifest (a short list)."""
+    if not amendments:
+        return ""
+    whole = json.dumps({"amendments": [a.as_dict() for a in amendments]}, indent=2, sort_keys=True, ensure_ascii=False)
+    return whole[2:-2] + ",\n"
+
+
 def _baseline_text(b: Baseline) -> str:
     return (
         '  "baseline": {\n'
@@ -129,6 +180,13 @@ def _baseline_text(b: Baseline) -> str:
         f'    "version": {_json(b.version)}\n'
         "  },\n"
     )
+
+
+def _behaviours_text(behaviours: tuple[tuple[str, int], ...]) -> str:
+    if not behaviours:
+        return ""
+    items = ",\n".join(f"    {_json(name)}: {_json(version)}" for name, version in sorted(behaviours))
+    return f'  "behaviours": {{\n{items}\n  }},\n'
 
 
 def _entry_text(e: ManifestEntry) -> str:
@@ -212,14 +270,24 @@ def as_published(generated: ManifestEntry, published: ManifestEntry) -> Manifest
     )
 
 
-def chain_of(entries: tuple[ManifestEntry, ...], adopted: tuple[AdoptedFile, ...] = ()) -> str:
+def chain_of(
+    entries: tuple[ManifestEntry, ...], adopted: tuple[AdoptedFile, ...] = (), amendments: tuple[Amendment, ...] = ()
+) -> str:
     """SHA-256 over ``<sha256>  <file>`` lines (the ``sha256sum`` format): the adopted files, then the
-    published ones, each in the manifest's order, so that a removed, reordered or inserted file changes it."""
+    published ones, each in the manifest's order, so that a removed, reordered or inserted file changes it;
+    then one ``amended <json>`` line per amendment (none: the chain of a manifest without amendments)."""
     lines = "".join(f"{a.sha256}  {a.file}\n" for a in adopted) + "".join(f"{e.sha256}  {e.file}\n" for e in entries)
+    lines += "".join(f"amended {json.dumps(a.as_dict(), sort_keys=True, ensure_ascii=False)}\n" for a in amendments)
     return sha256_hex(lines.encode("utf-8"))
 
 
-_JSON_NAMES: dict[object, str] = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
+_JSON_NAMES: dict[object, str] = {
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+    list: "a list",
+    dict: "an object",
+}
 _ENTRY_TYPES: dict[str, type | tuple[type, ...]] = {
     "version": int,
     "name": str,
@@ -300,7 +368,9 @@ def parse_manifest(raw: bytes, display: str) -> Manifest:
         )
     adopted = _adopted(data, bad, line_of)
     baseline = _baseline(data, bad, line_of)
-    manifest = Manifest(data["dialect"], tuple(entries), adopted, baseline)
+    amendments = _amendments(data, {e.file: e.version for e in entries}, bad, line_of)
+    behaviours = _behaviours(data, bad, line_of)
+    manifest = Manifest(data["dialect"], tuple(entries), adopted, baseline, amendments, behaviours=behaviours)
     owners: dict[int, str] = {}
     for version, file in [*((a.version, a.file) for a in adopted), *((e.version, e.file) for e in entries)]:
         if version in owners:
@@ -323,7 +393,7 @@ def _typed(
     for key, kind in keys.items():
         if key not in item:
             raise bad(f"manifest {where} is missing the key '{key}'", line)
-        if not isinstance(item[key], kind) or isinstance(item[key], bool):
+        if not isinstance(item[key], kind) or (isinstance(item[key], bool) and kind is not bool):
             raise bad(f"manifest {where}.{key} must be {_JSON_NAMES[kind]}", line)
 
 
@@ -357,3 +427,68 @@ def _baseline(data: dict[str, Any], bad: Callable[..., SchemacError], line_of: C
     keys = {"name": str, "schema_fingerprint": str, "spec": str, "spec_sha256": str, "version": int}
     _typed(item, "baseline", keys, bad, line)
     return Baseline(item["version"], item["name"], item["spec"], item["spec_sha256"], item["schema_fingerprint"])
+
+
+_AMENDMENT_KEYS: dict[str, type] = {
+    "databases": list,
+    "file": str,
+    "no_known_database": bool,
+    "previous_sha256": str,
+    "reason": str,
+    "sha256": str,
+    "unverified": list,
+    "version": int,
+}
+
+
+def _amendments(
+    data: dict[str, Any], listed: dict[str, int], bad: Callable[..., SchemacError], line_of: Callable[[str], int]
+) -> tuple[Amendment, ...]:
+    """The ``amendments`` list: each names a file the manifest lists, with its version."""
+    items = data.get("amendments", [])
+    line = line_of('"amendments"')
+    if not isinstance(items, list):
+        raise bad("manifest key 'amendments' must be a list", line)
+    amendments = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise bad(f"manifest amendments[{i}] must be an object", line)
+        _typed(item, f"amendments[{i}]", _AMENDMENT_KEYS, bad, line)
+        if listed.get(item["file"]) != item["version"]:
+            raise bad(f"manifest amendments[{i}] names {item['file']!r}, version {item['version']}, not listed", line)
+        names = [*item["databases"], *item["unverified"]]
+        if not all(isinstance(name, str) for name in names):
+            raise bad(f"manifest amendments[{i}] lists a database name that is not a string", line)
+        amendments.append(
+            Amendment(
+                item["version"],
+                item["file"],
+                item["previous_sha256"],
+                item["sha256"],
+                item["reason"],
+                tuple(item["databases"]),
+                tuple(item["unverified"]),
+                item["no_known_database"],
+            )
+        )
+    return tuple(amendments)
+
+
+def _behaviours(
+    data: dict[str, Any], bad: Callable[..., SchemacError], line_of: Callable[[str], int]
+) -> tuple[tuple[str, int], ...]:
+    """The ``behaviours`` object: each known behaviour and the version it took effect at."""
+    items = data.get("behaviours", {})
+    line = line_of('"behaviours"')
+    if not isinstance(items, dict):
+        raise bad("manifest key 'behaviours' must be an object", line)
+    for name, version in items.items():
+        if name not in BEHAVIOURS:
+            raise bad(
+                f"manifest behaviours names '{name}', which this schemac does not know (it knows: "
+                f"{', '.join(BEHAVIOURS)}): a newer schemac wrote it",
+                line_of(f'"{name}"'),
+            )
+        if not isinstance(version, int) or isinstance(version, bool) or not 0 <= version <= MAX_VERSION:
+            raise bad(f"manifest behaviours.{name} must be a version, an integer from 0 to {MAX_VERSION}", line)
+    return tuple(sorted(items.items()))

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from schemac.errors import Diagnostic, SchemacError
 from schemac.migrations.manifest import (
     MANIFEST_NAME,
+    Amendment,
     Manifest,
     Published,
     adopted_state,
@@ -110,21 +111,60 @@ def states(
     return found, unreadable
 
 
-def expected_manifest(output: Output, published: PublishedFiles, amend: bool) -> tuple[Manifest, frozenset[str]]:
+def first_amended(published: PublishedFiles, amend: bool | int) -> int | None:
+    """The first published version a build renders again: none (``False``), the newest (``True``, the bare
+    ``build --amend``) or version ``amend`` and every later one (``build --amend VERSION``)."""
+    if amend is False:
+        return None
+    if amend is True:
+        entries = published.manifest.entries if published.manifest else ()
+        return entries[-1].version if entries else None
+    return amend
+
+
+@dataclass(frozen=True)
+class AmendNote:
+    """What the manifest records of a ``build --amend VERSION``: why, the databases asked (by name), and
+    whether the user said that no database of the engine is known."""
+
+    reason: str
+    databases: tuple[str, ...]
+    unverified: tuple[str, ...] = ()
+    no_known_database: bool = False
+
+
+def expected_manifest(
+    output: Output, published: PublishedFiles, amend: bool | int, note: AmendNote | None = None
+) -> tuple[Manifest, frozenset[str]]:
     """The manifest a build writes, and the files it keeps as published: every listed version that a
-    spec still gives keeps its entry and file (the newest is rendered again with ``amend``)."""
-    recorded = published.manifest.by_file() if published.manifest else {}
-    newest = published.manifest.entries[-1].file if published.manifest and published.manifest.entries else None
+    spec still gives keeps its entry and file, except those :func:`first_amended` renders again; with
+    ``note``, each of those that changes gets an amendment record."""
+    manifest = published.manifest
+    recorded = manifest.by_file() if manifest else {}
+    first = first_amended(published, amend)
     entries = []
     kept = set()
+    amendments = list(manifest.amendments) if manifest else []
     for entry in output.manifest.entries:
         old = recorded.get(entry.file)
-        if old is not None and not (amend and entry.file == newest):
+        if old is not None and (first is None or entry.version < first):
             entry = as_published(entry, old)
             kept.add(entry.file)
+        elif (
+            note is not None and old is not None and (old.sha256, old.spec_sha256) != (entry.sha256, entry.spec_sha256)
+        ):
+            rewritten = old.sha256 != entry.sha256
+            asked, left = (note.databases, note.unverified) if rewritten else ((), ())
+            unknown = rewritten and note.no_known_database
+            amendments.append(
+                Amendment(entry.version, entry.file, old.sha256, entry.sha256, note.reason, asked, left, unknown)
+            )
         entries.append(entry)
-    adopted = published.manifest.adopted if published.manifest else ()
-    return Manifest(output.dialect, tuple(entries), adopted, output.manifest.baseline), frozenset(kept)
+    adopted = manifest.adopted if manifest else ()
+    behaviours = output.manifest.behaviours
+    return Manifest(
+        output.dialect, tuple(entries), adopted, output.manifest.baseline, tuple(amendments), behaviours=behaviours
+    ), frozenset(kept)
 
 
 def unaccounted(output: Output, published: PublishedFiles) -> list[Path]:

@@ -20,6 +20,7 @@ from schemac.model import (
     column_shape,
     foreign_key_shape,
     index_shape,
+    with_created_in,
 )
 from schemac.planner.findings import ErrorSink, refuse_destructive, whole_shape_hint
 from schemac.planner.integrity import check_baseline, check_object_names, check_references, creation_order
@@ -51,15 +52,21 @@ from schemac.planner.renames import (
     resolve_table_renames,
 )
 from schemac.planner.state import Fingerprint, PlanState, SchemaAt
-from schemac.spec.audit import with_audit, without_audit
+from schemac.spec.audit import with_audit, with_time_defaults, without_audit
 from schemac.spec.names import check_name, primary_key_name
 
 
-def plan(specs: Iterable[Spec], start: PlanState | None = None) -> tuple[list[VersionPlan], list[Diagnostic]]:
+def plan(
+    specs: Iterable[Spec],
+    start: PlanState | None = None,
+    *,
+    audit_defaults_from: int | None = None,
+) -> tuple[list[VersionPlan], list[Diagnostic]]:
     """Plans for every spec, in order, with every finding that needs the schema of earlier versions.
 
     ``start`` (updated in place) resumes after versions planned earlier. Work per version follows
-    what its spec touches, not the size of the schema so far.
+    what its spec touches, not the size of the schema so far. ``audit_defaults_from``: the version from
+    which audit timestamps default to the current time (:func:`_with_time_defaults`).
     """
     state = start if start is not None else PlanState()
     base = copy.copy(state.tables)
@@ -68,7 +75,7 @@ def plan(specs: Iterable[Spec], start: PlanState | None = None) -> tuple[list[Ve
     diagnostics: list[Diagnostic] = []
     for spec in specs:
         number = state.versions
-        version = _plan_one(spec, state, diagnostics)
+        version = _plan_one(_with_creation(spec, state), state, diagnostics, audit_defaults_from)
         changes = state.end_version()
         for name, table in changes:
             history.setdefault(name, []).append((number, table))
@@ -79,13 +86,17 @@ def plan(specs: Iterable[Spec], start: PlanState | None = None) -> tuple[list[Ve
     return plans, diagnostics
 
 
-def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionPlan:
+def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic], audit_defaults_from: int | None) -> VersionPlan:
     """Update ``state`` to ``spec`` and return the operations (schema and fingerprint filled by the caller)."""
 
     def error(where: Where, code: str, message: str, hint: str = "") -> None:
         found.append(Diagnostic(spec.file, where[0], where[1], code, message, hint))
 
     spec = _as_legacy(spec, state)
+    carried: tuple[Table, ...] = ()
+    if audit_defaults_from is not None and spec.version >= audit_defaults_from:
+        spec, carried = _with_time_defaults(spec, state, carry=spec.version == audit_defaults_from)
+    declared_spec, spec = spec, dataclasses.replace(spec, tables=spec.tables + carried) if carried else spec
     table_renames = resolve_table_renames(spec, state, error)
     dropped = resolve_drops(spec, state, table_renames, error)
     apply_table_renames(state, table_renames)
@@ -125,7 +136,9 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic]) -> VersionP
     operations += [DropTable(t) for t in reversed(creation_order(dropped, _ignore))]
     changed = {diff.table: changed[diff.table] for diff in diffs if not diff.empty}
     referenced_by = _referrers(state, changed, dropped, table_renames)
-    return VersionPlan(spec, tuple(operations), {}, "", changed, (*ordered, *relisted.values()), referenced_by)
+    carried_names = {table.name for table in carried}
+    declared = (*ordered, *(table for name, table in relisted.items() if name not in carried_names))
+    return VersionPlan(declared_spec, tuple(operations), {}, "", changed, declared, referenced_by)
 
 
 def _as_legacy(spec: Spec, state: PlanState) -> Spec:
@@ -143,6 +156,38 @@ def _as_legacy(spec: Spec, state: PlanState) -> Spec:
     if all(new is old for new, old in zip(tables, spec.tables, strict=True)):
         return spec
     return dataclasses.replace(spec, tables=tuple(tables))
+
+
+def _with_creation(spec: Spec, state: PlanState) -> Spec:
+    """``spec`` with :attr:`Table.created_in` set on each table: this version for a new table, the version
+    that created it for a table listed again (under its old name when renamed)."""
+    tables = []
+    for table in spec.tables:
+        before = state.get(table.renamed_from) if table.renamed_from else None
+        before = before or state.get(table.name)
+        tables.append(with_created_in(table, before.created_in if before is not None else spec.version))
+    if all(new is old for new, old in zip(tables, spec.tables, strict=True)):
+        return spec
+    return dataclasses.replace(spec, tables=tuple(tables))
+
+
+def _with_time_defaults(spec: Spec, state: PlanState, *, carry: bool) -> tuple[Spec, tuple[Table, ...]]:
+    """``spec`` with the audit timestamps of its tables defaulting to the current time; with ``carry`` (the
+    version where ``[audit] defaults`` takes effect), also every earlier table it does not list, rename or
+    drop whose timestamps do not default yet, as it is but for those defaults: planned as if the spec
+    listed them, so that this version changes them."""
+    tables = tuple(with_time_defaults(t) for t in spec.tables)
+    if any(new is not old for new, old in zip(tables, spec.tables, strict=True)):
+        spec = dataclasses.replace(spec, tables=tables)
+    carried: list[Table] = []
+    if carry:
+        listed = {t.name for t in spec.tables} | {t.renamed_from for t in spec.tables if t.renamed_from}
+        for name in state.in_order(set(state) - listed - set(spec.drop_tables)):
+            table = with_time_defaults(state[name])
+            if table is not state[name]:
+                columns = tuple(dataclasses.replace(c, renamed_from=None) for c in table.columns)
+                carried.append(dataclasses.replace(table, columns=columns, renamed_from=None))
+    return spec, tuple(carried)
 
 
 def _ignore(where: Where, code: str, message: str, hint: str = "") -> None:

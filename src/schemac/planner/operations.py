@@ -322,7 +322,12 @@ def fills_nulls(before: Column, after: Column) -> bool:
 
 
 def _column_text(c: Column) -> str:
-    default = "" if c.default is None else f" default {c.default.value!r}"
+    if c.default is None:
+        default = ""
+    elif c.default.kind == "fn":  # a portable default: not the string it is named by
+        default = f" default {{fn: {c.default.value}}}"
+    else:
+        default = f" default {c.default.value!r}"
     enum = f" enum {list(c.enum)}" if c.enum else ""
     return f"{c.type}{' NULL' if c.nullable else ' NOT NULL'}{default}{enum}{' identity' if c.identity else ''}"
 

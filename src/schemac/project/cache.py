@@ -306,6 +306,10 @@ def key(settings: Settings) -> str:
     digest = hashlib.sha256(_tool_digest().encode())
     parts = (settings.dialects, settings.audit_default, settings.relative(settings.specs_dir), settings.min_versions)
     digest.update(repr(parts).encode())
+    if settings.plain_engines:  # engines written without their online options
+        digest.update(f"plain={sorted(settings.plain_engines)}".encode())
+    if settings.audit_defaults_from is not None:  # where audit defaults take effect (schemac.project.behaviours)
+        digest.update(f"audit_defaults_from={settings.audit_defaults_from}".encode())
     for dialect in settings.dialects:
         overrides = settings.templates_dir / dialect
         if overrides.is_dir():

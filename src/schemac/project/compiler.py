@@ -28,7 +28,7 @@ from schemac.migrations.published import locate
 from schemac.model import Spec
 from schemac.planner import PlanState, VersionPlan, plan
 from schemac.planner.state import Fingerprint
-from schemac.project import cache
+from schemac.project import behaviours, cache
 from schemac.project.cache import Rendered
 from schemac.project.progress import ProgressCallback, no_progress
 from schemac.project.settings import Settings
@@ -36,7 +36,7 @@ from schemac.project.steps import discover_steps, step_files
 from schemac.project.workers import gc_paused, in_chunks, in_worker
 from schemac.spec import audit, dialect_expressions, expressions
 from schemac.spec.reader import spec_from_document
-from schemac.spec.source import SPEC_NAME, load_document, read_bytes
+from schemac.spec.source import SPEC_NAME, Document, load_document, read_bytes
 from schemac.spec.validation import check_document
 
 EMPTY_FINGERPRINT = Fingerprint().hexdigest()
@@ -179,6 +179,13 @@ def read_spec(
         doc = load_document(data, file.display)
     except SchemacError as exc:
         return None, exc.diagnostics
+    return spec_of_document(doc, file, audit_default)
+
+
+def spec_of_document(
+    doc: Document, file: SpecFile, audit_default: tuple[str, ...]
+) -> tuple[Spec | None, list[Diagnostic]]:
+    """Validation, model and audit stages for one parsed file."""
     found = check_document(doc)
     if found:
         return None, found
@@ -315,7 +322,8 @@ def compile_project(settings: Settings, progress: ProgressCallback = no_progress
     with gc_paused():
         specs, found = read_specs(settings, progress)
         _fail_on_errors(found)
-        plans, problems = plan(specs)
+        settings = behaviours.resolve(settings, [spec.version for spec in specs])
+        plans, problems = _plan(specs, settings)
         found.extend(problems)
         problems, rendered = _finish(settings, plans, found, progress)
         _fail_on_errors(found + problems)
@@ -345,6 +353,7 @@ def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple
         raws = [_bytes_or_empty(f) for f in files]
         if found or any(not raw for raw in raws):
             return compile_project(settings, progress).outputs  # reports every finding the usual way
+        settings = behaviours.resolve(settings, [f.version for f in files])
         ids = [(f.display, hashlib.sha256(raw).hexdigest()) for f, raw in zip(files, raws, strict=True)]
         cache_key = cache.key(settings)
         snapshot = cache.load(settings, cache_key)
@@ -366,9 +375,9 @@ def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple
             reused = resume + 1
         specs, found, records = read_many(files[resume:], settings.audit_default, raws[resume:], progress)
         _fail_on_errors(found)
-        plans, problems = plan(specs[:-1], state)
+        plans, problems = _plan(specs[:-1], settings, state)
         checkpoint = state.copy()
-        last, problems_last = plan(specs[-1:], state)
+        last, problems_last = _plan(specs[-1:], settings, state)
         plans += last
         found += problems + problems_last
         problems, fresh = _finish(settings, plans[reused - resume :], found, progress)
@@ -383,6 +392,17 @@ def _compile_with_cache(settings: Settings, progress: ProgressCallback) -> tuple
         }
         cache.save(settings, cache_key, ids, located, checkpoint, snapshot, records)
         return tuple(_output(settings, name, rendered[name]) for name in settings.dialects)
+
+
+def _plan(
+    specs: list[Spec], settings: Settings, state: PlanState | None = None
+) -> tuple[list[VersionPlan], list[Diagnostic]]:
+    """:func:`~schemac.planner.plan` with the versions where ``settings`` (resolved) say behaviours take effect."""
+    return plan(specs, state, audit_defaults_from=settings.audit_defaults_from)
+
+
+def _loader(data: bytes | Callable[[], bytes]) -> Callable[[], bytes]:
+    return (lambda: data) if isinstance(data, bytes) else data
 
 
 def _bytes_or_empty(file: SpecFile) -> bytes:
@@ -440,7 +460,9 @@ def _output(settings: Settings, name: str, rendered: Sequence[Rendered | cache.P
         fingerprint = entry.schema_fingerprint
         entries.append(entry)
         files[file] = data
-    manifest = Manifest(name, tuple(entries), baseline=baseline)
+    written = [(entry.version, _loader(data)) for _, data, entry in rendered if entry.file]
+    record = behaviours.record(settings, name, written)
+    manifest = Manifest(name, tuple(entries), baseline=baseline, behaviours=record)
     files[MANIFEST_NAME] = manifest.to_text().encode("utf-8")
 
     @functools.cache

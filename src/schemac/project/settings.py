@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,12 @@ _KEYS = {
     *("specs", "migrations", "templates", "dialect", "dialects", "audit", "lint", "docs", "ignore_tables", "sqlite"),
     "dev_databases",
     "environments",
+    "mariadb",
+    "postgresql",
 }
-_AUDIT_KEYS = {"default"}
+ONLINE_ENGINES = ("mariadb", "postgresql")
+"""Engines whose settings table takes ``online = false``: the plain form (:meth:`schemac.dialects.Dialect.plain`)."""
+_AUDIT_KEYS = {"default", "defaults"}
 MIN_VERSIONS: dict[str, tuple[int, ...]] = {"sqlite": (3, 35)}
 """Engine → the oldest version a project's migrations must run on, unless its settings say
 (``[tool.schemac.sqlite] min_version``): a change ALTER makes only on newer ones is a rebuild."""
@@ -52,11 +56,28 @@ class Settings:
     """(engine, URL) of each dev database the settings name (see :mod:`schemac.project.dev_databases`)."""
     environments: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     """(name, ``db``) of each named environment (see :mod:`schemac.project.environments`)."""
+    audit_defaults: bool = False
+    """``[audit] defaults = true``: ``created_at`` and ``updated_at`` default to the current time from the
+    version where the setting takes effect (:mod:`schemac.project.behaviours`)."""
+    audit_defaults_from: int | None = None
+    """That version, once :func:`schemac.project.behaviours.resolve` has worked it out (``None``: nowhere)."""
+    plain_keys_from: int | None = None
+    """The version from which a new table's lone integer key without ``identity`` is a plain key on SQLite
+    too, once :func:`schemac.project.behaviours.resolve` has worked it out (``None``: nowhere)."""
+    recorded_behaviours: frozenset[str] = frozenset()
+    """The behaviours whose version a manifest records (the others' may still move to a later version)."""
+    plain_engines: frozenset[str] = frozenset()
+    """Engines whose settings say ``online = false`` (``[tool.schemac.mariadb]``, ``[tool.schemac.postgresql]``):
+    their migrations are written without the options and steps that make a change online
+    (:meth:`schemac.dialects.Dialect.plain`)."""
 
     def dialect(self, name: str) -> Dialect:
         """The dialect ``name`` as this project builds for it: for the oldest engine version it supports."""
         version = dict(self.min_versions).get(name)
-        return DIALECTS[name] if version is None else DIALECTS[name].at_least(version)
+        dialect = DIALECTS[name] if version is None else DIALECTS[name].at_least(version)
+        if dialect.plain_key_types and self.plain_keys_from is not None:  # where plain keys took effect
+            dialect = replace(dialect, plain_keys_from=self.plain_keys_from)
+        return dialect.plain() if name in self.plain_engines else dialect
 
     def output_dir(self, dialect: str) -> Path:
         """``migrations/`` for a single dialect; ``migrations/<dialect>/`` when there are several."""
@@ -155,12 +176,15 @@ def load_settings(root: Path) -> Settings:
         error("audit", f"audit must be a table: {header}")
     else:
         for key in sorted(set(audit) - _AUDIT_KEYS):
-            error(key, f"unknown audit setting '{key}'", "the audit table takes: default")
+            error(key, f"unknown audit setting '{key}'", "the audit table takes: default, defaults")
     groups = audit_groups(default)
     if groups is None:
         if isinstance(audit, dict):
             error("default", f"audit default must be full, none, or a list of created/updated/deleted, not {default!r}")
         groups = AUDIT_GROUPS
+    audit_defaults = audit.get("defaults", False) if isinstance(audit, dict) else False
+    if not isinstance(audit_defaults, bool):
+        error("defaults", f"audit defaults must be true or false, not {audit_defaults!r}")
     paths = {}
     for key, fallback in (("specs", "specs"), ("migrations", "migrations"), ("templates", "templates")):
         value = table.get(key, fallback)
@@ -193,6 +217,28 @@ def load_settings(root: Path) -> Settings:
                 f'sqlite min_version must be a version such as "3.35" or "3.35.5", not {value!r}',
                 'write the oldest SQLite the migrations must run on, quoted: min_version = "3.35"',
             )
+    plain_engines = set()
+    for engine in ONLINE_ENGINES:
+        engine_table = table.get(engine, {})
+        if not isinstance(engine_table, dict):
+            header = f"[tool.schemac.{engine}]" if source == "pyproject.toml" else f"[{engine}]"
+            error(engine, f"{engine} must be a table: {header}")
+            continue
+
+        def engine_error(key: str, message: str, hint: str = "", engine: str = engine) -> None:
+            """A finding at ``key`` of the engine's table (another engine's table may hold the same key)."""
+            header = re.search(rf"^\s*\[(?:tool\.schemac\.)?{engine}\]", text, re.MULTILINE)
+            skipped = text.count("\n", 0, header.start()) if header else 0
+            line = skipped + _line_of(text[header.start() :] if header else text, key)
+            found.append(Diagnostic(source, line, 1, "SC702", message, hint))
+
+        for key in sorted(set(engine_table) - {"online"}):
+            engine_error(key, f"unknown {engine} setting '{key}'", f"the {engine} table takes: online")
+        online = engine_table.get("online", True)
+        if not isinstance(online, bool):
+            engine_error("online", f"{engine} online must be true or false, not {online!r}")
+        elif not online:
+            plain_engines.add(engine)
     dev_databases, problems = dev_settings(table.get("dev_databases", {}))
     for key, message, hint in problems:
         found.append(Diagnostic(source, key_line(text, "dev_databases", key), 1, "SC702", message, hint))
@@ -214,6 +260,8 @@ def load_settings(root: Path) -> Settings:
         tuple(min_versions.items()),
         tuple(dev_databases.items()),
         tuple(sorted(environments.items())),
+        audit_defaults=audit_defaults is True,
+        plain_engines=frozenset(plain_engines),
     )
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import jinja2
 
 from schemac.dialects import Dialect
+from schemac.dialects.base import STEP_NO_TRANSACTION, STEP_TRANSACTION
 from schemac.errors import SchemacError, fail
 from schemac.model import Column, DerivedCheck, ForeignKey, Table
 from schemac.planner import (
@@ -42,26 +43,40 @@ from schemac.planner import (
 from schemac.render.sandbox import TEMPLATE_HINT, TemplateRefused, allow_for, budgeted, environment, template_error
 from schemac.render.state import VersionState, indexed_columns, keyed, renames
 from schemac.spec.checks import derived_checks
-from schemac.spec.names import primary_key_name
+from schemac.spec.names import not_null_check_name, primary_key_name
 
 __all__ = ["VersionState", "environment", "indexed_columns", "render_operation", "render_version"]
 
 Context = dict[str, Any]
 
 
+CHANGE, VALIDATE, CONCURRENT = "change", "validate", "concurrent"
+"""The steps of a lock-safe migration file (:class:`~schemac.dialects.base.LockSafe`), in the order they run."""
+
+
 @dataclass(frozen=True)
 class RenderedStatement:
-    """One SQL statement and whether re-running it is harmless."""
+    """One SQL statement, whether re-running it is harmless, and the step of a lock-safe file that runs it."""
 
     sql: str
     idempotent: bool = True
+    step: str = CHANGE
 
 
-def column_context(column: Column, dialect: Dialect, indexed: bool = False) -> Context:
-    """``identity``: what follows the type of an identity column (``Dialect.identity_sql``), else None."""
+def _lock_safe(table: str, dialect: Dialect, state: VersionState) -> bool:
+    """Whether a change to ``table`` is written lock-safe: the dialect has that form and the table is not
+    one the version creates (empty, it takes no writes to block)."""
+    return dialect.lock_safe is not None and table not in state.created
+
+
+def column_context(column: Column, dialect: Dialect, indexed: bool = False, table: Table | None = None) -> Context:
+    """``identity``: what follows the type of an identity column (``Dialect.identity_sql``), else None.
+    With ``table``, the column's type there (:meth:`~schemac.dialects.base.Dialect.column_type`)."""
     return {
         "name": dialect.ident(column.name),
-        "type": dialect.sql_type(column.type, indexed),
+        "type": dialect.sql_type(column.type, indexed)
+        if table is None
+        else dialect.column_type(table, column, indexed),
         "nullable": column.nullable,
         "default": dialect.default(column.default, column.type) if column.default is not None else None,
         "identity": (dialect.identity_sql or None) if column.identity else None,
@@ -106,7 +121,7 @@ def _create_table(op: CreateTable, dialect: Dialect, state: VersionState) -> Con
     indexed = indexed_columns(op.table)
     context: Context = {
         "table": dialect.ident(op.table.name),
-        "columns": [column_context(c, dialect, c.name in indexed) for c in op.table.columns],
+        "columns": [column_context(c, dialect, c.name in indexed, op.table) for c in op.table.columns],
         "constraints": constraint_contexts(op.table, dialect),
     }
     if dialect.table_options:
@@ -122,6 +137,8 @@ def _create_index(op: CreateIndex, dialect: Dialect, state: VersionState) -> Con
         "unique": index.unique,
         "columns": [dialect.ident(c.name) + (" DESC" if c.descending else "") for c in index.columns],
         "predicate": index.predicate if dialect.partial_indexes else None,
+        "lock_safe": _lock_safe(op.table, dialect, state)
+        and not (index.unique and (op.table, frozenset(c.name for c in index.columns)) in state.referenced),
     }
 
 
@@ -134,6 +151,7 @@ def _drop_index(op: DropIndex, dialect: Dialect, state: VersionState) -> Context
         "name": q(op.index.name),
         "table": q(op.table),
         "key_indexes": [{"name": q(fk.name), "columns": [q(c) for c in fk.columns]} for fk in serves],
+        "lock_safe": _lock_safe(op.table, dialect, state),
     }
 
 
@@ -169,6 +187,7 @@ def _add_column(op: AddColumn, dialect: Dialect, state: VersionState) -> Context
         "column": _keyed_column(op.table, op.column, dialect, state),
         "add_checks": _derived_checks(op.table, op.column, dialect),
         "references": [foreign_key_context(fk, dialect) for fk in op.foreign_keys],
+        "lock_safe": _lock_safe(op.table, dialect, state),
     }
 
 
@@ -179,15 +198,22 @@ def _drop_column(op: DropColumn, dialect: Dialect, state: VersionState) -> Conte
 def _alter_column(op: AlterColumn, dialect: Dialect, state: VersionState) -> Context:
     """``default_reset``: the default is dropped before the type change (``Dialect.retype_casts_default``), so
     ``default_changed`` then says whether the new one is set after it. ``fill``: the default written into
-    the rows holding NULL before the column becomes NOT NULL, with ``column_with_nulls`` the new definition
+    the rows holding NULL before the column becomes NOT NULL (after the statements of ``fill_before``: the
+    dialect's online clause ``fill_nulls``), with ``column_with_nulls`` the new definition
     still NULL (for an engine that changes type and nullability in one statement). ``sequence_of``: the
-    table and column as string literals, the arguments of PostgreSQL's ``pg_get_serial_sequence``."""
+    table and column as string literals, the arguments of PostgreSQL's ``pg_get_serial_sequence``.
+    ``not_null_check``: lock-safe, the check ``column IS NOT NULL`` added ``NOT VALID`` here, which the
+    validate step validates before ``SET NOT NULL`` (then a catalog lookup, not a scan under the lock); none
+    when the column gets an identity in the same change, which needs it NOT NULL at once."""
     before = column_context(op.before, dialect, (op.table, op.before.name) in state.was_keyed)
     after = _keyed_column(op.table, op.after, dialect, state)
     type_changed = before["type"] != after["type"]
     moves = _check_moves(op, dialect, state, type_changed)
     reset = type_changed and before["default"] is not None and dialect.retype_casts_default
     q = dialect.ident
+    lock_safe = _lock_safe(op.table, dialect, state)
+    gets_identity = before["identity"] != after["identity"] and after["identity"] is not None
+    later = lock_safe and before["nullable"] and not after["nullable"] and not gets_identity
     return {
         "drop_checks": [q(c.name) for c in moves.drops],
         "rename_checks": [{"old": q(old.name), "new": q(new.name)} for old, new in moves.renames],
@@ -202,7 +228,10 @@ def _alter_column(op: AlterColumn, dialect: Dialect, state: VersionState) -> Con
         "identity_changed": before["identity"] != after["identity"],
         "sequence_of": [dialect.string(dialect.ident(op.table)), dialect.string(op.after.name)],
         "fill": after["default"] if op.fills_nulls else None,
+        "fill_before": list(dialect.online_clause("fill_nulls")),
         "column_with_nulls": {**after, "nullable": True},
+        "lock_safe": lock_safe,
+        "not_null_check": q(not_null_check_name(op.table, op.after.name)) if later else None,
     }
 
 
@@ -221,7 +250,12 @@ def _alter_primary_key(op: AlterPrimaryKey, dialect: Dialect, state: VersionStat
 
 
 def _add_check(op: AddCheck, dialect: Dialect, state: VersionState) -> Context:
-    return {"table": dialect.ident(op.table), "name": dialect.ident(op.check.name), "expression": op.check.expression}
+    return {
+        "table": dialect.ident(op.table),
+        "name": dialect.ident(op.check.name),
+        "expression": op.check.expression,
+        "lock_safe": _lock_safe(op.table, dialect, state),
+    }
 
 
 def _drop_check(op: DropCheck, dialect: Dialect, state: VersionState) -> Context:
@@ -229,7 +263,11 @@ def _drop_check(op: DropCheck, dialect: Dialect, state: VersionState) -> Context
 
 
 def _add_foreign_key(op: AddForeignKey, dialect: Dialect, state: VersionState) -> Context:
-    return {"table": dialect.ident(op.table), "constraint": foreign_key_context(op.foreign_key, dialect)}
+    return {
+        "table": dialect.ident(op.table),
+        "constraint": foreign_key_context(op.foreign_key, dialect),
+        "lock_safe": _lock_safe(op.table, dialect, state),
+    }
 
 
 def _drop_foreign_key(op: DropForeignKey, dialect: Dialect, state: VersionState) -> Context:
@@ -336,18 +374,101 @@ class _NoTemplate(Exception):
 def render_operation(
     op: Operation, dialect: Dialect, env: jinja2.Environment, state: VersionState | None = None
 ) -> RenderedStatement:
-    """``op`` as ``dialect`` writes it; ``state``: what the version being rendered knows (by default nothing)."""
+    """``op`` as ``dialect`` writes it; ``state``: what the version being rendered knows (by default nothing).
+
+    Every template gets ``algorithm``: the options that make the change online (``Dialect.online_clauses``)."""
+    return render_statements(op, dialect, env, state or VersionState())[0]
+
+
+def render_statements(
+    op: Operation, dialect: Dialect, env: jinja2.Environment, state: VersionState
+) -> list[RenderedStatement]:
+    """``op``'s statement (see :func:`render_operation`), then, written lock-safe, what the validate step does
+    after it (:func:`_validations`). A lock-safe index build or drop runs in the concurrent step."""
     template, build_context, idempotent = RENDERERS[type(op)]
-    try:
-        loaded = env.get_template(template)
-    except jinja2.TemplateNotFound as missing:
-        if missing.name != template:
-            raise
-        raise _NoTemplate(template) from None
-    context = build_context(op, dialect, state or VersionState())
+    loaded = _template(env, template)
+    context = build_context(op, dialect, state)
+    context["algorithm"] = list(dialect.online_clause(online_kind(op, context)))
     with budgeted():
         allow_for(context)
-        return RenderedStatement(loaded.render(context).strip(), idempotent)
+        sql = loaded.render(context).strip()
+    step = CONCURRENT if isinstance(op, CreateIndex | DropIndex) and context["lock_safe"] else CHANGE
+    found = [RenderedStatement(sql, idempotent, step)]
+    for follow_up, follow_context, rerunnable in _validations(op, context):
+        with budgeted():
+            allow_for(follow_context)
+            sql = _template(env, follow_up).render(follow_context).strip()
+        found.append(RenderedStatement(sql, rerunnable, VALIDATE))
+    return found
+
+
+def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
+    try:
+        return env.get_template(name)
+    except jinja2.TemplateNotFound as missing:
+        if missing.name != name:
+            raise
+        raise _NoTemplate(name) from None
+
+
+def _validations(op: Operation, context: Context) -> list[tuple[str, Context, bool]]:
+    """(template, context, whether re-running it is harmless) of each statement the validate step runs after
+    ``op``, written lock-safe: every constraint it added ``NOT VALID`` validated, and a column made NOT NULL
+    through its validated check (which is then dropped: validating it again fails)."""
+    if not context.get("lock_safe"):
+        return []
+    if isinstance(op, AddCheck):
+        names = [context["name"]]
+    elif isinstance(op, AddForeignKey):
+        names = [context["constraint"]["name"]]
+    elif isinstance(op, AddColumn | AlterColumn):
+        names = [check["name"] for check in context["add_checks"]]
+    else:
+        names = []
+    table = context["table"]
+    found = [("validate_constraint.sql.j2", {"table": table, "name": name}, True) for name in names]
+    if isinstance(op, AlterColumn) and context["not_null_check"]:
+        column, check = context["column"]["name"], context["not_null_check"]
+        found.append(("set_not_null.sql.j2", {"table": table, "column": column, "check": check}, False))
+    return found
+
+
+_STEP_MARKERS = {CHANGE: "", VALIDATE: STEP_TRANSACTION, CONCURRENT: STEP_NO_TRANSACTION}
+
+
+def _in_steps(
+    statements: list[RenderedStatement], dialect: Dialect, env: jinja2.Environment
+) -> list[RenderedStatement]:
+    """A lock-safe file's statements step by step, each step opened by its marker (the first has none) and its
+    settings (:class:`~schemac.dialects.base.LockSafe`); a step with nothing to do is left out."""
+    lock_safe = dialect.lock_safe
+    if lock_safe is None:
+        return statements
+    found = []
+    for step, marker in _STEP_MARKERS.items():
+        members = [statement for statement in statements if statement.step == step]
+        if not members and step != CHANGE:
+            continue
+        settings = lock_safe.change_settings if step == CHANGE else lock_safe.scan_settings
+        context = {"marker": marker, "step": step, "settings": list(settings)}
+        with budgeted():
+            allow_for(context)
+            opener = _template(env, "step.sql.j2").render(context).strip()
+        found += [RenderedStatement(opener, True, step), *members]
+    return found
+
+
+def online_kind(op: Operation, context: Context) -> str:
+    """The kind :attr:`Dialect.online_clauses` knows ``op`` by: a column change's is named after the most it
+    changes (its type or identity, whether it holds NULL, its default); a foreign key's that names a
+    ``RESTRICT`` action is ``add_restricting_foreign_key``."""
+    if isinstance(op, AddForeignKey) and "restrict" in (op.foreign_key.on_delete, op.foreign_key.on_update):
+        return "add_restricting_foreign_key"
+    if not isinstance(op, AlterColumn):
+        return op.kind
+    if context["type_changed"] or context["identity_changed"]:
+        return "alter_column_type"
+    return "alter_column_null" if context["nullable_changed"] else "alter_column_default"
 
 
 def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operation, ...]:
@@ -355,7 +476,7 @@ def dialect_operations(version: VersionPlan, dialect: Dialect) -> tuple[Operatio
     definition here (``bigint`` → ``integer`` on SQLite) are dropped, then what the dialect cannot
     ALTER is folded into table rebuilds."""
     state = renames(version)
-    visible = tuple(_as_here(op, dialect) for op in version.operations if not _same_here(op, dialect, state))
+    visible = tuple(_as_here(op, dialect) for op in version.operations if not _same_here(op, dialect, state, version))
     operations = _with_column_keys(_rechecked(version, dialect, visible), dialect)
     return for_dialect(operations, version, dialect.in_place, dialect.rebuild_reason)
 
@@ -415,12 +536,15 @@ _WORD = re.compile(r"[a-z0-9_]+")
 """A word of an expression: a superset of the columns it names (words in its strings are counted too)."""
 
 
-def _same_here(op: Operation, dialect: Dialect, state: VersionState) -> bool:
+def _same_here(op: Operation, dialect: Dialect, state: VersionState, version: VersionPlan) -> bool:
     """Whether ``op`` changes nothing on ``dialect``: a column change that renders to the same definition
-    here and leaves its derived checks as they are (a renamed boolean on PostgreSQL has none to rename)."""
+    here and leaves its derived checks as they are (a renamed boolean on PostgreSQL has none to rename).
+    A key's type is its type in its table (``identity`` makes a plain SQLite key ``INTEGER``)."""
     if not isinstance(op, AlterColumn):
         return False
-    before, after = column_context(op.before, dialect), column_context(op.after, dialect)
+    tables = version.changed.get(op.table)
+    before = column_context(op.before, dialect, table=tables[0] if tables else None)
+    after = column_context(op.after, dialect, table=tables[1] if tables else None)
     return before == after and not _check_moves(op, dialect, state, before["type"] != after["type"])
 
 
@@ -557,7 +681,7 @@ def render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment)
 
 
 def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment) -> tuple[str, list[str]]:
-    statements = []
+    statements: list[RenderedStatement] = []
     operations = dialect_operations(plan, dialect)
     # Only the tables this version touches are rendered, so only theirs are looked up: walking the
     # whole schema here would make a build O(versions x tables).
@@ -567,12 +691,19 @@ def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment
         renames(plan),
         keyed=keyed(plan.schema[name] for name in touched if name in plan.schema),
         was_keyed=keyed([*unchanged, *(before for before, _ in plan.changed.values())]),
+        created=frozenset(op.table.name for op in operations if isinstance(op, CreateTable)),
+        referenced=_referenced(operations, plan.schema),
     )
     for op in _retyped(plan, dialect, state, operations):
         try:
-            statements.append(render_operation(op, dialect, env, state))
+            statements += render_statements(op, dialect, env, state)
         except _NoTemplate as missing:
             raise _inexpressible(plan, op, dialect, str(missing)) from None
+    if operations:
+        try:
+            statements = _in_steps(statements, dialect, env)
+        except _NoTemplate as missing:
+            raise _inexpressible(plan, operations[0], dialect, str(missing)) from None
     description = [" ".join(line.split()) for line in plan.spec.description.splitlines()]
     header = {
         "spec_file": _comment_text(plan, plan.spec.file, "spec file path", ()),
@@ -585,6 +716,22 @@ def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment
     # A template may render nothing for an operation (an override), which leaves no statement to list.
     non_idempotent = [s.sql.splitlines()[0] for s in statements if not s.idempotent and s.sql]
     return text.rstrip("\n") + "\n", non_idempotent
+
+
+def _referenced(
+    operations: tuple[Operation, ...], schema: Mapping[str, Table]
+) -> frozenset[tuple[str, frozenset[str]]]:
+    """(table, columns) each foreign key ``operations`` add references, but a table's primary key, which
+    serves it already (see ``VersionState.referenced``)."""
+    keys = [fk for op in operations if isinstance(op, CreateTable) for fk in op.table.foreign_keys]
+    keys += [op.foreign_key for op in operations if isinstance(op, AddForeignKey)]
+    keys += [fk for op in operations if isinstance(op, AddColumn) for fk in op.foreign_keys]
+    found = {(fk.ref_table, frozenset(fk.ref_columns)) for fk in keys}
+    return frozenset((table, columns) for table, columns in found if columns != _primary_key_of(schema, table))
+
+
+def _primary_key_of(schema: Mapping[str, Table], table: str) -> frozenset[str]:
+    return frozenset(schema[table].primary_key) if table in schema else frozenset()
 
 
 _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})

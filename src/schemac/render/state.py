@@ -24,6 +24,11 @@ class VersionState:
     """New table name → previous name, for the version being rendered."""
     renamed_columns: Mapping[tuple[str, str], str] = field(default_factory=lambda: MappingProxyType({}))
     """(table, new column name) → previous name, likewise."""
+    created: frozenset[str] = frozenset()
+    """The tables the version creates: empty, so a lock-safe dialect makes their indexes and keys plainly."""
+    referenced: frozenset[tuple[str, frozenset[str]]] = frozenset()
+    """(table, columns) a foreign key the version adds references: a unique index there must exist when the
+    key is added, so a lock-safe dialect builds it plainly, with the changes."""
 
 
 def renames(version: VersionPlan) -> VersionState:

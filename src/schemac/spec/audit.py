@@ -1,16 +1,19 @@
 """Audit policy and stage: which SOC 2 audit columns a table gets, and adding them with their CHECKs.
 
 A policy, per table (``audit:``) or for the project (``[tool.schemac.audit] default``), is ``full``
-(all three groups), ``none``, or a list of created/updated/deleted.
+(all three groups), ``none``, or a list of created/updated/deleted. With ``[audit] defaults = true`` the
+timestamps default to the current time (:func:`with_time_defaults`), from the version
+:mod:`schemac.project.behaviours` says.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from typing import Any
 
-from schemac.model import Column, ColumnType, Spec, Table
+from schemac.model import Column, ColumnType, Default, Spec, Table
 from schemac.spec.checks import audit_check
 
 AUDIT_GROUPS = ("created", "updated", "deleted")
@@ -40,7 +43,9 @@ _TIMESTAMP = ColumnType("timestamp")
 _TEXT = ColumnType("text")
 
 
+@functools.cache
 def _group_columns(group: str) -> tuple[Column, Column]:
+    """The two columns of ``group`` (made once: columns are immutable, so every table shares them)."""
     nullable = group == "deleted"  # soft delete: both stay NULL until the row is deleted
     return (Column(f"{group}_at", _TIMESTAMP, nullable, audit=True), Column(f"{group}_by", _TEXT, nullable, audit=True))
 
@@ -65,6 +70,25 @@ def without_audit(table: Table) -> Table:
         checks=tuple(c for c in table.checks if c.name not in added),
         audit=(),
     )
+
+
+TIME_DEFAULT = Default("fn", "now")
+"""The default ``[audit] defaults = true`` gives the audit columns of :data:`DEFAULTED_COLUMNS`."""
+DEFAULTED_COLUMNS = ("created_at", "updated_at")
+
+
+def with_time_defaults(table: Table) -> Table:
+    """``table`` with its audit ``created_at`` and ``updated_at`` defaulting to the current time (the
+    same table when they already do, or it has neither)."""
+    columns = tuple(
+        dataclasses.replace(c, default=TIME_DEFAULT)
+        if c.audit and c.name in DEFAULTED_COLUMNS and c.default != TIME_DEFAULT
+        else c
+        for c in table.columns
+    )
+    if all(new is old for new, old in zip(columns, table.columns, strict=True)):
+        return table
+    return dataclasses.replace(table, columns=columns)
 
 
 def inject(spec: Spec) -> Spec:

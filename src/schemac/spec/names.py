@@ -18,6 +18,7 @@ foreign key            ``fk_<table>_<columns>``          :func:`foreign_key_name
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 
@@ -73,3 +74,10 @@ def index_name(table: str, parts: Iterable[str], unique: bool = False) -> str:
 
 def foreign_key_name(table: str, columns: Iterable[str]) -> str:
     return "_".join(("fk", table, *columns))
+
+
+def not_null_check_name(table: str, column: str) -> str:
+    """The check ``column IS NOT NULL`` a lock-safe migration validates before ``SET NOT NULL`` and then drops:
+    short and unique per column, so that it fits the identifier limit whatever the names' lengths."""
+    digest = hashlib.sha256(f"{table}.{column}".encode()).hexdigest()[:12]
+    return f"schemac_not_null_{digest}"

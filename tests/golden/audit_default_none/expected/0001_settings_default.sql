@@ -3,12 +3,12 @@
 -- The project default audit policy is none.
 
 CREATE TABLE IF NOT EXISTS "plain_rows" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     CONSTRAINT "pk_plain_rows" PRIMARY KEY ("id")
 );
 
 CREATE TABLE IF NOT EXISTS "audited_rows" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "created_at" TEXT NOT NULL,
     "created_by" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL,
@@ -22,7 +22,7 @@ CREATE TABLE IF NOT EXISTS "audited_rows" (
 );
 
 CREATE TABLE IF NOT EXISTS "deleted_rows" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "deleted_at" TEXT,
     "deleted_by" TEXT,
     CONSTRAINT "pk_deleted_rows" PRIMARY KEY ("id"),

@@ -3,7 +3,7 @@
 -- Every audit policy.
 
 CREATE TABLE IF NOT EXISTS "default_policy" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "created_at" TEXT NOT NULL,
     "created_by" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL,
@@ -17,7 +17,7 @@ CREATE TABLE IF NOT EXISTS "default_policy" (
 );
 
 CREATE TABLE IF NOT EXISTS "full_policy" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "created_at" TEXT NOT NULL,
     "created_by" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL,
@@ -31,12 +31,12 @@ CREATE TABLE IF NOT EXISTS "full_policy" (
 );
 
 CREATE TABLE IF NOT EXISTS "no_policy" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     CONSTRAINT "pk_no_policy" PRIMARY KEY ("id")
 );
 
 CREATE TABLE IF NOT EXISTS "created_only" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "created_at" TEXT NOT NULL,
     "created_by" TEXT NOT NULL,
     CONSTRAINT "pk_created_only" PRIMARY KEY ("id"),
@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS "created_only" (
 CREATE INDEX IF NOT EXISTS "idx_created_only_created_at_desc" ON "created_only" ("created_at" DESC);
 
 CREATE TABLE IF NOT EXISTS "created_updated" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "created_at" TEXT NOT NULL,
     "created_by" TEXT NOT NULL,
     "updated_at" TEXT NOT NULL,

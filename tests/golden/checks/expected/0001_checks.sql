@@ -3,7 +3,7 @@
 -- Column checks and table checks.
 
 CREATE TABLE IF NOT EXISTS "intervals" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "starts_at" TEXT NOT NULL,
     "ends_at" TEXT,
     "length_ms" INTEGER NOT NULL,

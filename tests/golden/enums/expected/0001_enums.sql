@@ -3,7 +3,7 @@
 -- Enumerations of text and of integers.
 
 CREATE TABLE IF NOT EXISTS "answers" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "reply" TEXT NOT NULL DEFAULT 'off',
     "switch" TEXT,
     "priority" INTEGER NOT NULL DEFAULT 2,

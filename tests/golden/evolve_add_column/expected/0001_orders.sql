@@ -3,7 +3,7 @@
 -- Orders (audited) and tags (not audited).
 
 CREATE TABLE IF NOT EXISTS "orders" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "total" INTEGER NOT NULL,
     "created_at" TEXT NOT NULL,
     "created_by" TEXT NOT NULL,
@@ -20,7 +20,7 @@ CREATE TABLE IF NOT EXISTS "orders" (
 CREATE INDEX IF NOT EXISTS "idx_orders_total" ON "orders" ("total");
 
 CREATE TABLE IF NOT EXISTS "tags" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "label" TEXT NOT NULL,
     CONSTRAINT "pk_tags" PRIMARY KEY ("id")
 );

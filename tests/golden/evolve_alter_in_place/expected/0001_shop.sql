@@ -3,13 +3,13 @@
 -- Customers, orders (audited) and stock.
 
 CREATE TABLE IF NOT EXISTS "customers" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "name" TEXT NOT NULL,
     CONSTRAINT "pk_customers" PRIMARY KEY ("id")
 );
 
 CREATE TABLE IF NOT EXISTS "orders" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "total" INTEGER NOT NULL,
     "legacy" TEXT,
     "sku" TEXT,
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS "orders" (
 CREATE INDEX IF NOT EXISTS "idx_orders_sku" ON "orders" ("sku");
 
 CREATE TABLE IF NOT EXISTS "stock" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "qty" INTEGER NOT NULL,
     CONSTRAINT "pk_stock" PRIMARY KEY ("id")
 );

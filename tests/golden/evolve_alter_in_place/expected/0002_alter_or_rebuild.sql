@@ -21,7 +21,7 @@ ALTER TABLE "orders" ADD COLUMN "customer_id" INTEGER
 
 -- Rebuild "stock": ALTER TABLE cannot add a column in a key or check, NOT NULL without a default, or with a default that is not a constant, so copy every row into a new table.
 CREATE TABLE "_schemac_new_stock" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "qty" INTEGER NOT NULL,
     "counted_on" TEXT NOT NULL DEFAULT (CURRENT_DATE),
     CONSTRAINT "pk_stock" PRIMARY KEY ("id")

@@ -3,7 +3,7 @@
 -- Measures.
 
 CREATE TABLE IF NOT EXISTS "measures" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "amount" INTEGER NOT NULL,
     "label" TEXT NOT NULL,
     "ratio" REAL,

@@ -4,7 +4,7 @@
 
 -- Rebuild "measures": ALTER TABLE cannot change a column's type, nullability, default or derived checks, so copy every row into a new table.
 CREATE TABLE "_schemac_new_measures" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "amount" INTEGER NOT NULL,
     "label" TEXT NOT NULL,
     "ratio" REAL NOT NULL DEFAULT 0,

@@ -3,7 +3,7 @@
 -- Accounts.
 
 CREATE TABLE IF NOT EXISTS "accounts" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "balance" INTEGER NOT NULL,
     CONSTRAINT "pk_accounts" PRIMARY KEY ("id"),
     CONSTRAINT "ck_accounts_non_negative" CHECK (balance >= 0)

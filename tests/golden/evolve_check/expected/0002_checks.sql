@@ -4,7 +4,7 @@
 
 -- Rebuild "accounts": ALTER TABLE cannot drop a check; add a check, so copy every row into a new table.
 CREATE TABLE "_schemac_new_accounts" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "balance" INTEGER NOT NULL,
     CONSTRAINT "pk_accounts" PRIMARY KEY ("id"),
     CONSTRAINT "ck_accounts_overdraft_limit" CHECK (balance >= -500),

@@ -3,7 +3,7 @@
 -- Items and stock.
 
 CREATE TABLE IF NOT EXISTS "items" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "name" TEXT NOT NULL,
     "legacy" TEXT,
     "code" TEXT NOT NULL,
@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS "items" (
 CREATE UNIQUE INDEX IF NOT EXISTS "uq_items_code" ON "items" ("code");
 
 CREATE TABLE IF NOT EXISTS "stock" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "qty" INTEGER NOT NULL,
     "place" TEXT NOT NULL,
     CONSTRAINT "pk_stock" PRIMARY KEY ("id"),

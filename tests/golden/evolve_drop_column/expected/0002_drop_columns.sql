@@ -10,7 +10,7 @@ ALTER TABLE "items" DROP COLUMN "code";
 
 -- Rebuild "stock": ALTER TABLE cannot drop a check; drop a column that a key, check or enum uses, so copy every row into a new table.
 CREATE TABLE "_schemac_new_stock" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "place" TEXT NOT NULL,
     CONSTRAINT "pk_stock" PRIMARY KEY ("id")
 );

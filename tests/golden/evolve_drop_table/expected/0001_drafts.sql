@@ -3,18 +3,18 @@
 -- Drafts with revisions, and documents.
 
 CREATE TABLE IF NOT EXISTS "drafts" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     CONSTRAINT "pk_drafts" PRIMARY KEY ("id")
 );
 
 CREATE TABLE IF NOT EXISTS "documents" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "title" TEXT NOT NULL,
     CONSTRAINT "pk_documents" PRIMARY KEY ("id")
 );
 
 CREATE TABLE IF NOT EXISTS "draft_revisions" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "draft_id" INTEGER NOT NULL,
     CONSTRAINT "pk_draft_revisions" PRIMARY KEY ("id"),
     CONSTRAINT "fk_draft_revisions_draft_id" FOREIGN KEY ("draft_id") REFERENCES "drafts" ("id")

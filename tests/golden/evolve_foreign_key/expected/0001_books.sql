@@ -3,13 +3,13 @@
 -- Authors and books, not yet linked.
 
 CREATE TABLE IF NOT EXISTS "authors" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "name" TEXT NOT NULL,
     CONSTRAINT "pk_authors" PRIMARY KEY ("id")
 );
 
 CREATE TABLE IF NOT EXISTS "books" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "title" TEXT NOT NULL,
     "author_id" INTEGER,
     CONSTRAINT "pk_books" PRIMARY KEY ("id")

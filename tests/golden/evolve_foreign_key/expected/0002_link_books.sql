@@ -3,14 +3,14 @@
 -- Books reference their author and a new publishers table.
 
 CREATE TABLE IF NOT EXISTS "publishers" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "name" TEXT NOT NULL,
     CONSTRAINT "pk_publishers" PRIMARY KEY ("id")
 );
 
 -- Rebuild "books": ALTER TABLE cannot add a foreign key other than a new nullable column's own, so copy every row into a new table.
 CREATE TABLE "_schemac_new_books" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "title" TEXT NOT NULL,
     "author_id" INTEGER,
     "publisher_id" INTEGER,

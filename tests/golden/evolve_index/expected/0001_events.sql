@@ -3,7 +3,7 @@
 -- Events.
 
 CREATE TABLE IF NOT EXISTS "events" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "kind" TEXT NOT NULL,
     "source" TEXT NOT NULL,
     "at" TEXT NOT NULL,

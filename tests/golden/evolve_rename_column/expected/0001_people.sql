@@ -3,7 +3,7 @@
 -- People, their pets, and notes.
 
 CREATE TABLE IF NOT EXISTS "people" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "fullname" TEXT NOT NULL,
     "kind" TEXT NOT NULL,
     CONSTRAINT "pk_people" PRIMARY KEY ("id"),
@@ -13,13 +13,13 @@ CREATE TABLE IF NOT EXISTS "people" (
 CREATE INDEX IF NOT EXISTS "idx_people_fullname" ON "people" ("fullname");
 
 CREATE TABLE IF NOT EXISTS "notes" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "body" TEXT NOT NULL,
     CONSTRAINT "pk_notes" PRIMARY KEY ("id")
 );
 
 CREATE TABLE IF NOT EXISTS "pets" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "owner_id" INTEGER NOT NULL,
     CONSTRAINT "pk_pets" PRIMARY KEY ("id"),
     CONSTRAINT "fk_pets_owner_id" FOREIGN KEY ("owner_id") REFERENCES "people" ("id") ON DELETE CASCADE

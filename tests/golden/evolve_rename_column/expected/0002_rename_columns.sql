@@ -16,7 +16,7 @@ DROP INDEX IF EXISTS "idx_people_fullname";
 -- Every table that references a rebuilt one, directly or through others, is copied too, its keys pointing at the new tables: "pets".
 -- The old tables are dropped referencing ones first, so that with foreign keys on no ON DELETE action fires and no row loses its parent; each new table then takes its name, and SQLite points the keys of the others at it.
 CREATE TABLE "_schemac_new_people" (
-    "person_id" INTEGER NOT NULL,
+    "person_id" BIGINT NOT NULL,
     "name" TEXT NOT NULL,
     "category" TEXT NOT NULL,
     CONSTRAINT "pk_people" PRIMARY KEY ("person_id"),
@@ -26,7 +26,7 @@ INSERT INTO "_schemac_new_people" ("person_id", "name", "category")
     SELECT "person_id", "name", "category" FROM "people";
 CREATE INDEX IF NOT EXISTS "idx_people_name" ON "_schemac_new_people" ("name");
 CREATE TABLE "_schemac_new_pets" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "owner_id" INTEGER NOT NULL,
     CONSTRAINT "pk_pets" PRIMARY KEY ("id"),
     CONSTRAINT "fk_pets_owner_id" FOREIGN KEY ("owner_id") REFERENCES "_schemac_new_people" ("person_id") ON DELETE CASCADE

@@ -3,7 +3,7 @@
 -- Clients, their invoices, and a log.
 
 CREATE TABLE IF NOT EXISTS "clients" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "name" TEXT NOT NULL,
     "created_at" TEXT NOT NULL,
     "created_by" TEXT NOT NULL,
@@ -24,7 +24,7 @@ CREATE TABLE IF NOT EXISTS "logs" (
 CREATE INDEX IF NOT EXISTS "idx_logs_message" ON "logs" ("message");
 
 CREATE TABLE IF NOT EXISTS "invoices" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "client_id" INTEGER NOT NULL,
     CONSTRAINT "pk_invoices" PRIMARY KEY ("id"),
     CONSTRAINT "fk_invoices_client_id" FOREIGN KEY ("client_id") REFERENCES "clients" ("id")

@@ -14,7 +14,7 @@ CREATE INDEX IF NOT EXISTS "idx_events_message" ON "events" ("message");
 -- Every table that references a rebuilt one, directly or through others, is copied too, its keys pointing at the new tables: "invoices".
 -- The old tables are dropped referencing ones first, so that with foreign keys on no ON DELETE action fires and no row loses its parent; each new table then takes its name, and SQLite points the keys of the others at it.
 CREATE TABLE "_schemac_new_customers" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "name" TEXT NOT NULL,
     "created_at" TEXT NOT NULL,
     "created_by" TEXT NOT NULL,
@@ -30,7 +30,7 @@ CREATE TABLE "_schemac_new_customers" (
 INSERT INTO "_schemac_new_customers" ("id", "name", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by")
     SELECT "id", "name", "created_at", "created_by", "updated_at", "updated_by", "deleted_at", "deleted_by" FROM "customers";
 CREATE TABLE "_schemac_new_invoices" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "client_id" INTEGER NOT NULL,
     CONSTRAINT "pk_invoices" PRIMARY KEY ("id"),
     CONSTRAINT "fk_invoices_client_id" FOREIGN KEY ("client_id") REFERENCES "_schemac_new_customers" ("id")

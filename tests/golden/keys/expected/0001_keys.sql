@@ -3,7 +3,7 @@
 -- Keys, references, unique columns and indexes; children are listed before their parents.
 
 CREATE TABLE IF NOT EXISTS "orders" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "number" TEXT NOT NULL,
     "status" TEXT NOT NULL,
     "placed_at" TEXT NOT NULL,
@@ -20,7 +20,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS "uq_orders_open_number" ON "orders" ("number")
 CREATE INDEX IF NOT EXISTS "idx_orders_placed_at_desc_id" ON "orders" ("placed_at" DESC, "id");
 
 CREATE TABLE IF NOT EXISTS "products" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "sku" TEXT NOT NULL,
     "parent_id" INTEGER,
     CONSTRAINT "pk_products" PRIMARY KEY ("id"),
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS "line_items" (
 );
 
 CREATE TABLE IF NOT EXISTS "shipments" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "order_id" INTEGER NOT NULL,
     "position" INTEGER NOT NULL,
     "tracking" TEXT NOT NULL,

@@ -3,7 +3,7 @@
 -- A project template overrides the packaged index template; the table template stays packaged.
 
 CREATE TABLE IF NOT EXISTS "notes" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "title" TEXT NOT NULL,
     "state" TEXT NOT NULL,
     CONSTRAINT "pk_notes" PRIMARY KEY ("id"),

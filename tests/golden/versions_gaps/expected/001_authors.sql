@@ -3,7 +3,7 @@
 -- Authors.
 
 CREATE TABLE IF NOT EXISTS "authors" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "name" TEXT NOT NULL,
     CONSTRAINT "pk_authors" PRIMARY KEY ("id")
 );

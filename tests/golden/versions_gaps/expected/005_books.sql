@@ -4,7 +4,7 @@
 -- Two paragraphs of description, with extra spaces.
 
 CREATE TABLE IF NOT EXISTS "books" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "author_id" INTEGER NOT NULL,
     "title" TEXT NOT NULL,
     CONSTRAINT "pk_books" PRIMARY KEY ("id"),

@@ -3,7 +3,7 @@
 -- Reviews of books.
 
 CREATE TABLE IF NOT EXISTS "reviews" (
-    "id" INTEGER NOT NULL,
+    "id" BIGINT NOT NULL,
     "book_id" INTEGER NOT NULL,
     "stars" INTEGER NOT NULL,
     "created_at" TEXT NOT NULL,

@@ -38,8 +38,8 @@ CREATE TABLE IF NOT EXISTS `products` (
     CONSTRAINT `ck_products_deleted_by` CHECK ((deleted_at IS NULL AND deleted_by IS NULL) OR (deleted_at IS NOT NULL AND deleted_by IS NOT NULL AND length(deleted_by) > 0))
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE INDEX IF NOT EXISTS `idx_products_kind_listed_at_desc` ON `products` (`kind`, `listed_at` DESC);
+CREATE INDEX IF NOT EXISTS `idx_products_kind_listed_at_desc` ON `products` (`kind`, `listed_at` DESC) ALGORITHM=NOCOPY LOCK=NONE;
 
-CREATE INDEX IF NOT EXISTS `idx_products_title` ON `products` (`title`);
+CREATE INDEX IF NOT EXISTS `idx_products_title` ON `products` (`title`) ALGORITHM=NOCOPY LOCK=NONE;
 
-CREATE UNIQUE INDEX IF NOT EXISTS `uq_products_sku` ON `products` (`sku`);
+CREATE UNIQUE INDEX IF NOT EXISTS `uq_products_sku` ON `products` (`sku`) ALGORITHM=NOCOPY LOCK=NONE;

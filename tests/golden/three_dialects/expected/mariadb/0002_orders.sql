@@ -16,7 +16,7 @@ CREATE TABLE IF NOT EXISTS `orders` (
     CONSTRAINT `ck_orders_updated_by` CHECK (length(updated_by) > 0)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
-CREATE INDEX IF NOT EXISTS `idx_orders_status` ON `orders` (`status`);
+CREATE INDEX IF NOT EXISTS `idx_orders_status` ON `orders` (`status`) ALGORITHM=NOCOPY LOCK=NONE;
 
 CREATE TABLE IF NOT EXISTS `order_lines` (
     `order_id` CHAR(36) NOT NULL,
