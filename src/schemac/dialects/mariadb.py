@@ -382,7 +382,6 @@ class MariaDBDatabase(Database):
         first). A row is taken over once ``watch`` has seen it unchanged for a whole lease, with no schema
         change running on this node and its holder's session running no statement here; the row lock's
         wait is bounded by ``remaining`` seconds."""
-        lease = f"DATE_ADD(UTC_TIMESTAMP(6), INTERVAL {round(self.lock_lease * 1_000_000)} MICROSECOND)"
         bounded = (
             f"SET STATEMENT max_statement_time = {max(remaining, 0.001):.3f}, "
             f"innodb_lock_wait_timeout = {max(1, math.ceil(remaining))} FOR "
@@ -403,7 +402,7 @@ class MariaDBDatabase(Database):
                 return False
             self.execute(
                 f"REPLACE INTO {LOCK_TABLE} (name, holder, node, session, acquired_at, expires_at) "
-                f"VALUES (%s, %s, @@wsrep_node_name, CONNECTION_ID(), UTC_TIMESTAMP(6), {lease})",
+                f"VALUES (%s, %s, @@wsrep_node_name, CONNECTION_ID(), UTC_TIMESTAMP(6), {self._lease_end})",
                 (self.lock_row, holder),
             )
             self.commit()
@@ -413,6 +412,11 @@ class MariaDBDatabase(Database):
             if exc.args and exc.args[0] in self.lock_conflicts:
                 return False
             raise
+
+    @property
+    def _lease_end(self) -> str:
+        """SQL for when a lease taken or renewed now ends, by the server's clock."""
+        return f"DATE_ADD(UTC_TIMESTAMP(6), INTERVAL {round(self.lock_lease * 1_000_000)} MICROSECOND)"
 
     def _schema_changing(self) -> bool:
         """Whether a session or replication applier of this node runs a statement that changes a schema. In
@@ -427,8 +431,7 @@ class MariaDBDatabase(Database):
         """Push the lease of ``holder``'s row forward; whether the row was still ``holder``'s. Each renewal
         changes ``expires_at``, even under a clock set back, so that a waiting applier sees it."""
         cursor = self._run(
-            f"UPDATE {LOCK_TABLE} SET expires_at = GREATEST(expires_at + INTERVAL 1 MICROSECOND, "
-            f"DATE_ADD(UTC_TIMESTAMP(6), INTERVAL {round(self.lock_lease * 1_000_000)} MICROSECOND)) "
+            f"UPDATE {LOCK_TABLE} SET expires_at = GREATEST(expires_at + INTERVAL 1 MICROSECOND, {self._lease_end}) "
             "WHERE name = %s AND holder = %s",
             (self.lock_row, holder),
         )

@@ -24,7 +24,7 @@ from schemac.dialects.connections import Target, connect, parse_url
 from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations.manifest import MANIFEST_NAME
 from schemac.migrations.published import AmendNote, PublishedFiles
-from schemac.project.dev_databases import _on_this_machine as on_this_machine
+from schemac.project.dev_databases import on_this_machine
 from schemac.project.environments import DATABASE_VARIABLE, FROM_ENVIRONMENT, database_url
 from schemac.project.settings import Settings, setting_diagnostic
 

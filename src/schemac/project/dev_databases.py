@@ -112,7 +112,7 @@ def read_settings(value: Any) -> tuple[dict[str, str], list[tuple[str, str, str]
         if target.dialect != key:
             problems.append((key, f"{expected}, not {target.shown}", f"for example {EXAMPLES[key]}"))
             continue
-        if not _on_this_machine(url):
+        if not on_this_machine(url):
             problems.append(
                 (
                     key,
@@ -126,7 +126,7 @@ def read_settings(value: Any) -> tuple[dict[str, str], list[tuple[str, str, str]
     return found, problems
 
 
-def _on_this_machine(url: str) -> bool:
+def on_this_machine(url: str) -> bool:
     """Whether ``url`` names one server on this machine (``localhost``, a loopback address, or none: the
     local socket) and holds no ``?…`` parameters, which could name another host (libpq's ``host=``,
     ``service=``). A host list (``a,b``: libpq tries each) or a name that only starts like an address
