@@ -3,7 +3,8 @@
 ``python -m benchmarks.import_bench [--tables 1000] [--repeats 3] [--engines sqlite,postgresql,mariadb]
 [--json]``. A synthetic project of ``--tables`` tables (:mod:`benchmarks.generate`, without partial
 indexes: MariaDB has none) is built and its tables made in a new database on each engine; then, on that
-database, each figure is the median of its repeats:
+database, each figure is the median of its repeats (the command and the peer take turns, so that a busy
+moment of the machine falls on both):
 
 - ``schemac import --db URL --project NEW``: the command writing into a new project (start-up, connect,
   read, map, write), the URL given in ``SCHEMAC_DB`` as a password would be;
@@ -236,16 +237,16 @@ class ImportBench:
     def measure(self, engine: str, url: str) -> None:
         assert read_catalog(url) == self.tables, "the reader found every table"
         peer = peer_command(engine, url)
-        peer_samples = [run_child(*peer) for _ in range(self.repeats)] if isinstance(peer, tuple) else []
-        peer_value = median(peer_samples) if peer_samples else None
+        peer_samples: list[float] = []
         peer_note = peer if isinstance(peer, str) else ""
-
         problem = import_available()
-        row = Row(self.tables, "schemac import", None, peer=PEERS[engine], peer_value=peer_value)
-        row.peer_samples = peer_samples
+        row = Row(self.tables, "schemac import", None, peer=PEERS[engine])
         row.note = "; ".join(n for n in (problem, peer_note) if n)
-        if not problem:
-            for attempt in range(self.repeats):
+        # The peer and schemac take turns, so that both see the machine as it is at that moment.
+        for attempt in range(self.repeats):
+            if isinstance(peer, tuple):
+                peer_samples.append(run_child(*peer))
+            if not problem:
                 target = self.work / f"imported_{engine}_{attempt}"
                 shutil.rmtree(target, ignore_errors=True)
                 target.mkdir()
@@ -254,7 +255,9 @@ class ImportBench:
                 row.samples.append(run_child(command, dict(os.environ, SCHEMAC_DB=url)))
                 written = list((target / "specs").glob("*.yaml"))
                 assert len(written) == 1, f"schemac import wrote one spec ({written})"
-            row.value = median(row.samples)
+        peer_value = median(peer_samples) if peer_samples else None
+        row.peer_value, row.peer_samples = peer_value, peer_samples
+        row.value = median(row.samples) if row.samples else None
         self.add(engine, row)
 
         samples = [timed(lambda: read_catalog(url)) for _ in range(self.repeats)]

@@ -316,6 +316,42 @@ def test_a_database_that_applied_the_version_or_a_later_one_refuses_it(sqlite_pr
     assert {p: p.read_bytes() for p in sorted((sqlite_project / "migrations").rglob("*.*"))} == before
 
 
+def test_a_database_the_loader_runner_applied_refuses_it(sqlite_project: Path, tmp_path: Path) -> None:
+    """The first user's runner records what it ran in its own ``_migrations`` table, not in schemac's history:
+    a database it brought to version 3 refuses an amend of version 2, which it ran."""
+    theirs = tmp_path / "theirs.db"
+    runner = Runner(theirs)
+    assert runner.apply(sqlite_project / "migrations" / "sqlite") == [1, 2, 3]
+    runner.close()
+    (sqlite_project / "specs" / "0002_notes.yaml").write_text(NOTES.replace("Notes.", "All notes."))
+    before = {p: p.read_bytes() for p in sorted((sqlite_project / "migrations").rglob("*.*"))}
+    options = ["--reason", "r", "--unverified-env", "staging", "--no-known-database"]
+    refused = run(sqlite_project, "build", "--amend", "2", *options, "--db", str(theirs))
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.splitlines() == [
+        f"{theirs}:1:1: SC533 --db ({theirs}) (its _migrations table) has applied version 2, and build --amend 2 "
+        "changes its file 0002_notes.sql (hint: a file a database applied stays as it is: change the schema with a "
+        "follow-up spec)",
+        "schemac.toml:3:1: SC533 environment 'production' has applied version 2, and build --amend 2 changes its "
+        "file 0002_notes.sql (hint: a file a database applied stays as it is: change the schema with a follow-up "
+        "spec)",
+    ]
+    assert {p: p.read_bytes() for p in sorted((sqlite_project / "migrations").rglob("*.*"))} == before
+    # a _migrations that cannot be read: the database cannot be asked, as one that cannot be reached
+    with sqlite3.connect(theirs) as con:
+        con.executescript(
+            "ALTER TABLE _migrations RENAME TO gone; CREATE VIEW _migrations AS SELECT version FROM gone; "
+            "DROP TABLE gone;"
+        )
+    con.close()
+    refused = run(sqlite_project, "build", "--amend", "2", *options, "--db", str(theirs))
+    assert refused.stderr.splitlines()[0] == (
+        f"{theirs}:1:1: SC534 --db ({theirs}) cannot be reached (cannot read its _migrations table: no such table: "
+        "main.gone), so whether it has applied version 2 or a later one cannot be told (hint: make it reachable, "
+        "or leave that --db out)"
+    )
+
+
 def test_a_database_that_cannot_be_asked_refuses_it_unless_named_unverified(
     sqlite_project: Path, tmp_path: Path
 ) -> None:

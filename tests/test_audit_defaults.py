@@ -248,3 +248,41 @@ def test_a_manifest_with_a_bad_behaviours_record_is_refused(
     done = run_cli("check", "--project", project)
     assert done.returncode == 1
     assert done.stderr.startswith("migrations/manifest.json:") and f"SC505 {message}" in done.stderr
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_an_import_folds_audit_columns_with_their_defaults_into_the_policy(
+    engine: str, make_project: Callable[..., Path], database_factory: Callable[[str], str]
+) -> None:
+    """A database built with the setting imports into a project with it as tables under the audit policy
+    (no audit column written out), and round-trips: the imported spec builds a database that verifies
+    clean, and the original verifies clean against it. Without the setting, no policy gives such columns."""
+    source = make_project({"0001_items.yaml": ITEMS}, f'dialects = ["{engine}"]\n{ON}', name="source")
+    schemac.build(source)
+    original = database_factory(engine)
+    schemac.apply(source, original)
+
+    imported = make_project({}, f'dialects = ["{engine}"]\n{ON}', name="imported")
+    result = schemac.import_spec(imported, db=original)
+    text = result.path.read_text(encoding="utf-8")
+    assert "created_at" not in text and "updated_at" not in text, text
+    assert "audit: [created]" in text
+    schemac.build(imported)
+    rebuilt = database_factory(engine)
+    schemac.apply(imported, rebuilt)
+    assert schemac.verify(imported, rebuilt).differences == ()
+    assert len(_insert_without_audit_times(rebuilt)) == 2
+    with opened(original) as database:  # the original under the imported project: its history replaced
+        database.execute("DROP TABLE schemac_history")
+        if engine == "mariadb":
+            database.execute("DROP TABLE schemac_progress")
+    assert schemac.baseline(imported, original, 1).recorded == (1,)
+    assert schemac.verify(imported, original).differences == ()
+
+    plain = make_project({}, f'dialects = ["{engine}"]\n', name="plain")
+    with pytest.raises(schemac.SchemacError) as refused:
+        schemac.import_spec(plain, db=original, tables=["events"])
+    assert [str(d).split(":1:1: ", 1)[1] for d in refused.value.diagnostics] == [
+        "SC616 table 'events' can only be described by a baseline spec: its audit columns (created_at, created_by) "
+        "are not those an audit policy adds (hint: import with --baseline, or leave the table out with --tables)"
+    ]

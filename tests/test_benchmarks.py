@@ -82,7 +82,9 @@ def test_stall_benchmark_smoke_run_measures_both_forms_on_each_server() -> None:
     )
     for row in runs.values():
         assert row["rows"] == 50
-        assert (row["stall"] > 0 and row["migration"] > 0) or row["note"].startswith("skipped: "), row
+        # The migration's time is apply's execution_ms: a change to 50 rows can take under a millisecond.
+        measured = row["stall"] > 0 and row["migration"] is not None and row["migration"] >= 0
+        assert measured or row["note"].startswith("skipped: "), row
     assert runs["mariadb", "add column", "lock-safe"]["sql"].endswith(", ALGORITHM=INSTANT;")
     assert "ALGORITHM" not in runs["mariadb", "add column", "plain"]["sql"]
     assert runs["mariadb", "add check", "lock-safe"]["sql"] == runs["mariadb", "add check", "plain"]["sql"]

@@ -194,3 +194,38 @@ def test_indexing_an_existing_text_column_and_dropping_the_index_again(
     # MariaDB cannot index TEXT: the column becomes VARCHAR(255) while the unique index exists.
     expected = {"sqlite": ["text"] * 3, "postgresql": ["text"] * 3, "mariadb": ["text", "varchar(255)", "text"]}
     assert email_types == expected[engine]
+
+
+CUSTOMERS = """description: Customers.
+tables:
+  customers:
+    audit: none
+    columns:
+      id: {type: integer}
+      email: {type: string(120), primary_key: true}
+"""
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_key_to_a_primary_key_the_same_version_makes_comes_after_it(
+    engine: str, tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    """The primary key moves to ``email`` and a new table references ``email`` in the same version: the key
+    change comes before the new table, whose foreign key needs it (before: CREATE TABLE first, refused)."""
+    project = tmp_path / "project"
+    (project / "specs").mkdir(parents=True)
+    (project / "schemac.toml").write_text(f'dialects = ["{engine}"]\n', encoding="utf-8")
+    first = CUSTOMERS.replace("{type: integer}", "{type: integer, primary_key: true}").replace(
+        "{type: string(120), primary_key: true}", "{type: string(120)}"
+    )
+    badges = "  badges:\n    audit: none\n    columns:\n      id: {type: integer, primary_key: true}\n"
+    badges += "      customer_email: {type: string(120), references: customers.email}\n"
+    (project / "specs" / "0001_customers.yaml").write_text(first, encoding="utf-8")
+    (project / "specs" / "0002_badges.yaml").write_text(CUSTOMERS + badges, encoding="utf-8")
+    schemac.build(project)
+    sql = (project / "migrations" / "0002_badges.sql").read_text(encoding="utf-8")
+    if engine != "sqlite":  # SQLite rebuilds the table after the other changes, and checks keys at commit
+        assert sql.index("PRIMARY KEY") < sql.index("CREATE TABLE")
+    url = database_factory(engine)
+    assert [m.version for m in schemac.apply(project, url).applied] == [1, 2]
+    assert schemac.verify(project, url).differences == ()

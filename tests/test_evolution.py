@@ -95,6 +95,15 @@ CASES = {
         "INSERT INTO authors VALUES (1, 'Ann'); INSERT INTO books VALUES (1, 'Book', 1), (2, 'Other', NULL);",
         {"SELECT * FROM books ORDER BY id": [(1, "Book", 1, None), (2, "Other", None, None)]},
     ),
+    "evolve_referenced_unique": Case(
+        "INSERT INTO products VALUES (1, 'a'), (2, 'b'); INSERT INTO customers VALUES (1, 'ann@example.com');"
+        "INSERT INTO invoices VALUES (7, 'ann@example.com');",
+        {
+            "SELECT id, email, code FROM customers": [(1, "ann@example.com", None)],
+            "SELECT * FROM invoices": [(7, "ann@example.com")],
+            "SELECT sku FROM products ORDER BY id": [("a",), ("b",)],
+        },
+    ),
     "evolve_drop_table": Case(
         "INSERT INTO drafts VALUES (1); INSERT INTO draft_revisions VALUES (1, 1);"
         "INSERT INTO documents VALUES (1, 'Doc');",

@@ -329,8 +329,11 @@ def test_a_ddl_statement_longer_than_the_lease_keeps_the_lock(
         waiting = threading.Thread(target=wait_for_the_lock)
         with holder.locked(5):
             waiting.start()
+            # A check worked out for each row keeps the copy going for seconds, however fast the machine.
+            slow = "ADD CONSTRAINT slow CHECK (SHA2(REPEAT(pad, 50), 512) <> '')"
             alter = threading.Thread(
-                target=holder.execute, args=("ALTER TABLE big ADD COLUMN extra INT NOT NULL DEFAULT 0, ALGORITHM=COPY",)
+                target=holder.execute,
+                args=(f"ALTER TABLE big ADD COLUMN extra INT NOT NULL DEFAULT 0, {slow}, ALGORITHM=COPY",),
             )
             alter.start()
             with opened(node3) as watcher:

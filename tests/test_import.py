@@ -434,6 +434,58 @@ def test_from_sql_writes_the_baseline_that_verifies_against_what_the_files_built
     assert schemac.verify(project, str(tmp_path / "legacy.db")).differences == ()
 
 
+def test_a_live_database_imported_as_the_baseline_verifies_and_evolves(tmp_path: Path) -> None:
+    """A hand-written SQLite database with checks named by hand, imported with ``--baseline`` into a project
+    that adopted no file: the checks keep their names (``constraint:``); ``baseline`` has no file to record,
+    and ``verify`` compares a database that records nothing with the baseline spec; a later version that
+    rebuilds the table keeps the names, and the database verifies after ``apply``."""
+    db = tmp_path / "app.db"
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "CREATE TABLE products (id INTEGER PRIMARY KEY, price REAL NOT NULL, sku TEXT NOT NULL, "
+            "CONSTRAINT products_price_check CHECK (price > 0), CONSTRAINT sku_not_blank CHECK (sku <> ''), "
+            "CONSTRAINT ck_products_2nd CHECK (id > 0))"
+        )
+        con.execute("INSERT INTO products VALUES (1, 9.5, 'a')")
+    con.close()
+    project = tmp_path / "app"
+    project.mkdir()
+    result = run_cli("import", "--db", str(db), "--baseline", "-p", str(project))
+    assert (result.returncode, result.stderr) == (0, "")
+    text = (project / "specs" / "0001_baseline.yaml").read_text(encoding="utf-8")
+    assert text.endswith(
+        "    checks:\n"
+        "      - name: price\n"
+        "        constraint: products_price_check\n"
+        '        expression: "price > 0"\n'
+        "      - name: sku_not_blank\n"
+        "        constraint: sku_not_blank\n"
+        "        expression: \"sku <> ''\"\n"
+        "      - name: ck_products_2nd\n"  # ck_<table>_ and a name no spec can give: named as it is
+        "        constraint: ck_products_2nd\n"
+        '        expression: "id > 0"\n'
+    ), text
+    schemac.build(project)
+    assert schemac.baseline(project, str(db)).recorded == ()
+    verified = schemac.verify(project, str(db))
+    assert (verified.version, verified.differences) == (1, ())
+    sqlite3.connect(tmp_path / "empty.db").close()  # a database with none of the baseline's tables: at no version
+    verified = schemac.verify(project, str(tmp_path / "empty.db"))
+    assert (verified.version, verified.differences) == (None, ())
+    later = text.replace("baseline: true\n", "").replace('description: "The schema', 'description: "Cheap; the')
+    later += '      - name: cheap\n        expression: "price < 1000"\n'
+    (project / "specs" / "0002_cheap.yaml").write_text(later, encoding="utf-8")
+    schemac.build(project)
+    sql = (project / "migrations" / "0002_cheap.sql").read_text(encoding="utf-8")
+    assert 'CONSTRAINT "products_price_check" CHECK (price > 0)' in sql and "ck_products_cheap" in sql
+    assert [m.version for m in schemac.apply(project, str(db)).applied] == [2]
+    verified = schemac.verify(project, str(db))
+    assert (verified.version, verified.differences) == (2, ())
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT * FROM products").fetchall() == [(1, 9.5, "a")]
+    con.close()
+
+
 def test_from_sql_runs_the_files_in_loader_order_and_refuses_bad_input(tmp_path: Path) -> None:
     sql = tmp_path / "sql"
     sql.mkdir()
@@ -596,8 +648,6 @@ def test_what_is_approximated_or_left_out_is_a_warning_with_its_name(tmp_path: P
         f"deleted is never given again: a spec cannot express an autoincrement {PART}",
         f"{db}:1:1: SC615 unnamed check 'notes' is not imported: a spec cannot express an unnamed check "
         f"(CHECK (length(body) < 1000)) {KEEP}",
-        f"{db}:1:1: SC615 check 'positive_length' is not imported: a spec cannot express a check "
-        f"(on notes: a spec names a check ck_notes_<name>) {KEEP}",
         f"{db}:1:1: SC617 column 'notes.title' is varchar(40), which no logical type gives on sqlite: imported as "
         "text (hint: verify will report the difference until the column is sqlite's type for text)",
         f"{db}:1:1: SC617 column 'notes.score' is numeric(5,2), which no logical type gives on sqlite: imported as "
@@ -607,6 +657,8 @@ def test_what_is_approximated_or_left_out_is_a_warning_with_its_name(tmp_path: P
     # The enum check is not exactly the one schemac writes ("kind" quoted): it stays a check, so verify agrees.
     assert "      kind: {type: text, default: memo}\n" in text
     assert "      - name: kind_enum\n        expression: \"kind IN ('memo', 'todo')\"\n" in text
+    # A check named other than ck_<table>_<name> keeps its name as its constraint's.
+    assert "      - name: positive_length\n        constraint: positive_length\n" in text
     assert '      score: {type: "decimal(5,2)", nullable: true, default: {sql: "1.50"}}\n' in text  # its text kept
     assert findings(lambda: schemac.import_spec(project, db=db, baseline=True, strict=True, slug="again"))[
         0

@@ -9,6 +9,7 @@ is skipped, and fails under ``CI=true``.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable
 from dataclasses import replace
@@ -431,6 +432,54 @@ def test_reader_batches_its_queries(
     assert counts[0] == counts[1] <= 12
 
 
+def test_the_postgresql_reader_asks_on_a_second_connection_and_does_without_one(
+    database_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Constraints and indexes are read on a second connection while the first reads the columns; when no
+    second connection can be made, or a query fails on it, the first asks instead and the catalog is the same."""
+    from schemac.dialects import connections
+    from schemac.dialects.base import Database
+
+    url = database_factory("postgresql")
+    run(
+        url,
+        [
+            "CREATE TABLE a (id integer PRIMARY KEY, code varchar(9) UNIQUE, CHECK (id > 0))",
+            "CREATE TABLE b (id integer PRIMARY KEY, a_id integer REFERENCES a (id))",
+            "CREATE INDEX ix_b_a_id ON b (a_id DESC)",
+        ],
+    )
+    beside: list[Database] = []  # the test's read() connects first, by its own name for connect()
+    original_connect, original_query = connections.connect, Database.query
+
+    def second(target: Any, timeout: float, **options: Any) -> Database:
+        beside.append(original_connect(target, timeout, **options))
+        return beside[-1]
+
+    monkeypatch.setattr(connections, "connect", second)
+    expected = read(url)
+    assert len(beside) == 1
+    assert [t.name for t in expected.tables] == ["a", "b"]
+    assert expected.tables[1].indexes and expected.tables[0].checks and expected.tables[1].foreign_keys
+
+    def refused(target: Any, timeout: float, **options: Any) -> Database:
+        raise OSError("too many connections")
+
+    monkeypatch.setattr(connections, "connect", refused)
+    assert read(url) == expected
+
+    def failing_beside(self: Database, sql: str, params: Any = ()) -> Any:
+        if self in beside:
+            raise RuntimeError("the second connection fails")
+        return original_query(self, sql, params)
+
+    beside.clear()
+    monkeypatch.setattr(connections, "connect", second)
+    monkeypatch.setattr(Database, "query", failing_beside)
+    assert read(url) == expected
+    assert len(beside) == 1
+
+
 # --- round trip of the import fixture --------------------------------------------------------------
 
 
@@ -490,6 +539,50 @@ def test_import_round_trip_of_the_fixture(engine: str, tmp_path: Path, database_
     assert schemac.baseline(imported, source, versions[-1]).recorded == versions
     assert schemac.verify(imported, source).differences == ()
     assert shape(read(fresh)) == shape(read(source))
+
+
+NAMED_CHECKS = {
+    "postgresql": (
+        "CREATE TABLE products (id bigint PRIMARY KEY, price numeric(10,2) NOT NULL CHECK (price > 0), "
+        "sku text NOT NULL, CONSTRAINT sku_not_blank CHECK (sku <> ''))",
+        [("price", "products_price_check"), ("sku_not_blank", "sku_not_blank")],
+    ),
+    "mariadb": (
+        "CREATE TABLE products (id bigint PRIMARY KEY, price decimal(10,2) NOT NULL CHECK (price > 0), "
+        "sku varchar(40) NOT NULL, CONSTRAINT sku_not_blank CHECK (sku <> '')) "
+        "DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+        [("price", "price"), ("sku_not_blank", "sku_not_blank")],
+    ),
+}
+"""A table whose checks the engine named, or its author did, other than ``ck_<table>_<name>``: the spec
+names of its checks and their constraints."""
+
+
+@pytest.mark.parametrize("engine", SERVERS)
+def test_checks_named_by_the_engine_or_by_hand_keep_their_names(
+    engine: str, tmp_path: Path, database_factory: Callable[[str], str]
+) -> None:
+    """A check named other than ``ck_<table>_<name>`` (PostgreSQL names a column's ``<table>_<column>_check``,
+    MariaDB after the column) is imported with its constraint's name, so that the round trip verifies clean:
+    the imported spec builds a database with the same names, and the original verifies against it."""
+    statement, named = NAMED_CHECKS[engine]
+    source = database_factory(engine)
+    run(source, [statement])
+    project = tmp_path / "imported"
+    project.mkdir()
+    (project / "schemac.toml").write_text(f'dialects = ["{engine}"]\n', encoding="utf-8")
+    result = schemac.import_spec(project, db=source)
+    assert result.warnings == ()
+    text = result.path.read_text(encoding="utf-8")
+    listed = re.findall(r"- name: (\w+)\n +constraint: (\w+)\n", text)
+    assert listed == named, text
+    schemac.build(project)
+    fresh = database_factory(engine)
+    schemac.apply(project, fresh)
+    assert schemac.verify(project, fresh).differences == ()
+    assert sorted(name for name, _ in read(fresh).tables[0].checks) == sorted(c for _, c in named)
+    assert schemac.baseline(project, source, 1).recorded == (1,)
+    assert schemac.verify(project, source).differences == ()
 
 
 def test_import_says_what_it_kept_of_an_object_it_imported_in_part(

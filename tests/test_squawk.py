@@ -67,6 +67,12 @@ ALLOWED: dict[str, Allowed] = {
         ("primary_key",),
         only_in="PRIMARY KEY",
     ),
+    "require-concurrent-index-creation": Allowed(
+        "the spec makes a column unique and a foreign key of the same version references it: the key needs the "
+        "index when it is added, so the index is built with the changes (lint SC911 says so)",
+        ("unique",),
+        only_in="CREATE UNIQUE INDEX",
+    ),
     "prefer-bigint-over-int": Allowed("the spec asks for a 32-bit integer", ("integer",)),
     "prefer-bigint-over-smallint": Allowed("the spec asks for a 16-bit integer", ("smallint",)),
     "prefer-text-field": Allowed("the spec asks for a bounded string", ("string(",)),

@@ -425,3 +425,60 @@ def test_without_primary_the_wait_ends_at_what_the_standby_had_received_when_it_
         "0/200, replayed 0/100, 256 bytes to replay) (hint: check the replication (pg_stat_wal_receiver on the "
         "standby, pg_stat_replication on the primary), or wait longer)"
     ]
+
+
+def test_the_catalog_reader_shares_its_snapshot_on_a_standby_too(
+    project: Path, pair: tuple[str, str], cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``import`` reads the catalog in one exported snapshot, which its second connection shares: a standby
+    exports one too, and the catalog read there is the one read from its primary."""
+    from schemac.dialects.connections import connect, parse_url
+    from schemac.importing import postgresql
+    from schemac.importing.catalog import reader
+
+    primary, standby = pair
+    schemac.apply(project, primary)
+    cluster.wait_until_replayed()
+    exported: list[str | None] = []
+    original = postgresql._Reader.snapshot
+
+    def spied(self: postgresql._Reader) -> str | None:
+        exported.append(original(self))
+        return exported[-1]
+
+    monkeypatch.setattr(postgresql._Reader, "snapshot", spied)
+    catalogs = []
+    for url in (primary, standby):
+        target = parse_url(url)
+        database = connect(target, 30, read_only=True)
+        try:
+            catalogs.append(reader("postgresql")(database, None))
+        finally:
+            database.close()
+    assert catalogs[0] == catalogs[1] and len(catalogs[0].tables) == 3
+    assert len(exported) == 2 and all(postgresql.SNAPSHOT_ID.fullmatch(s or "") for s in exported), exported
+
+
+def test_import_from_a_standby_says_it_could_not_have_the_engine_word_checks(
+    project: Path, pair: tuple[str, str], cluster: Cluster, tmp_path: Path
+) -> None:
+    """A standby cannot make the temporary table in which the engine words checks and defaults: the audit
+    checks, read as the catalog shows them, are not recognised, and the refusal says why (SC643)."""
+    primary, standby = pair
+    schemac.apply(project, primary)
+    cluster.wait_until_replayed()
+    target = tmp_path / "imported"
+    target.mkdir()
+    (target / "schemac.toml").write_bytes((project / "schemac.toml").read_bytes())
+    with pytest.raises(schemac.SchemacError) as refused:
+        schemac.import_spec(target, db=standby, tables=["orders"])
+    assert [str(d) for d in refused.value.diagnostics] == [
+        f"{standby}:1:1: SC616 table 'orders' can only be described by a baseline spec: its audit columns "
+        "(created_at, created_by, updated_at, updated_by) are not those an audit policy adds (hint: import with "
+        "--baseline, or leave the table out with --tables)",
+        f"{standby}:1:1: SC643 check bodies and defaults not compared: {standby} cannot create the temporary table "
+        "in which the engine words them, so each was read as the catalog shows it (hint: import from the primary, "
+        "in a session that is not read-only, with a role that may create temporary tables: a derived or audit "
+        "check may otherwise not be recognised)",
+    ]
+    assert schemac.import_spec(target, db=primary, tables=["orders"]).warnings == ()

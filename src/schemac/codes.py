@@ -1291,7 +1291,9 @@ _CODES = (
         (
             "`verify`: check bodies and column defaults were not compared, since no session could create the "
             "temporary table in which the engine words them (a standby verified without `--primary`, a read-only "
-            "session, no `TEMPORARY` privilege); everything else was. A warning: alone, `verify` still exits 0"
+            "session, no `TEMPORARY` privilege); everything else was. A warning: alone, `verify` still exits 0. "
+            "`import`: likewise, each was read as the catalog shows it, so a check schemac derives or an audit "
+            "check may not be recognised"
         ),
         (
             (
@@ -1496,13 +1498,14 @@ _CODES = (
             "a change, in a version no manifest lists yet, that PostgreSQL's lock-safe form still makes under a lock "
             "blocking the table's reads and writes while it goes through every row: a primary key changed on an "
             "existing table (its unique index is built under the lock), a column added with a `{fn: uuid}` default "
-            "(every row is written)"
+            "(every row is written); and, blocking writes while it is built, a unique index that a foreign key "
+            "added by the same version references (the key needs it when it is added)"
         ),
         (),
         (
             "on a table that takes writes: make the change at a quiet hour; or add the column nullable, fill it in "
-            "batches, and make it required or the key in a later version. See "
-            "[Production PostgreSQL](production-postgresql.md)"
+            "batches, and make it required or the key in a later version; make a column unique a version before "
+            "a foreign key references it. See [Production PostgreSQL](production-postgresql.md)"
         ),
         severity="warning",
         rule="lock-unsafe-change",

@@ -10,7 +10,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 from schemac.spec.source import Path_
@@ -39,6 +39,7 @@ class ColumnType:
         return f"{self.name}({self.length})" if self.length is not None else self.name
 
     @classmethod
+    @lru_cache(maxsize=1024)  # the same few type texts are written on column after column
     def parse(cls, text: str) -> ColumnType:
         match = _TYPE.fullmatch(text.replace(" ", ""))
         if match is None:

@@ -25,6 +25,7 @@ from schemac.planner import (
     AddColumn,
     AlterColumn,
     AlterPrimaryKey,
+    CreateIndex,
     CreateTable,
     DropColumn,
     DropTable,
@@ -35,7 +36,9 @@ from schemac.planner import (
     ReorderColumns,
     TableChange,
     VersionPlan,
+    backs_a_key,
     narrows,
+    referenced_columns,
 )
 from schemac.project.compiler import compile_project
 from schemac.project.settings import Settings, load_settings, setting_diagnostic
@@ -357,7 +360,9 @@ def _table_rewrite(model: Model) -> Iterator[Hit]:
 def _blocks_despite_lock_safe(model: Model) -> Iterator[Hit]:
     """A change, in a version not published yet, that an engine's lock-safe form (``Dialect.lock_safe``) still
     makes under a lock blocking the table's reads and writes while it works through every row: a primary key
-    changed (its index is built under the lock), a column added with a ``uuid`` default (each row is written)."""
+    changed (its index is built under the lock), a column added with a ``uuid`` default (each row is written),
+    a unique index that a foreign key added by the same version references (built with the changes, blocking
+    writes, as the key needs it)."""
     engines = [name for name in model.engines if model.dialect(name).lock_safe is not None]
     if not engines:
         return
@@ -365,7 +370,15 @@ def _blocks_despite_lock_safe(model: Model) -> Iterator[Hit]:
     for plan in model.plans:
         if plan.spec.version in model.published:
             continue
+        referenced = referenced_columns(plan.operations, plan.schema)
         for op in plan.operations:
+            if isinstance(op, CreateIndex) and op.table in plan.changed and backs_a_key(op, referenced):
+                where = plan.spec.at("tables", op.table, "columns", op.index.columns[0].name)
+                message = (
+                    f"on {on}, {op.describe()} is built under a lock blocking writes to '{op.table}', "
+                    "as a foreign key this version adds references it"
+                )
+                yield plan.spec.file, where, message
             if isinstance(op, AlterPrimaryKey) and op.before != op.after and op.table in plan.changed:
                 where = plan.spec.at("tables", op.table)
                 yield plan.spec.file, where, f"on {on}, {op.describe()} builds its index under a lock on '{op.table}'"
@@ -464,7 +477,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "SC911",
         "on a table that takes writes: make the change at a quiet hour, or for a new key column add it nullable, "
-        "fill it in batches, and make it the key in a later version",
+        "fill it in batches, and make it the key in a later version; make a column unique a version before a "
+        "foreign key references it",
         _blocks_despite_lock_safe,
     ),
     Rule(

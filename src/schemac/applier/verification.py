@@ -345,8 +345,22 @@ def verify(
         compiled = compile_project(settings)
         known = {p.spec.version for p in compiled.plans} | {m.version for m in migrations}
         version = max((v for v in history if v in known), default=None)
+        if not history:
+            version = unrecorded_baseline(compiled.plans, migrations, database)
         found += schema_differences(database, target, compiled, migrations, version, wording)
     return VerifyResult(target.shown, version, tuple(found), standby, wording.warnings())
+
+
+def unrecorded_baseline(
+    plans: Sequence[VersionPlan], migrations: Collection[Migration], database: Database
+) -> int | None:
+    """The version of the baseline spec when no migration file is numbered at or below it and ``database``
+    holds one of its tables: ``baseline`` then records nothing, and such a database is at that version, as
+    no migration can build one up to it (None otherwise: an empty database is at no version)."""
+    found = next((p for p in plans if p.spec.baseline), None)
+    if found is None or any(m.version <= found.spec.version for m in migrations):
+        return None
+    return found.spec.version if any(database.table_exists(name) for name in found.schema) else None
 
 
 def _open_primary(primary: Target, standby: Target) -> Database:

@@ -98,10 +98,10 @@ def import_spec(
         _refuse_baseline(settings)
     with _source(settings, db, from_sql) as (database, target):
         catalog = _read(database, target, settings, wanted)
-        options = Options(baseline, settings.audit_default, target.shown)
+        options = Options(baseline, settings.audit_default, target.shown, settings.audit_defaults)
         mapped = map_catalog(catalog, dialects.get(catalog.dialect), options, database.definitions)
-    if mapped.errors:
-        raise SchemacError(mapped.errors)
+    if mapped.errors:  # with SC643, which may say why: the engine could not word the checks and defaults
+        raise SchemacError([*mapped.errors, *(w for w in mapped.warnings if w.code == "SC643")])
     if strict and mapped.warnings:
         raise SchemacError([replace(w, severity="error") for w in mapped.warnings], EXIT_FINDINGS)
     prefix = _version_prefix(settings, baseline)

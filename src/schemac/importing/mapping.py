@@ -20,6 +20,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from schemac.applier.verification import (
     _ESCAPES,
@@ -48,7 +49,7 @@ from schemac.model import (
     Table,
     portable_default_fits,
 )
-from schemac.spec.audit import AUDIT_COLUMNS, AUDIT_GROUPS, audit_column_names, with_audit
+from schemac.spec.audit import AUDIT_COLUMNS, AUDIT_GROUPS, audit_column_names, with_audit, with_time_defaults
 from schemac.spec.checks import audit_check, derived_checks
 from schemac.spec.expressions import scan_expression
 from schemac.spec.names import CHECK_SUFFIXES, derived_check_name, foreign_key_name, identifier_problem, index_name
@@ -73,6 +74,9 @@ class Options:
     audit_default: tuple[str, ...]
     source: str
     """The database as findings name it (its URL with passwords masked, or the SQL directory)."""
+    time_defaults: bool = False
+    """Whether the project's audit policy gives ``created_at`` and ``updated_at`` their defaults
+    (``[audit] defaults = true``): a table's audit columns fold into the policy only with those."""
 
 
 @dataclass
@@ -99,6 +103,8 @@ class _TableChoice:
     """The audit groups to fold into a policy (None: the audit columns, if any, stay columns)."""
     table: Table = field(init=False)
     """The table as the spec declares it (folded audit columns left out), rebuilt each round."""
+    audited: Table = field(init=False)
+    """``table`` with the audit columns of its policy, as the migrations make it."""
 
 
 @dataclass
@@ -107,6 +113,26 @@ class Mapped:
     """As the spec declares them: audit columns left out where ``audit`` says which groups fold."""
     warnings: list[Diagnostic]
     errors: list[Diagnostic]
+
+
+_NOT_DERIVED: Mapping[str, str | None] = MappingProxyType(dict.fromkeys(CHECK_SUFFIXES))
+"""A column no check is named after as derived from it."""
+
+
+def _derived_by_column(live: ImportedTable) -> dict[str, Mapping[str, str | None]]:
+    """For each column some check of ``live`` is named after as derived from it (``ck_<table>_<column>_<suffix>``,
+    :func:`~schemac.spec.names.derived_check_name`): the body of each such check by kind. Each check's name is
+    read once, rather than four names made for every column."""
+    prefix = f"ck_{live.name}_"
+    found: dict[str, dict[str, str | None]] = {}
+    for name, body in live.checks:
+        if not name.startswith(prefix):
+            continue
+        for kind, suffix in CHECK_SUFFIXES.items():
+            column = name[len(prefix) : -len(suffix) - 1]
+            if name.endswith(f"_{suffix}") and column and derived_check_name(live.name, column, kind) == name:
+                found.setdefault(column, dict(_NOT_DERIVED))[kind] = body
+    return dict(found)
 
 
 def map_catalog(catalog: Catalog, dialect: Dialect, options: Options, normalise: Normalise | None) -> Mapped:
@@ -118,13 +144,16 @@ def map_catalog(catalog: Catalog, dialect: Dialect, options: Options, normalise:
     pending = choices  # the tables whose choices the engine has not confirmed yet
     for _ in range(MAX_ROUNDS):
         for choice in pending:
-            choice.table = mapper.build(choice)
+            mapper.rebuild(choice)
         shown = normalise({c.live.name: mapper.probe_body(c) for c in pending}) if normalise and pending else None
+        if normalise and pending and shown is None and not mapper.unworded:
+            mapper.unworded = True
+            mapper.warnings.append(mapper.not_worded())
         pending = [choice for choice in pending if mapper.fall_back(choice, shown)]
         if not pending:
             break
     for choice in pending:  # still moving after the last round: as they stand now
-        choice.table = mapper.build(choice)
+        mapper.rebuild(choice)
     for choice in choices:
         mapper.report(choice)
     warnings = [mapper.unsupported(item) for item in catalog.unsupported] + mapper.warnings
@@ -137,9 +166,23 @@ class _Mapper:
         self.options = options
         self.warnings: list[Diagnostic] = []
         self.errors: list[Diagnostic] = []
+        self.chosen: dict[tuple[object, ...], tuple[tuple[ColumnType, ...], bool, tuple[str | int, ...]]] = {}
+        self.unworded = False
+        """Whether the engine could not be asked to word checks and defaults (see :meth:`not_worded`)."""
 
     def at(self, code: str, message: str, hint: str = "") -> Diagnostic:
         return Diagnostic(self.options.source, 1, 1, code, message, hint, "warning")
+
+    def not_worded(self) -> Diagnostic:
+        """SC643: checks and defaults are compared as the catalog shows them, as the session cannot make the
+        temporary table in which the engine words them; a check or default may then not be recognised."""
+        return self.at(
+            "SC643",
+            f"check bodies and defaults not compared: {self.options.source} cannot create the temporary table "
+            "in which the engine words them, so each was read as the catalog shows it",
+            "import from the primary, in a session that is not read-only, with a role that may create temporary "
+            "tables: a derived or audit check may otherwise not be recognised",
+        )
 
     def unsupported(self, item: Unsupported) -> Diagnostic:
         article = "an" if item.kind[:1] in "aeiou" and not item.kind.startswith("uni") else "a"
@@ -164,23 +207,38 @@ class _Mapper:
         keyed.update(c for _, cols in live.uniques for c in cols)
         keyed.update(c for index in live.indexes for c, _ in index.columns)
         keyed.update(c for fk in live.foreign_keys for c in fk.columns)
-        checks = dict(live.checks)
+        derived = _derived_by_column(live)
         lone = live.primary_key[0] if len(live.primary_key) == 1 else None
-        columns = [self.choose_column(live.name, c, c.name in keyed, checks, c.name == lone) for c in live.columns]
+        columns = [
+            self.choose_column(c, c.name in keyed, derived.get(c.name, _NOT_DERIVED), c.name == lone)
+            for c in live.columns
+        ]
         audit = None if self.options.baseline else self.audit_groups(live)
         return _TableChoice(live, columns, audit)
 
     def choose_column(
-        self, table: str, live: ImportedColumn, keyed: bool, checks: Mapping[str, str], lone_key: bool = False
+        self, live: ImportedColumn, keyed: bool, derived: Mapping[str, str | None], lone_key: bool = False
     ) -> _ColumnChoice:
-        """``lone_key``: the column is the table's single-column key, which SQLite writes ``BIGINT``
-        (:attr:`~schemac.dialects.base.Dialect.plain_key_types`) when it does not number itself."""
+        """``derived``: the body of each check named as one derived from the column (by kind, None where
+        there is none); ``lone_key``: the column is the table's single-column key, which SQLite writes
+        ``BIGINT`` (:attr:`~schemac.dialects.base.Dialect.plain_key_types`) when it does not number itself."""
+        key = (live, keyed, lone_key, *derived.values())
+        known = self.chosen.get(key)
+        if known is None:  # a column like one already chosen for (same everything) has the same choices
+            known = self.chosen[key] = self.column_choices(live, keyed, derived, lone_key)
+        types, approximate, enum = known
+        return _ColumnChoice(live, list(types), approximate, enum)
+
+    def column_choices(
+        self, live: ImportedColumn, keyed: bool, derived: Mapping[str, str | None], lone_key: bool
+    ) -> tuple[tuple[ColumnType, ...], bool, tuple[str | int, ...]]:
+        """The types a column may have (the likeliest first), whether they only approximate its engine
+        type, and its enum values: what :meth:`choose_column` gives, from the column's derived checks."""
         plain = [n for n, t in self.dialect.plain_key_types.items() if lone_key and t.lower() == live.type]
         plain.sort(key=lambda name: name != live.type)  # bigint first for BIGINT
         exact = [ColumnType(n) for n in plain] or exact_types(self.dialect, live.type, keyed)
         approximate = not exact
         candidates = exact or [nearest_type(self.dialect, live.type)]
-        derived = {kind: checks.get(derived_check_name(table, live.name, kind)) for kind in CHECK_SUFFIXES}
         usable: list[ColumnType] = []
         for ctype in candidates:
             kind = NEEDS_CHECK.get(ctype.name)
@@ -208,7 +266,7 @@ class _Mapper:
         enum: tuple[str | int, ...] = ()
         if derived["enum"] is not None:
             enum = self.enum_values(derived["enum"], usable[0])
-        return _ColumnChoice(live, usable, approximate, enum)
+        return tuple(usable), approximate, enum
 
     def hinted(self, live: ImportedColumn, types: list[ColumnType]) -> list[ColumnType]:
         """``types`` with the one the column's name suggests first, unless a checked type is already
@@ -305,8 +363,8 @@ class _Mapper:
         for name, expression in live.checks:
             if not name or name in derived_names or name in audit_names:
                 continue
-            if name.startswith(f"ck_{live.name}_") and scan_expression(expression) is None:
-                checks.append(Check(name, self.portable(expression)))
+            if identifier_problem(name) is None and scan_expression(expression) is None:
+                checks.append(Check(name, self.portable(expression)))  # not ck_<table>_…: the spec names it
         indexes = [
             Index(
                 name if not name.startswith("sqlite_autoindex_") else index_name(live.name, cols, unique=True),
@@ -356,9 +414,19 @@ class _Mapper:
                 at = token.end
         return "".join(parts) + expression[at:]
 
+    def audited(self, table: Table) -> Table:
+        """``table`` with the audit columns its policy gives, as the project's migrations make them."""
+        audited = with_audit(table)
+        return with_time_defaults(audited) if self.options.time_defaults else audited
+
+    def rebuild(self, choice: _TableChoice) -> None:
+        """The candidate's table for its choices as they stand (:meth:`build`), with and without its audit columns."""
+        choice.table = self.build(choice)
+        choice.audited = self.audited(choice.table)
+
     def probe_body(self, choice: _TableChoice) -> TableBody:
         """What a CREATE TABLE of the candidate holds, with the checks the live table has by name."""
-        table = with_audit(choice.table)
+        table = choice.audited
         live = {name for name, _ in choice.live.checks if name}
         return check_table_body(
             table, self.dialect, [c for c in expected_checks(table, self.dialect) if c.name in live]
@@ -369,7 +437,7 @@ class _Mapper:
     def fall_back(self, choice: _TableChoice, shown: Mapping[str, Shown] | None) -> bool:
         """Move each choice the engine shows differently from the live table to its next choice; whether
         anything moved."""
-        table = with_audit(choice.table)
+        table = choice.audited
         live_checks = {name: body for name, body in choice.live.checks if name}
         seen = shown.get(choice.live.name) if shown is not None else None
         by_name = {c.live.name: c for c in choice.columns}
@@ -391,7 +459,7 @@ class _Mapper:
             elif choice.audit and check.name in {audit_check(table.name, g).name for g in choice.audit}:
                 choice.audit, moved = None, True
         if choice.audit:
-            moved |= self.audit_mismatch(choice, table)
+            moved |= self.audit_mismatch(choice, table, seen)
         for column in table.columns:
             c = by_name.get(column.name)
             if c is None or column.default is None or column.default.kind == "sql" or not c.literal_default:
@@ -412,8 +480,9 @@ class _Mapper:
             column.types, column.approximate = [PLAIN.get(column.ctype.name, ColumnType("text"))], True
         return True
 
-    def audit_mismatch(self, choice: _TableChoice, table: Table) -> bool:
-        """Fold no policy when an audit column's type, nullability or default is not the one it gives."""
+    def audit_mismatch(self, choice: _TableChoice, table: Table, seen: Shown | None) -> bool:
+        """Fold no policy when an audit column's type, nullability or default is not the one it gives
+        (``seen``: how the engine shows the table's defaults, where it was asked)."""
         keyed = {c for index in table.indexes for c in (i.name for i in index.columns)}
         keyed |= set(table.primary_key) | {c for fk in table.foreign_keys for c in fk.columns}
         live = {c.name: c for c in choice.live.columns}
@@ -422,7 +491,11 @@ class _Mapper:
                 continue
             have = live.get(column.name)
             wanted = catalog_type(self.dialect, self.dialect.sql_type(column.type, column.name in keyed))
-            if have is None or have.type != wanted or have.nullable != column.nullable or have.default is not None:
+            default = None
+            if column.default is not None:
+                shown = seen.defaults.get(column.name) if seen is not None else None
+                default = shown if shown is not None else _shown_default(column, self.dialect)
+            if have is None or have.type != wanted or have.nullable != column.nullable or have.default != default:
                 choice.audit = None
                 return True
         return False
@@ -442,8 +515,8 @@ class _Mapper:
                 )
             elif check_name_ in derived or check_name_ in audit or check_name_ in declared:
                 continue
-            elif not check_name_.startswith(f"ck_{name}_"):
-                detail = f"on {name}: a spec names a check ck_{name}_<name>"
+            elif identifier_problem(check_name_) is not None:
+                detail = f"on {name}: a spec names a constraint with lowercase letters, digits and _"
                 self.warnings.append(self.unsupported(Unsupported("check", check_name_, detail)))
             else:
                 problem = scan_expression(expression)

@@ -15,6 +15,8 @@ a table's triggers). Tables, constraints and indexes come in order of creation (
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -47,11 +49,8 @@ _NOT_EXTENSION = (
 )
 """An object (of ``catalog``, by ``oid``) not made by an extension: the extension is reported instead."""
 
-_NULLS_NOT_DISTINCT = (
-    "SELECT coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false) FROM pg_index i "
-    "WHERE i.indexrelid = {index}"
-)
-"""Whether an index's NULLs clash (PostgreSQL 15 on; read through JSON so that older servers answer false)."""
+NULLS_NOT_DISTINCT = "x.indnullsnotdistinct"
+"""Of ``pg_index x``: whether the index's NULLs clash (PostgreSQL 15 on; ``{nulls}`` in a query, false before)."""
 
 RELATIONS = (
     "SELECT c.oid, c.relname::text, c.relkind::text, c.relispartition, "
@@ -73,7 +72,7 @@ COLUMNS = (
     "SELECT a.attrelid, a.attnum, a.attname::text, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull, "
     "pg_get_expr(d.adbin, d.adrelid), coalesce(ds.description, ''), a.attidentity::text, a.attgenerated::text, "
     "a.attcollation, CASE WHEN a.attcollation <> ty.typcollation THEN co.collname::text END, "
-    "pg_get_serial_sequence(c.oid::regclass::text, a.attname) IS NOT NULL "
+    "d.adbin IS NOT NULL AND pg_get_serial_sequence(c.oid::regclass::text, a.attname) IS NOT NULL "
     f"FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid {_SCHEMA} "
     "JOIN pg_type ty ON ty.oid = a.atttypid LEFT JOIN pg_collation co ON co.oid = a.attcollation "
     "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
@@ -92,7 +91,7 @@ CONSTRAINTS = (
     "con.condeferrable, con.convalidated, con.confmatchtype = 'f', "
     "CASE WHEN con.condeferrable OR NOT con.convalidated OR con.contype = 'x' OR con.confmatchtype = 'f' "
     "OR refn.nspname <> current_schema() THEN pg_get_constraintdef(con.oid) END, "
-    f"CASE WHEN con.contype = 'u' THEN ({_NULLS_NOT_DISTINCT.format(index='con.conindid')}) END "
+    "CASE WHEN con.contype = 'u' THEN (SELECT {nulls} FROM pg_index x WHERE x.indexrelid = con.conindid) END "
     f"FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid {_SCHEMA} "
     "LEFT JOIN pg_class ref ON ref.oid = con.confrelid LEFT JOIN pg_namespace refn ON refn.oid = ref.relnamespace "
     f"WHERE {_TABLES} AND con.contype IN ('p', 'u', 'f', 'c', 'x') ORDER BY con.conrelid, con.oid"
@@ -105,7 +104,7 @@ INDEXES = (
     "SELECT x.indrelid, x.indexrelid, ic.relname::text, x.indisunique, pg_get_expr(x.indpred, x.indrelid), "
     "x.indkey::int2[], x.indoption::int2[], x.indexprs IS NOT NULL, x.indnkeyatts < x.indnatts, am.amname::text, "
     "x.indclass::oid[], x.indcollation::oid[], x.indisvalid, "
-    f"({_NULLS_NOT_DISTINCT.format(index='x.indexrelid')}) "
+    "{nulls} "
     f"FROM pg_index x JOIN pg_class c ON c.oid = x.indrelid {_SCHEMA} "
     "JOIN pg_class ic ON ic.oid = x.indexrelid JOIN pg_am am ON am.oid = ic.relam "
     f"WHERE {_TABLES} AND NOT EXISTS (SELECT 1 FROM pg_constraint con "
@@ -158,17 +157,38 @@ class _Reader(ServerReader):
     def wanted(self, name: str) -> bool:
         return name not in OWN_TABLES and (self.only is None or name in self.only)
 
-    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
-        """The rows of ``sql``; its ``{only}`` keeps the tables asked for."""
+    def rows(self, sql: str, params: Sequence[Any] = (), database: Database | None = None) -> list[Row]:
+        """The rows of ``sql`` (on ``database``, by default the reader's); its ``{only}`` keeps the tables
+        asked for, its ``{nulls}`` is :data:`NULLS_NOT_DISTINCT` where the server has it."""
         if "{only}" in sql:
-            if self.only is None:
-                sql = sql.format(only="")
-            else:
-                sql = sql.format(only=" AND c.relname = ANY(%s)")
-                params = [*params, sorted(self.only)]
-        return self.database.query(sql, params)
+            only = "" if self.only is None else " AND c.relname = ANY(%s)"
+            params = [*params] if self.only is None else [*params, sorted(self.only)]
+            sql = sql.format(only=only, nulls=self.nulls)
+        return (database or self.database).query(sql, params)
 
     def read(self) -> Catalog:
+        ((version,),) = self.database.query("SELECT current_setting('server_version_num')::int")
+        self.nulls = NULLS_NOT_DISTINCT if version >= 150000 else "false"
+        snapshot = self.snapshot()
+        try:
+            with _Beside(self, (CONSTRAINTS, INDEXES), snapshot) as beside:
+                return self.read_tables(beside)
+        finally:
+            if snapshot is not None:
+                self.database.execute("ROLLBACK")
+
+    def snapshot(self) -> str | None:
+        """Open a read-only repeatable-read transaction, whose snapshot (exported) the second connection
+        reads too, so that every query sees the catalog at one moment; None where the server exports none."""
+        try:
+            self.database.execute(SNAPSHOT_TRANSACTION)
+            ((snapshot,),) = self.database.query("SELECT pg_export_snapshot()")
+        except self.database.driver_error:
+            self.database.execute("ROLLBACK")
+            return None
+        return str(snapshot) if SNAPSHOT_ID.fullmatch(str(snapshot)) else None
+
+    def read_tables(self, beside: _Beside) -> Catalog:
         tables: dict[int, str] = {}
         comments: dict[int, str] = {}
         for row in self.rows(RELATIONS):
@@ -195,8 +215,8 @@ class _Reader(ServerReader):
                 self.flag(RELATION_KINDS[kind], name)
         found = {oid: _Parts() for oid in tables}
         self.columns(tables, found)
-        self.constraints(tables, found)
-        self.indexes(tables, found)
+        self.constraints(tables, found, beside.rows(CONSTRAINTS))
+        self.indexes(tables, found, beside.rows(INDEXES))
         for relid, table, trigger, definition in self.rows(TRIGGERS):
             if relid in tables:
                 self.flag("trigger", trigger, f"on {table}: {definition}")
@@ -243,8 +263,8 @@ class _Reader(ServerReader):
     def named(self, relid: int, numbers: Sequence[int]) -> tuple[str, ...]:
         return tuple(self.names[relid, number] for number in numbers)
 
-    def constraints(self, tables: dict[int, str], found: dict[int, _Parts]) -> None:
-        rows = [row for row in self.rows(CONSTRAINTS) if row[0] in tables]
+    def constraints(self, tables: dict[int, str], found: dict[int, _Parts], read: list[Row]) -> None:
+        rows = [row for row in read if row[0] in tables]
         others = sorted({row[4] for row in rows if row[2] == "f" and row[4] not in tables})
         if others:  # the parents of foreign keys that were not read: a table not asked for, another schema's
             self.names.update(((relid, number), name) for relid, number, name in self.rows(NAMES, [others]))
@@ -286,8 +306,8 @@ class _Reader(ServerReader):
                     )
                 )
 
-    def indexes(self, tables: dict[int, str], found: dict[int, _Parts]) -> None:
-        rows = [row for row in self.rows(INDEXES) if row[0] in tables]
+    def indexes(self, tables: dict[int, str], found: dict[int, _Parts], read: list[Row]) -> None:
+        rows = [row for row in read if row[0] in tables]
         special = {oid for (oid,) in self.rows(OPERATOR_CLASSES)} if rows else set()
         problems: dict[int, tuple[str, str]] = {}
         for row in rows:
@@ -343,6 +363,65 @@ class _Reader(ServerReader):
 
 
 _IDENTITY = {"a": "always", "d": "by default"}
+
+
+SNAPSHOT_TRANSACTION = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+SNAPSHOT_ID = re.compile(r"[0-9A-Fa-f]+(-[0-9A-Fa-f]+)+")
+"""What ``pg_export_snapshot()`` returns (``00000003-0000001B-1``): it is written into ``SET TRANSACTION``."""
+
+
+class _Beside:
+    """Catalog queries run on a second connection, in the reader's snapshot, while the reader's own reads
+    the tables and columns (the server answers both at once, as ``pg_dump --jobs`` has it do). A query whose
+    answer is not there in time (no second connection, no shared snapshot, the query failed or waited on it)
+    runs on the reader's connection."""
+
+    CONNECT_TIMEOUT_S = 10.0
+    WAIT_S = 60.0
+    """The longest the reader waits for the answers, and the second connection's ``statement_timeout``."""
+
+    def __init__(self, reader: _Reader, queries: Sequence[str], snapshot: str | None) -> None:
+        self.reader = reader
+        self.queries = queries
+        self.snapshot = snapshot
+        self.answers: dict[str, list[Row]] = {}
+        self.thread = threading.Thread(target=self.run, name="schemac-catalog", daemon=True)
+
+    def __enter__(self) -> _Beside:
+        if self.snapshot is not None:  # else the two connections could see two moments of the catalog
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wait()
+
+    def wait(self) -> None:
+        if self.thread.is_alive():
+            self.thread.join(self.WAIT_S)
+
+    def run(self) -> None:
+        from schemac.dialects.connections import connect
+
+        try:
+            database = connect(self.reader.database.target, self.CONNECT_TIMEOUT_S, read_only=True)
+        except Exception:  # the reader's own connection asks instead
+            return
+        try:
+            database.execute(f"SET statement_timeout = '{int(self.WAIT_S)}s'")
+            database.execute(SNAPSHOT_TRANSACTION)
+            database.execute(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+            for sql in self.queries:
+                self.answers[sql] = self.reader.rows(sql, database=database)
+        except Exception:  # likewise: the reader's connection then reports what went wrong
+            return
+        finally:
+            database.close()
+
+    def rows(self, sql: str) -> list[Row]:
+        """The answer to ``sql``, one of the queries asked beside."""
+        self.wait()
+        answer = self.answers.get(sql)
+        return answer if answer is not None else self.reader.rows(sql)
 
 
 class _Parts:

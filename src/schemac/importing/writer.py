@@ -17,7 +17,7 @@ from typing import Any
 
 from schemac.model import Check, Column, ForeignKey, Index, Table
 from schemac.spec.audit import AUDIT_GROUPS
-from schemac.spec.names import check_name, foreign_key_name, index_name
+from schemac.spec.names import check_name, foreign_key_name, identifier_problem, index_name
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.()/-]*(?: [A-Za-z0-9_.()/-]+)*")
 """Strings written without quotes: no character YAML gives a meaning to, in block or flow context."""
@@ -105,10 +105,11 @@ class _Shorthands:
         for fk in table.foreign_keys:
             if len(fk.columns) == 1 and fk.name == foreign_key_name(table.name, fk.columns):
                 self.references.setdefault(fk.columns[0], fk)
+        generated = check_name(table.name, "")
         self.check = {
-            c.name[len(check_name(table.name, "")) :]: c
+            c.name[len(generated) :]: c
             for c in table.checks
-            if c.name[len(check_name(table.name, "")) :] in names and not c.description
+            if c.name.startswith(generated) and c.name[len(generated) :] in names and not c.description
         }
 
     def written(self) -> tuple[set[int], set[int], set[int]]:
@@ -182,8 +183,20 @@ def _foreign_key(table: Table, fk: ForeignKey) -> Data:
     return spec
 
 
-def _check(prefix: int, check: Check) -> Data:
-    spec: Data = {"name": check.name[prefix:], "expression": check.expression}
+def _check_label(table: str, constraint: str) -> str:
+    """The spec's name for a check whose constraint is not named ``ck_<table>_<name>``: PostgreSQL's
+    ``<table>_<column>_check`` says ``<column>``; another name says itself."""
+    short = constraint.removeprefix(f"{table}_").removesuffix("_check")
+    return short if short and identifier_problem(short) is None else constraint
+
+
+def _check(table: str, check: Check) -> Data:
+    """A check as the spec lists it: named ``ck_<table>_<name>``, or by its constraint's own name."""
+    generated = check_name(table, "")
+    if check.name.startswith(generated) and identifier_problem(check.name[len(generated) :]) is None:
+        spec: Data = {"name": check.name[len(generated) :], "expression": check.expression}
+    else:
+        spec = {"name": _check_label(table, check.name), "constraint": check.name, "expression": check.expression}
     if check.description:
         spec["description"] = check.description
     return spec
@@ -204,8 +217,7 @@ def _table(table: Table, baseline: bool, audit_default: tuple[str, ...]) -> Data
     listed = [_foreign_key(table, f) for f in table.foreign_keys if id(f) not in keys]
     if listed:
         spec["foreign_keys"] = listed
-    prefix = len(check_name(table.name, ""))
-    listed = [_check(prefix, c) for c in table.checks if id(c) not in checks]
+    listed = [_check(table.name, c) for c in table.checks if id(c) not in checks]
     if listed:
         spec["checks"] = listed
     return spec

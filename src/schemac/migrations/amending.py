@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from schemac.dialects.base import HISTORY_TABLE, Database
 from schemac.dialects.connections import Target, connect, parse_url
 from schemac.errors import Diagnostic, SchemacError, fail
 from schemac.migrations.manifest import MANIFEST_NAME
@@ -184,6 +185,8 @@ def verdict(
         if hit is None:
             continue
         label = _label(database, target.shown)
+        if applied[hit] == RUNNER_TABLE:
+            label += f" (its {RUNNER_TABLE} table)"
         if hit in files:
             message = f"{label} has applied version {hit}, and build --amend {version} changes its file {files[hit]}"
         else:
@@ -212,19 +215,46 @@ def verdict(
     return Verdict(answered, tuple(sorted(set(left))), unknown)
 
 
-def _applied(target: Target) -> set[int]:
-    """The versions a database records as applied, or begun by a run left part-way (read only)."""
+RUNNER_TABLE = "_migrations"
+"""The table of the application runner ``docs/applying.md`` describes: a row per version it ran, in a column
+``version``. The amend reads it beside schemac's history, as that runner runs only versions above the newest."""
+
+
+def _applied(target: Target) -> dict[int, str]:
+    """The versions a database records as applied, or begun by a run left part-way, each with the table
+    that records it: schemac's, or a runner's ``_migrations`` with a ``version`` column (read only)."""
     from schemac.applier.records import read_history, read_progress
 
     database = connect(target, CONNECT_TIMEOUT_S, read_only=True, read_timeout=READ_TIMEOUT_S)
     try:
         history, bad = read_history(database, target)
         progress, bad_progress = read_progress(database, target)
+        theirs = _runner_versions(database, target)
     finally:
         database.close()
     if bad or bad_progress:
         raise SchemacError([*bad, *bad_progress])
-    return set(history) | set(progress)
+    return {version: RUNNER_TABLE for version in theirs} | dict.fromkeys([*history, *progress], HISTORY_TABLE)
+
+
+def _runner_versions(database: Database, target: Target) -> set[int]:
+    """The versions a runner's ``_migrations`` table records (none without the table or its column); SC606
+    when the table cannot be read, so that the database counts as one that cannot be asked."""
+    try:
+        if not database.table_exists(RUNNER_TABLE) or "version" not in database.column_names(RUNNER_TABLE):
+            return set()
+        rows = database.query(f"SELECT version FROM {RUNNER_TABLE}")
+    except database.driver_error as exc:
+        from schemac.applier.records import one_line
+
+        raise fail(target.shown, 1, 1, "SC606", f"cannot read its {RUNNER_TABLE} table: {one_line(exc)}") from None
+    found = set()
+    for (value,) in rows:
+        try:
+            found.add(int(value))
+        except (TypeError, ValueError):
+            continue  # not a version number this runner could have compared
+    return found
 
 
 def _label(database: KnownDatabase, shown: str) -> str:

@@ -37,7 +37,9 @@ from schemac.planner.operations import (
     ReorderColumns,
     TableChange,
     VersionPlan,
+    backs_a_key,
     narrows,
+    referenced_columns,
 )
 from schemac.planner.rebuilds import for_dialect
 from schemac.planner.state import PlanState
@@ -63,7 +65,9 @@ __all__ = [
     "ReorderColumns",
     "TableChange",
     "VersionPlan",
+    "backs_a_key",
     "for_dialect",
     "narrows",
     "plan",
+    "referenced_columns",
 ]

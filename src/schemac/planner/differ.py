@@ -42,7 +42,10 @@ from schemac.planner.operations import (
     RenameTable,
     ReorderColumns,
     VersionPlan,
+    backs_a_key,
+    key_targets,
     narrows,
+    referenced_columns,
 )
 from schemac.planner.renames import (
     apply_column_renames,
@@ -128,17 +131,49 @@ def _plan_one(spec: Spec, state: PlanState, found: list[Diagnostic], audit_defau
     ]
     operations += [op for diff in diffs for op in diff.index_drops]
     operations += [op for diff in diffs for op in diff.constraint_drops]
+    creates: list[Operation] = []
     for table in ordered:
-        operations.append(CreateTable(table))
-        operations.extend(CreateIndex(table.name, index) for index in table.indexes)
-    operations += [op for diff in diffs for op in diff.alters]
-    operations += [op for diff in diffs for op in diff.index_creates]
+        creates.append(CreateTable(table))
+        creates.extend(CreateIndex(table.name, index) for index in table.indexes)
+    alters = [op for diff in diffs for op in diff.alters]
+    operations += _ordered_changes(creates, alters, [op for diff in diffs for op in diff.index_creates], state)
     operations += [DropTable(t) for t in reversed(creation_order(dropped, _ignore))]
     changed = {diff.table: changed[diff.table] for diff in diffs if not diff.empty}
     referenced_by = _referrers(state, changed, dropped, table_renames)
     carried_names = {table.name for table in carried}
     declared = (*ordered, *(table for name, table in relisted.items() if name not in carried_names))
     return VersionPlan(declared_spec, tuple(operations), {}, "", changed, declared, referenced_by)
+
+
+def _ordered_changes(
+    creates: list[Operation], alters: list[Operation], index_creates: list[Operation], schema: Mapping[str, Table]
+) -> list[Operation]:
+    """New tables, then changes to existing ones, then their new indexes; but the unique index or primary
+    key of an existing table that a foreign key added by this version references comes first (after the
+    changes to the columns it covers), as the key cannot be added without it."""
+    added = [*creates, *alters]
+    referenced, targets = referenced_columns(added, schema), key_targets(added)
+    needed = [op for op in index_creates if backs_a_key(op, referenced)]
+    keys = [op for op in alters if isinstance(op, AlterPrimaryKey) and (op.table, frozenset(op.after)) in targets]
+    if not needed and not keys:
+        return [*creates, *alters, *index_creates]
+    covered = {(op.table, c.name) for op in needed if isinstance(op, CreateIndex) for c in op.index.columns}
+    covered |= {(op.table, name) for op in keys for name in op.after}
+    first = [op for op in alters if _changed_column(op) in covered or op in keys]
+    return [
+        *first,
+        *needed,
+        *creates,
+        *(op for op in alters if op not in first),
+        *(op for op in index_creates if op not in needed),
+    ]
+
+
+def _changed_column(op: Operation) -> tuple[str, str] | None:
+    """(table, column) an added or altered column of ``op`` is, else None."""
+    if isinstance(op, AddColumn):
+        return op.table, op.column.name
+    return (op.table, op.after.name) if isinstance(op, AlterColumn) else None
 
 
 def _as_legacy(spec: Spec, state: PlanState) -> Spec:

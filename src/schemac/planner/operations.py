@@ -4,7 +4,7 @@ operations and resulting schema), and the column-change judgements both the plan
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -313,6 +313,40 @@ class VersionPlan:
     referenced_by: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     touched: tuple[str, ...] = ()
     """The names whose table this version created, replaced or removed (every other table is the same object)."""
+
+
+def key_targets(operations: Iterable[Operation]) -> frozenset[tuple[str, frozenset[str]]]:
+    """(table, columns) each foreign key ``operations`` add references."""
+    keys: list[ForeignKey] = []
+    for op in operations:
+        if isinstance(op, CreateTable):
+            keys += op.table.foreign_keys
+        elif isinstance(op, AddForeignKey):
+            keys.append(op.foreign_key)
+        elif isinstance(op, AddColumn):
+            keys += op.foreign_keys
+    return frozenset((fk.ref_table, frozenset(fk.ref_columns)) for fk in keys)
+
+
+def referenced_columns(
+    operations: Iterable[Operation], schema: Mapping[str, Table]
+) -> frozenset[tuple[str, frozenset[str]]]:
+    """:func:`key_targets` but a table's primary key in ``schema``, which serves the key: elsewhere a
+    unique index must exist before the key is added."""
+    return frozenset(
+        (table, columns)
+        for table, columns in key_targets(operations)
+        if table not in schema or columns != frozenset(schema[table].primary_key)
+    )
+
+
+def backs_a_key(op: Operation, referenced: frozenset[tuple[str, frozenset[str]]]) -> bool:
+    """Whether ``op`` builds a unique index that a foreign key of ``referenced`` needs."""
+    return (
+        isinstance(op, CreateIndex)
+        and op.index.unique
+        and (op.table, frozenset(c.name for c in op.index.columns)) in referenced
+    )
 
 
 def fills_nulls(before: Column, after: Column) -> bool:

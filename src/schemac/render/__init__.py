@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -38,7 +38,9 @@ from schemac.planner import (
     RenameTable,
     ReorderColumns,
     VersionPlan,
+    backs_a_key,
     for_dialect,
+    referenced_columns,
 )
 from schemac.render.sandbox import TEMPLATE_HINT, TemplateRefused, allow_for, budgeted, environment, template_error
 from schemac.render.state import VersionState, indexed_columns, keyed, renames
@@ -137,8 +139,7 @@ def _create_index(op: CreateIndex, dialect: Dialect, state: VersionState) -> Con
         "unique": index.unique,
         "columns": [dialect.ident(c.name) + (" DESC" if c.descending else "") for c in index.columns],
         "predicate": index.predicate if dialect.partial_indexes else None,
-        "lock_safe": _lock_safe(op.table, dialect, state)
-        and not (index.unique and (op.table, frozenset(c.name for c in index.columns)) in state.referenced),
+        "lock_safe": _lock_safe(op.table, dialect, state) and not backs_a_key(op, state.referenced),
     }
 
 
@@ -692,7 +693,7 @@ def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment
         keyed=keyed(plan.schema[name] for name in touched if name in plan.schema),
         was_keyed=keyed([*unchanged, *(before for before, _ in plan.changed.values())]),
         created=frozenset(op.table.name for op in operations if isinstance(op, CreateTable)),
-        referenced=_referenced(operations, plan.schema),
+        referenced=referenced_columns(operations, plan.schema),
     )
     for op in _retyped(plan, dialect, state, operations):
         try:
@@ -716,22 +717,6 @@ def _render_version(plan: VersionPlan, dialect: Dialect, env: jinja2.Environment
     # A template may render nothing for an operation (an override), which leaves no statement to list.
     non_idempotent = [s.sql.splitlines()[0] for s in statements if not s.idempotent and s.sql]
     return text.rstrip("\n") + "\n", non_idempotent
-
-
-def _referenced(
-    operations: tuple[Operation, ...], schema: Mapping[str, Table]
-) -> frozenset[tuple[str, frozenset[str]]]:
-    """(table, columns) each foreign key ``operations`` add references, but a table's primary key, which
-    serves it already (see ``VersionState.referenced``)."""
-    keys = [fk for op in operations if isinstance(op, CreateTable) for fk in op.table.foreign_keys]
-    keys += [op.foreign_key for op in operations if isinstance(op, AddForeignKey)]
-    keys += [fk for op in operations if isinstance(op, AddColumn) for fk in op.foreign_keys]
-    found = {(fk.ref_table, frozenset(fk.ref_columns)) for fk in keys}
-    return frozenset((table, columns) for table, columns in found if columns != _primary_key_of(schema, table))
-
-
-def _primary_key_of(schema: Mapping[str, Table], table: str) -> frozenset[str]:
-    return frozenset(schema[table].primary_key) if table in schema else frozenset()
 
 
 _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})

@@ -36,6 +36,27 @@ def derived_checks(table: str, column: Column, dialect: CheckSyntax | None = Non
     Without a dialect: every check some dialect derives, without a body (names are reserved on every
     engine, so that a spec means the same wherever it is built).
     """
+    if not column.enum and column.type.name not in _TYPE_CHECKS:
+        return ()  # most columns: asked about for every column of every table, so answered first
+    enum = tuple((type(value), value) for value in column.enum)  # True and 1 are equal, but written apart
+    key = (id(dialect), table, column.name, column.type, enum)
+    known = _KNOWN.get(key)
+    if known is not None and known[0] is dialect:  # the same object (held here, so its id is its own)
+        return known[1]
+    if len(_KNOWN) >= _KNOWN_LIMIT:
+        _KNOWN.clear()
+    found = _derived_checks(table, column, dialect)
+    _KNOWN[key] = (dialect, found)
+    return found
+
+
+_KNOWN: dict[tuple[object, ...], tuple[CheckSyntax | None, tuple[DerivedCheck, ...]]] = {}
+"""The checks already derived, by dialect object, table, column name, type and enum: planning, rendering,
+``verify`` and ``import`` ask for those of the same column many times."""
+_KNOWN_LIMIT = 65536
+
+
+def _derived_checks(table: str, column: Column, dialect: CheckSyntax | None) -> tuple[DerivedCheck, ...]:
     kinds = ["enum"] if column.enum else []
     if column.type.name in _TYPE_CHECKS:
         kinds.append(_TYPE_CHECKS[column.type.name])

@@ -18,6 +18,7 @@ foreign key            ``fk_<table>_<columns>``          :func:`foreign_key_name
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -35,8 +36,10 @@ def is_reserved(name: str) -> bool:
     return name in RESERVED_WORDS or name.startswith(RESERVED_PREFIX)
 
 
+@functools.lru_cache(maxsize=8192)
 def identifier_problem(name: str) -> str | None:
-    """Why ``name`` cannot be used as an SQL identifier, or ``None`` when it can."""
+    """Why ``name`` cannot be used as an SQL identifier, or ``None`` when it can (names repeat across
+    tables and specs: each is judged once)."""
     if len(name) > MAX_IDENTIFIER:
         return f"name '{name}' is {len(name)} characters, over the limit of {MAX_IDENTIFIER}"
     if not IDENTIFIER.fullmatch(name):

@@ -166,11 +166,16 @@ class _SpecReader:
             for c in columns
             if "check" in body["columns"][c.name]
         ]
+        named: set[str] = set()  # the checks whose constraint the spec names itself
         for i, item in enumerate(body.get("checks", [])):
             path = (*base, "checks", i)
+            constraint = item.get("constraint")
+            if constraint is not None:
+                self.name((*path, "constraint"), constraint)
+                named.add(constraint)
             checks.append(
                 Check(
-                    check_name(name, item["name"]),
+                    constraint or check_name(name, item["name"]),
                     item["expression"],
                     item.get("description", ""),
                     self.doc.at((*path, "expression")),
@@ -178,7 +183,8 @@ class _SpecReader:
             )
             self.expression((*path, "expression"), item["expression"])
         for check in checks:
-            self.name(base, check.name, generated=True, key=True, hint="use a shorter table, column or check name")
+            if check.name not in named:
+                self.name(base, check.name, generated=True, key=True, hint="use a shorter table, column or check name")
         self.unique_names(base, "checks", [c.name for c in checks])
         indexes = [self.index(name, i, item, known) for i, item in enumerate(body.get("indexes", []))]
         for column in columns:
