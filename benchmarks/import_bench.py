@@ -37,7 +37,18 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from .generate import write_project
-from .run import Row, Target, _cell, byte_compile_schemac, executable, machine, machine_lines, median, timed
+from .run import (
+    Row,
+    Target,
+    _cell,
+    byte_compile_schemac,
+    executable,
+    machine,
+    machine_lines,
+    mariadb_connection,
+    median,
+    timed,
+)
 
 PG_URL = os.environ.get("SCHEMAC_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 MARIADB_URL = os.environ.get("SCHEMAC_TEST_MARIADB", "mariadb://root@127.0.0.1:3306/test")
@@ -83,17 +94,9 @@ def new_database(engine: str, work: Path) -> Iterator[str]:
         import pymysql  # type: ignore[import-untyped]
     except ImportError:
         raise Unreachable("PyMySQL not installed (pip install -e '.[mariadb]')") from None
-    parts = urlsplit(MARIADB_URL)
 
     def admin() -> Any:
-        return pymysql.connect(
-            host=parts.hostname,
-            port=parts.port or 3306,
-            user=unquote(parts.username or ""),
-            password=unquote(parts.password or ""),
-            autocommit=True,
-            connect_timeout=5,
-        )
+        return mariadb_connection(MARIADB_URL, with_database=False, timeout=5)
 
     try:
         connection = admin()

@@ -107,6 +107,27 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def mariadb_connection(url: str, *, with_database: bool = True, timeout: float | None = None) -> Any:
+    """A plain autocommit PyMySQL connection to the server of a ``mariadb://`` URL (to its database, unless
+    ``with_database`` is false: the server's administration), as the benchmarks' own drivers use."""
+    from urllib.parse import unquote, urlsplit
+
+    import pymysql  # type: ignore[import-untyped]
+
+    parts = urlsplit(url)
+    options: dict[str, Any] = {"connect_timeout": timeout} if timeout is not None else {}
+    if with_database:
+        options["database"] = parts.path.lstrip("/")
+    return pymysql.connect(
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=unquote(parts.username or ""),
+        password=unquote(parts.password or ""),
+        autocommit=True,
+        **options,
+    )
+
+
 def median(samples: list[float]) -> float:
     return statistics.median(samples)
 

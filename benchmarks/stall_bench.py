@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .import_bench import Unreachable, new_database
-from .run import Target, machine, machine_lines, median
+from .run import Target, machine, machine_lines, mariadb_connection, median
 
 ENGINES = ("postgresql", "mariadb")
 FORMS = ("lock-safe", "plain")
@@ -122,23 +122,11 @@ class Run:
 
 def connect(engine: str, url: str) -> Any:
     """A plain autocommit driver connection, the writer's own."""
-    from urllib.parse import unquote, urlsplit
-
     if engine == "postgresql":
         import psycopg
 
         return psycopg.connect(url, autocommit=True)
-    import pymysql  # type: ignore[import-untyped]
-
-    parts = urlsplit(url)
-    return pymysql.connect(
-        host=parts.hostname,
-        port=parts.port or 3306,
-        user=unquote(parts.username or ""),
-        password=unquote(parts.password or ""),
-        database=parts.path.lstrip("/"),
-        autocommit=True,
-    )
+    return mariadb_connection(url)
 
 
 def execute(connection: Any, sql: str, params: Sequence[object] = ()) -> None:
