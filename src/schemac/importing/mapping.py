@@ -142,13 +142,12 @@ def map_catalog(catalog: Catalog, dialect: Dialect, options: Options, normalise:
     choices = [mapper.choose(table) for table in catalog.tables]
     _align_references(choices)
     pending = choices  # the tables whose choices the engine has not confirmed yet
+    unworded = False  # the engine was asked, and could not say
     for _ in range(MAX_ROUNDS):
         for choice in pending:
             mapper.rebuild(choice)
         shown = normalise({c.live.name: mapper.probe_body(c) for c in pending}) if normalise and pending else None
-        if normalise and pending and shown is None and not mapper.unworded:
-            mapper.unworded = True
-            mapper.warnings.append(mapper.not_worded())
+        unworded |= bool(normalise and pending) and shown is None
         pending = [choice for choice in pending if mapper.fall_back(choice, shown)]
         if not pending:
             break
@@ -157,6 +156,7 @@ def map_catalog(catalog: Catalog, dialect: Dialect, options: Options, normalise:
     for choice in choices:
         mapper.report(choice)
     warnings = [mapper.unsupported(item) for item in catalog.unsupported] + mapper.warnings
+    warnings += [mapper.not_worded()] if unworded else []
     return Mapped([c.table for c in choices], warnings, mapper.errors)
 
 
@@ -167,8 +167,6 @@ class _Mapper:
         self.warnings: list[Diagnostic] = []
         self.errors: list[Diagnostic] = []
         self.chosen: dict[tuple[object, ...], tuple[tuple[ColumnType, ...], bool, tuple[str | int, ...]]] = {}
-        self.unworded = False
-        """Whether the engine could not be asked to word checks and defaults (see :meth:`not_worded`)."""
 
     def at(self, code: str, message: str, hint: str = "") -> Diagnostic:
         return Diagnostic(self.options.source, 1, 1, code, message, hint, "warning")
@@ -464,8 +462,7 @@ class _Mapper:
             c = by_name.get(column.name)
             if c is None or column.default is None or column.default.kind == "sql" or not c.literal_default:
                 continue
-            wanted = seen.defaults.get(column.name) if seen is not None else _shown_default(column, self.dialect)
-            if wanted != c.live.default:
+            if self.shown_default(column, seen) != c.live.default:
                 c.literal_default, moved = False, True
         return moved
 
@@ -480,6 +477,11 @@ class _Mapper:
             column.types, column.approximate = [PLAIN.get(column.ctype.name, ColumnType("text"))], True
         return True
 
+    def shown_default(self, column: Column, seen: Shown | None) -> str | None:
+        """``column``'s default (it has one) as the engine shows it: as ``seen`` says, where it was asked,
+        else as written."""
+        return seen.defaults.get(column.name) if seen is not None else _shown_default(column, self.dialect)
+
     def audit_mismatch(self, choice: _TableChoice, table: Table, seen: Shown | None) -> bool:
         """Fold no policy when an audit column's type, nullability or default is not the one it gives
         (``seen``: how the engine shows the table's defaults, where it was asked)."""
@@ -491,10 +493,7 @@ class _Mapper:
                 continue
             have = live.get(column.name)
             wanted = catalog_type(self.dialect, self.dialect.sql_type(column.type, column.name in keyed))
-            default = None
-            if column.default is not None:
-                shown = seen.defaults.get(column.name) if seen is not None else None
-                default = shown if shown is not None else _shown_default(column, self.dialect)
+            default = self.shown_default(column, seen) if column.default is not None else None
             if have is None or have.type != wanted or have.nullable != column.nullable or have.default != default:
                 choice.audit = None
                 return True

@@ -105,11 +105,10 @@ class _Shorthands:
         for fk in table.foreign_keys:
             if len(fk.columns) == 1 and fk.name == foreign_key_name(table.name, fk.columns):
                 self.references.setdefault(fk.columns[0], fk)
-        generated = check_name(table.name, "")
         self.check = {
-            c.name[len(generated) :]: c
+            short: c
             for c in table.checks
-            if c.name.startswith(generated) and c.name[len(generated) :] in names and not c.description
+            if (short := _generated_check(table.name, c.name)) in names and not c.description
         }
 
     def written(self) -> tuple[set[int], set[int], set[int]]:
@@ -190,11 +189,17 @@ def _check_label(table: str, constraint: str) -> str:
     return short if short and identifier_problem(short) is None else constraint
 
 
+def _generated_check(table: str, constraint: str) -> str | None:
+    """The ``<name>`` of a check named ``ck_<table>_<name>`` as a spec names one, else None."""
+    short = constraint.removeprefix(check_name(table, ""))
+    return short if short != constraint and identifier_problem(short) is None else None
+
+
 def _check(table: str, check: Check) -> Data:
     """A check as the spec lists it: named ``ck_<table>_<name>``, or by its constraint's own name."""
-    generated = check_name(table, "")
-    if check.name.startswith(generated) and identifier_problem(check.name[len(generated) :]) is None:
-        spec: Data = {"name": check.name[len(generated) :], "expression": check.expression}
+    short = _generated_check(table, check.name)
+    if short is not None:
+        spec: Data = {"name": short, "expression": check.expression}
     else:
         spec = {"name": _check_label(table, check.name), "constraint": check.name, "expression": check.expression}
     if check.description:
