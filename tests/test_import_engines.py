@@ -541,6 +541,24 @@ def test_import_round_trip_of_the_fixture(engine: str, tmp_path: Path, database_
     assert shape(read(fresh)) == shape(read(source))
 
 
+def test_a_snapshot_the_reader_cannot_share_leaves_no_transaction_open(
+    tmp_path: Path, database_factory: Callable[[str], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the exported snapshot does not read as one, the reader reads alone and closes the transaction it
+    opened: the engine still words checks and defaults for the mapping afterwards (no SC643)."""
+    import re as regex
+
+    from schemac.importing import postgresql
+
+    url = database_factory("postgresql")
+    run(url, ["CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL DEFAULT '', CHECK (body <> 'x'))"])
+    monkeypatch.setattr(postgresql, "SNAPSHOT_ID", regex.compile("no snapshot reads so"))
+    project = tmp_path / "imported"
+    project.mkdir()
+    (project / "schemac.toml").write_text('dialects = ["postgresql"]\n', encoding="utf-8")
+    assert schemac.import_spec(project, db=url).warnings == ()
+
+
 NAMED_CHECKS = {
     "postgresql": (
         "CREATE TABLE products (id bigint PRIMARY KEY, price numeric(10,2) NOT NULL CHECK (price > 0), "

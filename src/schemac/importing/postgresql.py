@@ -179,14 +179,17 @@ class _Reader(ServerReader):
 
     def snapshot(self) -> str | None:
         """Open a read-only repeatable-read transaction, whose snapshot (exported) the second connection
-        reads too, so that every query sees the catalog at one moment; None where the server exports none."""
+        reads too, so that every query sees the catalog at one moment; None, and no transaction left open,
+        where the server exports none (or one that does not read as a snapshot's name)."""
         try:
             self.database.execute(SNAPSHOT_TRANSACTION)
             ((snapshot,),) = self.database.query("SELECT pg_export_snapshot()")
         except self.database.driver_error:
+            snapshot = None
+        if snapshot is None or not SNAPSHOT_ID.fullmatch(str(snapshot)):
             self.database.execute("ROLLBACK")
             return None
-        return str(snapshot) if SNAPSHOT_ID.fullmatch(str(snapshot)) else None
+        return str(snapshot)
 
     def read_tables(self, beside: _Beside) -> Catalog:
         tables: dict[int, str] = {}
